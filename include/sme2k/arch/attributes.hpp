@@ -1,0 +1,25 @@
+// Compiler attributes for SME2 code: target features, streaming mode and ZA state.
+//
+// The SME ABI ties each function to a streaming-mode contract. sme2k uses three kinds:
+//  - the op's tile-loop driver: SME2K_LOCALLY_STREAMING SME2K_NEW_ZA. Called from ordinary
+//    code, it enters streaming mode and takes ZA once per op call, and leaves both on return.
+//  - kernels, packers and epilogue stores: SME2K_STREAMING SME2K_INOUT_ZA, always inlined into
+//    the driver. A helper that is neither inlined nor streaming(-compatible) would make the
+//    compiler leave and re-enter streaming mode around every call (hundreds of toggles).
+//  - small queries (vector length): SME2K_STREAMING_COMPATIBLE.
+// Every one of them also carries SME2K_TARGET_SME2, so no global -march flag is needed.
+#pragma once
+
+#include "sme2k/arch/config.hpp"
+
+#define SME2K_ALWAYS_INLINE inline __attribute__((always_inline))
+#define SME2K_NOINLINE __attribute__((noinline))
+
+#if SME2K_HAS_SME2_CODE
+#define SME2K_TARGET_SME2 __attribute__((target("sme2")))
+#define SME2K_STREAMING __arm_streaming
+#define SME2K_STREAMING_COMPATIBLE __arm_streaming_compatible
+#define SME2K_LOCALLY_STREAMING __arm_locally_streaming
+#define SME2K_INOUT_ZA __arm_inout("za")
+#define SME2K_NEW_ZA __arm_new("za")
+#endif

@@ -1,0 +1,90 @@
+// The SME2 "how" of the epilogue for a 2VL x 2VL f32 accumulator block in ZA:
+//
+//          columns 0 .. VL-1   VL .. 2VL-1
+//   rows 0 .. VL-1    za0.s       za1.s
+//   rows VL .. 2VL-1  za2.s       za3.s
+//
+// Without a clamp, horizontal ZA slices go straight to C (st1w from ZA: store bandwidth
+// only, no ZA-to-register moves). With one, four slices at a time move to registers (one
+// SME2 MOVA), one four-register FCLAMP bounds them, and they are stored: per 4 x VL outputs
+// 1 MOVA + 1 FCLAMP + 4 stores. Tails: rows past `rows` are not stored, columns outside
+// the predicates are not written.
+#pragma once
+
+#include <cstddef>
+
+#include "sme2k/arch/attributes.hpp"
+
+#if SME2K_HAS_SME2_CODE
+#include <arm_sme.h>
+
+namespace sme2k {
+namespace sme2 {
+
+/// Rows [0, rows) of the block to C (row r at c + r * ldc); `cols_lo` / `cols_hi` select the
+/// columns of the left / right half.
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_f32_2vlx2vl(size_t rows, svbool_t cols_lo,
+                                                             svbool_t cols_hi, float* c,
+                                                             size_t ldc)
+    SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  const size_t top = rows < vl ? rows : vl;
+  const size_t bottom = rows > vl ? rows - vl : 0;
+  float* row = c;
+  for (size_t i = 0; i < top; ++i, row += ldc) {
+    svst1_hor_za32(/*tile=*/0, i, cols_lo, row);
+    svst1_hor_za32(/*tile=*/1, i, cols_hi, row + vl);
+  }
+  for (size_t i = 0; i < bottom; ++i, row += ldc) {
+    svst1_hor_za32(/*tile=*/2, i, cols_lo, row);
+    svst1_hor_za32(/*tile=*/3, i, cols_hi, row + vl);
+  }
+}
+
+namespace detail {
+
+// Rows [0, rows) of a VL-row half held in tiles kLeft (columns 0..VL-1) and kRight.
+template <int kLeft, int kRight>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_clamped_half(size_t rows, svbool_t cols_lo,
+                                                              svbool_t cols_hi, svfloat32_t lo,
+                                                              svfloat32_t hi, float* c, size_t ldc)
+    SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  for (size_t i = 0; i < rows; i += 4, c += 4 * ldc) {
+    const svfloat32x4_t left = svclamp(svread_hor_za32_f32_vg4(kLeft, i), lo, hi);
+    const svfloat32x4_t right = svclamp(svread_hor_za32_f32_vg4(kRight, i), lo, hi);
+    const size_t n = rows - i;  // >= 1; VL is a multiple of 4, so only the last group is short
+    svst1(cols_lo, c, svget4(left, 0));
+    svst1(cols_hi, c + vl, svget4(right, 0));
+    if (n > 1) {
+      svst1(cols_lo, c + ldc, svget4(left, 1));
+      svst1(cols_hi, c + ldc + vl, svget4(right, 1));
+    }
+    if (n > 2) {
+      svst1(cols_lo, c + 2 * ldc, svget4(left, 2));
+      svst1(cols_hi, c + 2 * ldc + vl, svget4(right, 2));
+    }
+    if (n > 3) {
+      svst1(cols_lo, c + 3 * ldc, svget4(left, 3));
+      svst1(cols_hi, c + 3 * ldc + vl, svget4(right, 3));
+    }
+  }
+}
+
+}  // namespace detail
+
+/// store_f32_2vlx2vl() with every value clamped to [lo, hi] on the way (FCLAMP semantics).
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_f32_2vlx2vl_clamped(
+    size_t rows, svbool_t cols_lo, svbool_t cols_hi, svfloat32_t lo, svfloat32_t hi, float* c,
+    size_t ldc) SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  detail::store_clamped_half<0, 1>(rows < vl ? rows : vl, cols_lo, cols_hi, lo, hi, c, ldc);
+  if (rows > vl) {
+    detail::store_clamped_half<2, 3>(rows - vl, cols_lo, cols_hi, lo, hi, c + vl * ldc, ldc);
+  }
+}
+
+}  // namespace sme2
+}  // namespace sme2k
+
+#endif  // SME2K_HAS_SME2_CODE

@@ -1,0 +1,110 @@
+// Packed activations (the GEMM's A, M x K) as row panels, k-major: the generic format behind
+// lhs_f32p2vlx1. Packed at run time, inside the op, one panel at a time into the workspace.
+//
+// An outer product needs, per k, a vector of A down a column (MR rows at one k); A is
+// row-major, so that vector is strided. Packing transposes each MR-row panel once; the
+// kernel then reads it N / NR times with plain contiguous loads.
+//
+// One panel (rows m0 .. m0+MR-1), MR = Width::size(VL), kp = K rounded up to KR:
+//
+//   k-block 0:  A[m0][0..KR-1]  A[m0+1][0..KR-1]  ...  A[m0+MR-1][0..KR-1]     MR x KR elements
+//   k-block 1:  A[m0][KR..2KR-1] ...
+//   ...         kp / KR blocks; 0 past M and past K
+//
+// With KR = 1 (f32) row k of the panel is column k of A: MR contiguous values.
+// Panels follow each other when a whole A is packed: panel p at p * panel_bytes(k, vl).
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+
+#include "sme2k/arch/attributes.hpp"
+#include "sme2k/arch/vl.hpp"
+#include "sme2k/types/matrix_view.hpp"
+#include "sme2k/types/size_math.hpp"
+
+#if SME2K_HAS_SME2_CODE
+#include <arm_sme.h>
+#endif
+
+namespace sme2k {
+
+template <class Elem, class Width, size_t Kr>
+struct LhsPanelFormat {
+  using Element = Elem;
+  using PanelWidth = Width;
+  static constexpr size_t kKr = Kr;
+
+  static constexpr size_t mr(size_t vl) { return Width::size(vl); }
+  static constexpr size_t kp(size_t k) { return round_up(k, Kr); }
+  static constexpr size_t panel_bytes(size_t k, size_t vl) {
+    return kp(k) * mr(vl) * sizeof(Elem);
+  }
+  static constexpr size_t element_offset(size_t i, size_t k, size_t vl) {
+    return (k / Kr) * mr(vl) * Kr + i * Kr + k % Kr;
+  }
+
+  /// Bytes of one panel for depth K; false when that does not fit in size_t.
+  static bool checked_panel_bytes(size_t k, size_t vl, size_t* bytes) {
+    size_t elements = 0;
+    return checked_add(k, Kr - 1, &elements) &&
+           checked_mul(elements / Kr * Kr, mr(vl), &elements) &&
+           checked_mul(elements, sizeof(Elem), bytes);
+  }
+
+  /// Packs rows [0, a.rows) of `a` (at most MR) into one panel, zero past them and past K.
+  /// The plain C++ version: the specification of the format (tests, other engines).
+  static void pack_panel(MatrixView<const Elem> a, size_t vl, Elem* panel) {
+    SME2K_ASSUME(a.rows <= mr(vl));
+    std::memset(panel, 0, panel_bytes(a.cols, vl));
+    for (size_t i = 0; i < a.rows; ++i) {
+      for (size_t k = 0; k < a.cols; ++k) panel[element_offset(i, k, vl)] = a(i, k);
+    }
+  }
+
+  /// The inverse of pack_panel(), for tests.
+  static void unpack_panel(const Elem* panel, size_t rows, size_t k, size_t vl, Elem* a,
+                           size_t lda) {
+    for (size_t i = 0; i < rows; ++i) {
+      for (size_t kk = 0; kk < k; ++kk) a[i * lda + kk] = panel[element_offset(i, kk, vl)];
+    }
+  }
+
+#if SME2K_HAS_SME2_CODE
+  /// pack_panel() through ZA, in streaming mode, for 32-bit elements with KR = 1 and a panel
+  /// of 2VL rows: each VL x VL block of A is loaded as horizontal slices of tiles 0 (rows
+  /// 0..VL-1) and 1 (rows VL..2VL-1) and stored as vertical slices, which are the panel's
+  /// rows. Loads and stores only: at SVL 512, 64 B in (1 cycle) and 64 B out (1.28 cycles)
+  /// per 16 elements on the M4 model, no ZA-to-register moves. Clobbers ZA tiles 0 and 1.
+  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void pack_panel_sme2(MatrixView<const Elem> a,
+                                                                    Elem* panel)
+      SME2K_STREAMING SME2K_INOUT_ZA {
+    static_assert(sizeof(Elem) == 4 && Kr == 1 && Width::kScalesWithVl && Width::kUnits == 2,
+                  "pack_panel_sme2 transposes 32-bit data through two 32-bit ZA tiles");
+    const size_t vl = svcntsw();
+    const size_t rows_top = a.rows < vl ? a.rows : vl;
+    const size_t rows_bottom = a.rows > vl ? a.rows - vl : 0;
+    const svbool_t all = svptrue_b32();
+    // Loads zero the lanes past K; the slices of rows past M are never loaded: clear them.
+    if (rows_top < vl) {
+      svzero_mask_za(0x33);  // za0.s and za1.s
+    } else if (rows_bottom < vl) {
+      svzero_mask_za(0x22);  // za1.s
+    }
+    for (size_t k0 = 0; k0 < a.cols; k0 += vl) {
+      const svbool_t in_k = svwhilelt_b32_u64(k0, a.cols);
+      const Elem* row = a.data + k0;
+      for (size_t i = 0; i < rows_top; ++i, row += a.ld) svld1_hor_za32(0, i, in_k, row);
+      for (size_t i = 0; i < rows_bottom; ++i, row += a.ld) svld1_hor_za32(1, i, in_k, row);
+      const size_t cols = a.cols - k0 < vl ? a.cols - k0 : vl;
+      Elem* out = panel + k0 * 2 * vl;
+      for (size_t j = 0; j < cols; ++j, out += 2 * vl) {
+        svst1_ver_za32(0, j, all, out);
+        svst1_ver_za32(1, j, all, out + vl);
+      }
+    }
+  }
+#endif
+};
+
+}  // namespace sme2k

@@ -1,0 +1,129 @@
+// The 64-byte header in front of every packed weight buffer, so that packed data knows what
+// it was packed for.
+//
+// A packed SME2 operand depends on the streaming vector length (a 2VL-wide panel is 32
+// columns at SVL 512 and 8 at SVL 128) and differs from the portable kernel's format.
+// Packing records variant, format, path, SVL and shape here; an op checks them all and
+// returns kPackedMismatch instead of reading data laid out for something else (weights
+// packed on one device and loaded on another, a thread with another SVL, a forced path).
+//
+//   byte  0        8     10    11    12    13    14       16         20       24    32    40          48       64
+//         +--------+-----+-----+-----+-----+--------+----------+--------+-----+-----+-----------+--------+
+//         | magic  | ver | var | fmt | path| flags  | svl bytes| 0      |  n  |  k  | payload B | 0      | payload ...
+//         +--------+-----+-----+-----+-----+--------+----------+--------+-----+-----+-----------+--------+
+//   magic "sme2kpk\0"; ver u16 = 1; var VariantId; fmt PackedFormatId; path Path;
+//   flags u16 bit 0 = has bias; svl bytes u32 (0 for portable formats); n, k, payload u64.
+//   Little-endian, as every SME machine is.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "sme2k/arch/dispatch.hpp"
+#include "sme2k/types/status.hpp"
+#include "sme2k/types/variant.hpp"
+
+namespace sme2k {
+
+/// Every packed format sme2k writes, named as in docs/naming.md.
+enum class PackedFormatId : uint8_t {
+  kRhsF32p2vlx1bf32 = 1,  ///< SME2 f32 weights: 2VL-column panels, f32 bias row
+  kRhsF32p8x1bf32 = 2,    ///< portable f32 weights: 8-column panels, f32 bias row
+};
+
+constexpr const char* packed_format_name(PackedFormatId format) {
+  switch (format) {
+    case PackedFormatId::kRhsF32p2vlx1bf32: return "f32p2vlx1bf32";
+    case PackedFormatId::kRhsF32p8x1bf32: return "f32p8x1bf32";
+  }
+  return "unknown";
+}
+
+struct PackedHeader {
+  char magic[8];
+  uint16_t version;
+  VariantId variant;
+  PackedFormatId format;
+  Path path;
+  uint8_t reserved0;
+  uint16_t flags;
+  uint32_t svl_bytes;
+  uint32_t reserved1;
+  uint64_t n;
+  uint64_t k;
+  uint64_t payload_bytes;
+  uint64_t reserved2[2];
+
+  static constexpr char kMagic[8] = {'s', 'm', 'e', '2', 'k', 'p', 'k', '\0'};
+  static constexpr uint16_t kVersion = 1;
+  static constexpr uint16_t kFlagHasBias = 1;
+
+  bool has_bias() const { return (flags & kFlagHasBias) != 0; }
+};
+static_assert(sizeof(PackedHeader) == 64, "the packed header is part of the stored format");
+
+/// Bytes of the header; the payload follows it.
+constexpr size_t kPackedHeaderBytes = sizeof(PackedHeader);
+
+/// What an op expects of a packed buffer: the header must match every field.
+struct PackedExpectation {
+  VariantId variant;
+  PackedFormatId format;
+  Path path;
+  uint32_t svl_bytes;
+  uint64_t payload_bytes;  // from the format's size function for (n, k)
+};
+
+
+/// Reads the header of `packed` (any alignment) after checking that `bytes` can hold one.
+inline Status read_packed_header(const void* packed, size_t bytes, PackedHeader* header) {
+  if (packed == nullptr) return Status::error(StatusCode::kNullPointer, "packed weights are null");
+  if (bytes < kPackedHeaderBytes) {
+    return Status::error(StatusCode::kBufferTooSmall,
+                         "packed weights: %zu bytes cannot hold the %zu-byte header", bytes,
+                         kPackedHeaderBytes);
+  }
+  std::memcpy(header, packed, sizeof *header);
+  if (std::memcmp(header->magic, PackedHeader::kMagic, sizeof header->magic) != 0 ||
+      header->version != PackedHeader::kVersion) {
+    return Status::error(StatusCode::kPackedMismatch,
+                         "packed weights: not an sme2k packed buffer (or of another version)");
+  }
+  if (header->payload_bytes > bytes - kPackedHeaderBytes) {
+    return Status::error(StatusCode::kBufferTooSmall,
+                         "packed weights: header says %llu payload bytes, buffer holds %zu",
+                         static_cast<unsigned long long>(header->payload_bytes),
+                         bytes - kPackedHeaderBytes);
+  }
+  return Status();
+}
+
+/// Checks a read header against what the op will run.
+inline Status check_packed_header(const PackedHeader& h, const PackedExpectation& want) {
+  if (h.variant != want.variant) {
+    return Status::error(StatusCode::kPackedMismatch,
+                         "packed weights are for another variant (id %d, op wants %d)",
+                         static_cast<int>(h.variant), static_cast<int>(want.variant));
+  }
+  if (h.path != want.path || h.format != want.format) {
+    return Status::error(StatusCode::kPackedMismatch,
+                         "packed weights are for the %s path (format %s); this op runs %s (%s)",
+                         path_name(h.path), packed_format_name(h.format), path_name(want.path),
+                         packed_format_name(want.format));
+  }
+  if (h.svl_bytes != want.svl_bytes) {
+    return Status::error(StatusCode::kPackedMismatch,
+                         "packed weights are for SVL %u bits; this thread's SVL is %u bits",
+                         h.svl_bytes * 8, want.svl_bytes * 8);
+  }
+  if (h.payload_bytes != want.payload_bytes) {
+    return Status::error(StatusCode::kPackedMismatch,
+                         "packed weights: payload of %llu bytes, format needs %llu",
+                         static_cast<unsigned long long>(h.payload_bytes),
+                         static_cast<unsigned long long>(want.payload_bytes));
+  }
+  return Status();
+}
+
+}  // namespace sme2k

@@ -1,0 +1,121 @@
+// Packed weights (the GEMM's B, K x N) as column panels with a bias row: the generic format
+// behind rhs_f32p2vlx1bf32 (SME2) and rhs_f32p8x1bf32 (portable).
+//
+// A micro-kernel producing NR columns of C reads, per k, NR consecutive weights; packing
+// puts them there once, offline, from either caller layout (K x N or N x K). The bias goes
+// in front of each panel so that the SME2 kernel can start its accumulators from it (one
+// outer product with a vector of ones) instead of adding it in the epilogue. Everything
+// past N or K is zero, so kernels read whole panels without predicates.
+//
+// Payload (after the 64-byte PackedHeader), NR = Width::size(VL), kp = K rounded up to KR:
+//
+//   panel 0 (columns 0 .. NR-1)              panel 1 (NR .. 2NR-1)     ... ceil(N / NR) panels
+//   +------------------------------------+  +-------------------+
+//   | bias[0] ... bias[NR-1]     (Bias)  |  | bias[NR] ...      |   0 past N, all 0 without bias
+//   +------------------------------------+  +-------------------+
+//   | k-block 0: for n in panel:         |  |                   |
+//   |   B[0][n] B[1][n] .. B[KR-1][n]    |  |      ...          |   KR consecutive k of column n
+//   | k-block 1: B[KR][n] ..             |  |                   |
+//   | ... kp / KR blocks        (Elem)   |  |                   |   0 past N and past K
+//   +------------------------------------+  +-------------------+
+//
+// With KR = 1 (f32) a k-block is simply row k of B restricted to the panel: NR contiguous
+// values, so element (k, n) of panel p sits at data + k * NR + (n - p * NR).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "sme2k/arch/vl.hpp"
+#include "sme2k/types/layout.hpp"
+#include "sme2k/types/matrix_view.hpp"
+#include "sme2k/types/size_math.hpp"
+
+namespace sme2k {
+
+template <class Elem, class Bias, class Width, size_t Kr>
+struct RhsPanelFormat {
+  using Element = Elem;
+  using BiasElement = Bias;
+  using PanelWidth = Width;
+  static constexpr size_t kKr = Kr;
+
+  /// Columns per panel.
+  static constexpr size_t nr(size_t vl) { return Width::size(vl); }
+  /// K padded to the k-block.
+  static constexpr size_t kp(size_t k) { return round_up(k, Kr); }
+  /// Bytes of one panel (bias row + kp x NR elements); valid once payload_bytes() succeeded.
+  static constexpr size_t panel_bytes(size_t k, size_t vl) {
+    return nr(vl) * sizeof(Bias) + kp(k) * nr(vl) * sizeof(Elem);
+  }
+  /// Offset in elements of (k, column j of the panel) from the panel's first element.
+  static constexpr size_t element_offset(size_t k, size_t j, size_t vl) {
+    return (k / Kr) * nr(vl) * Kr + j * Kr + k % Kr;
+  }
+
+  /// Payload bytes for N x K weights; false when that does not fit in size_t.
+  static bool payload_bytes(size_t n, size_t k, size_t vl, size_t* bytes) {
+    size_t per_panel = 0;
+    size_t elements = 0;
+    if (!checked_add(k, Kr - 1, &elements) ||
+        !checked_mul(elements / Kr * Kr, nr(vl), &elements) ||
+        !checked_mul(elements, sizeof(Elem), &per_panel) ||
+        !checked_add(per_panel, nr(vl) * sizeof(Bias), &per_panel)) {
+      return false;
+    }
+    return checked_mul(ceil_div(n, nr(vl)), per_panel, bytes);
+  }
+
+  static const Bias* panel_bias(const void* payload, size_t panel, size_t k, size_t vl) {
+    return reinterpret_cast<const Bias*>(static_cast<const uint8_t*>(payload) +
+                                         panel * panel_bytes(k, vl));
+  }
+  static const Elem* panel_data(const void* payload, size_t panel, size_t k, size_t vl) {
+    return reinterpret_cast<const Elem*>(panel_bias(payload, panel, k, vl) + nr(vl));
+  }
+
+  /// Packs B (K x N given as `layout`) and `bias` (N values, or null for none) into
+  /// `payload`, which holds payload_bytes(n, k, vl). Writes every byte, padding included.
+  static void pack(MatrixView<const Elem> b, RhsLayout layout, const Bias* bias, size_t vl,
+                   void* payload) {
+    const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
+    const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
+    const size_t width = nr(vl);
+    for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
+      const size_t cols = n - n0 < width ? n - n0 : width;
+      auto* panel = static_cast<uint8_t*>(payload) + p * panel_bytes(k, vl);
+      std::memset(panel, 0, panel_bytes(k, vl));
+      if (bias != nullptr) std::memcpy(panel, bias + n0, cols * sizeof(Bias));
+      Elem* data = reinterpret_cast<Elem*>(panel + width * sizeof(Bias));
+      // Walk the source in its own contiguous order; the panel absorbs the stride.
+      if (layout == RhsLayout::kKxN) {
+        for (size_t kk = 0; kk < k; ++kk) {
+          const Elem* row = &b(kk, n0);
+          for (size_t j = 0; j < cols; ++j) data[element_offset(kk, j, vl)] = row[j];
+        }
+      } else {
+        for (size_t j = 0; j < cols; ++j) {
+          const Elem* row = &b(n0 + j, 0);
+          for (size_t kk = 0; kk < k; ++kk) data[element_offset(kk, j, vl)] = row[kk];
+        }
+      }
+    }
+  }
+
+  /// The inverse of pack(), for tests: B as dense K x N and the bias (N values).
+  static void unpack(const void* payload, size_t n, size_t k, size_t vl, Elem* b_kxn,
+                     Bias* bias) {
+    const size_t width = nr(vl);
+    for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
+      const size_t cols = n - n0 < width ? n - n0 : width;
+      const Elem* data = panel_data(payload, p, k, vl);
+      std::memcpy(bias + n0, panel_bias(payload, p, k, vl), cols * sizeof(Bias));
+      for (size_t kk = 0; kk < k; ++kk) {
+        for (size_t j = 0; j < cols; ++j) b_kxn[kk * n + n0 + j] = data[element_offset(kk, j, vl)];
+      }
+    }
+  }
+};
+
+}  // namespace sme2k

@@ -1,0 +1,288 @@
+// GEMM: C[M x N] = epilogue(A[M x K] * B[K x N] + bias), for every variant V.
+//
+// Weights are packed once (gemm_pack_rhs) into a buffer that records variant, format, path
+// and SVL; each call then packs A per 2VL-row panel into a caller workspace
+// (gemm_workspace_size) or an allocating overload does it for you. The op validates
+// everything at the door (sizes, overflow, nulls, strides, buffer sizes, overlap, packed
+// header), picks the path once (arch/dispatch.hpp), and hands a consistent call to the
+// driver; kernels never check. Nothing allocates except the convenience overload, nothing
+// throws, every failure is a Status.
+//
+// Usage:
+//   size_t packed_bytes, ws_bytes;
+//   gemm_packed_rhs_size<F32>(n, k, &packed_bytes);            // then allocate
+//   gemm_pack_rhs<F32>(b_view, RhsLayout::kKxN, bias, packed, packed_bytes);
+//   gemm_workspace_size<F32>(m, n, k, &ws_bytes);              // then allocate
+//   gemm<F32>(a_view, packed, packed_bytes, c_view, {}, ws, ws_bytes);
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+
+#include "sme2k/arch/dispatch.hpp"
+#include "sme2k/arch/vl.hpp"
+#include "sme2k/epilogue/ops.hpp"
+#include "sme2k/formats/packed_header.hpp"
+#include "sme2k/kernels/registry.hpp"
+#include "sme2k/ops/detail/gemm_driver.hpp"
+#include "sme2k/types/layout.hpp"
+#include "sme2k/types/matrix_view.hpp"
+#include "sme2k/types/size_math.hpp"
+#include "sme2k/types/status.hpp"
+#include "sme2k/types/variant.hpp"
+
+namespace sme2k {
+namespace detail {
+
+constexpr size_t kWorkspaceAlignment = 64;  // one cache line; SME loads need no more
+
+/// Checks a caller matrix: non-null, non-empty, ld >= cols, extent fits. `what` names it.
+template <class T>
+Status validate_matrix(const MatrixView<T>& m, const char* op, const char* what) {
+  if (m.data == nullptr) return Status::error(StatusCode::kNullPointer, "%s: %s is null", op, what);
+  if (m.rows == 0 || m.cols == 0) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: %s is %zu x %zu; sizes must be >= 1",
+                         op, what, m.rows, m.cols);
+  }
+  if (m.ld < m.cols) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: leading dimension of %s (%zu) is smaller than its %zu columns", op,
+                         what, m.ld, m.cols);
+  }
+  size_t extent = 0;
+  if (!checked_extent(m.rows, m.cols, m.ld, sizeof(T), &extent)) {
+    return Status::error(StatusCode::kSizeOverflow, "%s: %s (%zu x %zu, ld %zu) overflows size_t",
+                         op, what, m.rows, m.cols, m.ld);
+  }
+  return Status();
+}
+
+/// [begin, end) byte range of a validated matrix.
+template <class T>
+void matrix_bytes(const MatrixView<T>& m, uintptr_t* begin, uintptr_t* end) {
+  *begin = reinterpret_cast<uintptr_t>(m.data);
+  *end = *begin + ((m.rows - 1) * m.ld + m.cols) * sizeof(T);
+}
+
+inline bool ranges_overlap(uintptr_t a0, uintptr_t a1, uintptr_t b0, uintptr_t b1) {
+  return a0 < b1 && b0 < a1;
+}
+
+template <class Kernel>
+bool gemm_workspace_bytes(size_t k, size_t vl, size_t* bytes) {
+  if constexpr (Kernel::kPath == Path::kPortable) {
+    *bytes = 0;  // reads A where it lies
+    return true;
+  } else {
+    return Kernel::LhsFormat::checked_panel_bytes(k, vl, bytes) &&
+           checked_add(*bytes, kWorkspaceAlignment - 1, bytes);
+  }
+}
+
+template <class Kernel>
+bool gemm_payload_bytes(size_t n, size_t k, size_t vl, size_t* bytes) {
+  return Kernel::RhsFormat::payload_bytes(n, k, vl, bytes);
+}
+
+}  // namespace detail
+
+/// Bytes of the packed weights for an N x K B (header included) on the current path.
+template <class V = F32>
+Status gemm_packed_rhs_size(size_t n, size_t k, size_t* bytes) {
+  if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "gemm_packed_rhs_size: bytes is null");
+  if (n == 0 || k == 0) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "gemm_packed_rhs_size: N (%zu) and K (%zu) must be >= 1", n, k);
+  }
+  return visit_gemm_kernel<V>(select_path(), [&](auto tag) {
+    using Kernel = typename decltype(tag)::type;
+    size_t payload = 0;
+    if (!detail::gemm_payload_bytes<Kernel>(n, k, kernel_vl<Kernel>(), &payload) ||
+        !checked_add(payload, kPackedHeaderBytes, bytes)) {
+      return Status::error(StatusCode::kSizeOverflow,
+                           "gemm_packed_rhs_size: packed size of N=%zu, K=%zu overflows", n, k);
+    }
+    return Status();
+  });
+}
+
+/// Packs B and an optional bias for the current path.
+/// @param[in]  b       K x N (layout kKxN) or N x K (kNxK), row-major with b.ld
+/// @param[in]  bias    N values, or null for none
+/// @param[out] packed  packed_bytes >= gemm_packed_rhs_size(); any alignment
+template <class V = F32>
+Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout layout,
+                     const typename VariantTraits<V>::Bias* bias, void* packed,
+                     size_t packed_bytes) {
+  constexpr const char* op = "gemm_pack_rhs";
+  SME2K_RETURN_IF_ERROR(detail::validate_matrix(b, op, "B"));
+  if (layout != RhsLayout::kKxN && layout != RhsLayout::kNxK) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: unknown RhsLayout %d", op,
+                         static_cast<int>(layout));
+  }
+  if (packed == nullptr) return Status::error(StatusCode::kNullPointer, "%s: packed is null", op);
+  const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
+  const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
+  const Path path = select_path();
+  return visit_gemm_kernel<V>(path, [&](auto tag) {
+    using Kernel = typename decltype(tag)::type;
+    using Format = typename Kernel::RhsFormat;
+    const size_t vl = kernel_vl<Kernel>();
+    size_t payload = 0;
+    size_t total = 0;
+    if (!detail::gemm_payload_bytes<Kernel>(n, k, vl, &payload) ||
+        !checked_add(payload, kPackedHeaderBytes, &total)) {
+      return Status::error(StatusCode::kSizeOverflow, "%s: packed size of N=%zu, K=%zu overflows",
+                           op, n, k);
+    }
+    if (packed_bytes < total) {
+      return Status::error(StatusCode::kBufferTooSmall, "%s: packed buffer has %zu bytes, needs %zu",
+                           op, packed_bytes, total);
+    }
+    uintptr_t b0 = 0, b1 = 0;
+    detail::matrix_bytes(b, &b0, &b1);
+    const auto p0 = reinterpret_cast<uintptr_t>(packed);
+    if (detail::ranges_overlap(b0, b1, p0, p0 + total) ||
+        (bias != nullptr && detail::ranges_overlap(reinterpret_cast<uintptr_t>(bias),
+                                                   reinterpret_cast<uintptr_t>(bias + n), p0,
+                                                   p0 + total))) {
+      return Status::error(StatusCode::kInvalidArgument, "%s: packed buffer overlaps B or bias", op);
+    }
+    PackedHeader h{};
+    std::memcpy(h.magic, PackedHeader::kMagic, sizeof h.magic);
+    h.version = PackedHeader::kVersion;
+    h.variant = VariantTraits<V>::kId;
+    h.format = Format::kId;
+    h.path = Kernel::kPath;
+    h.flags = bias != nullptr ? PackedHeader::kFlagHasBias : 0;
+    h.svl_bytes = static_cast<uint32_t>(vl * 4);
+    h.n = n;
+    h.k = k;
+    h.payload_bytes = payload;
+    std::memcpy(packed, &h, sizeof h);
+    Format::pack(b, layout, bias, vl, static_cast<uint8_t*>(packed) + kPackedHeaderBytes);
+    return Status();
+  });
+}
+
+/// Bytes of scratch gemm() needs for an M x N x K call on the current path (0 is possible).
+template <class V = F32>
+Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes) {
+  if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "gemm_workspace_size: bytes is null");
+  if (m == 0 || n == 0 || k == 0) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "gemm_workspace_size: M, N, K (%zu, %zu, %zu) must be >= 1", m, n, k);
+  }
+  return visit_gemm_kernel<V>(select_path(), [&](auto tag) {
+    using Kernel = typename decltype(tag)::type;
+    if (!detail::gemm_workspace_bytes<Kernel>(k, kernel_vl<Kernel>(), bytes)) {
+      return Status::error(StatusCode::kSizeOverflow, "gemm_workspace_size: K=%zu overflows", k);
+    }
+    return Status();
+  });
+}
+
+/// C = epilogue(A * B + bias) with B and bias from gemm_pack_rhs().
+/// @param[in]  a          M x K, row-major, a.ld >= K
+/// @param[in]  packed_rhs the whole buffer gemm_pack_rhs() filled, and its size
+/// @param[out] c          M x N, row-major, c.ld >= N; must not overlap A or the packed data
+/// @param[in]  workspace  >= gemm_workspace_size() bytes (may be null when that is 0)
+template <class V = F32>
+Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* packed_rhs,
+            size_t packed_rhs_bytes, MatrixView<typename VariantTraits<V>::Out> c,
+            const GemmEpilogue& epilogue, void* workspace, size_t workspace_bytes) {
+  constexpr const char* op = "gemm";
+  SME2K_RETURN_IF_ERROR(detail::validate_matrix(a, op, "A"));
+  SME2K_RETURN_IF_ERROR(detail::validate_matrix(c, op, "C"));
+  if (c.rows != a.rows) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: C has %zu rows, A has %zu", op,
+                         c.rows, a.rows);
+  }
+  SME2K_RETURN_IF_ERROR(validate_epilogue(epilogue, op));
+  PackedHeader header{};
+  SME2K_RETURN_IF_ERROR(read_packed_header(packed_rhs, packed_rhs_bytes, &header));
+  if (header.n != c.cols || header.k != a.cols) {
+    return Status::error(StatusCode::kPackedMismatch,
+                         "%s: weights packed for N=%llu, K=%llu; call has N=%zu, K=%zu", op,
+                         static_cast<unsigned long long>(header.n),
+                         static_cast<unsigned long long>(header.k), c.cols, a.cols);
+  }
+  uintptr_t a0 = 0, a1 = 0, c0 = 0, c1 = 0;
+  detail::matrix_bytes(a, &a0, &a1);
+  detail::matrix_bytes(c, &c0, &c1);
+  const auto p0 = reinterpret_cast<uintptr_t>(packed_rhs);
+  if (detail::ranges_overlap(c0, c1, a0, a1) ||
+      detail::ranges_overlap(c0, c1, p0, p0 + packed_rhs_bytes)) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: C overlaps A or the packed weights", op);
+  }
+  const Path path = select_path();
+  return visit_gemm_kernel<V>(path, [&](auto tag) {
+    using Kernel = typename decltype(tag)::type;
+    const size_t vl = kernel_vl<Kernel>();
+    const size_t n = c.cols, k = a.cols;
+    size_t payload = 0;
+    size_t needed = 0;
+    if (!detail::gemm_payload_bytes<Kernel>(n, k, vl, &payload) ||
+        !detail::gemm_workspace_bytes<Kernel>(k, vl, &needed)) {
+      return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
+    }
+    SME2K_RETURN_IF_ERROR(check_packed_header(
+        header, {VariantTraits<V>::kId, Kernel::RhsFormat::kId, Kernel::kPath,
+                 static_cast<uint32_t>(vl * 4), payload}));
+    if (workspace_bytes < needed) {
+      return Status::error(StatusCode::kBufferTooSmall, "%s: workspace has %zu bytes, needs %zu",
+                           op, workspace_bytes, needed);
+    }
+    if (needed > 0 && workspace == nullptr) {
+      return Status::error(StatusCode::kNullPointer, "%s: workspace is null", op);
+    }
+    void* aligned = workspace;
+    if (needed > 0) {
+      const auto w = reinterpret_cast<uintptr_t>(workspace);
+      const uintptr_t wa = (w + detail::kWorkspaceAlignment - 1) & ~(detail::kWorkspaceAlignment - 1);
+      if (detail::ranges_overlap(w, w + needed, a0, a1) ||
+          detail::ranges_overlap(w, w + needed, c0, c1) ||
+          detail::ranges_overlap(w, w + needed, p0, p0 + packed_rhs_bytes)) {
+        return Status::error(StatusCode::kInvalidArgument,
+                             "%s: workspace overlaps A, C or the packed weights", op);
+      }
+      aligned = reinterpret_cast<void*>(wa);
+    }
+    const detail::GemmCall<typename VariantTraits<V>::Lhs, typename VariantTraits<V>::Out> call{
+        a,
+        static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes,
+        header.has_bias(),
+        c,
+        epilogue.clamp.active() ? &epilogue.clamp : nullptr,
+        aligned};
+    if constexpr (Kernel::kPath == Path::kPortable) {
+      detail::run_gemm_portable<Kernel>(call);
+    } else {
+#if SME2K_HAS_SME2_CODE
+      detail::run_gemm_sme2<Kernel>(call);
+#endif
+    }
+    detail::record_path(Kernel::kPath);
+    return Status();
+  });
+}
+
+/// gemm() with a workspace it allocates and frees itself (kOutOfMemory when it cannot).
+template <class V = F32>
+Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* packed_rhs,
+            size_t packed_rhs_bytes, MatrixView<typename VariantTraits<V>::Out> c,
+            const GemmEpilogue& epilogue = {}) {
+  size_t bytes = 0;
+  SME2K_RETURN_IF_ERROR(gemm_workspace_size<V>(a.rows, c.cols, a.cols, &bytes));
+  void* workspace = bytes > 0 ? std::malloc(bytes) : nullptr;
+  if (bytes > 0 && workspace == nullptr) {
+    return Status::error(StatusCode::kOutOfMemory, "gemm: cannot allocate %zu bytes of workspace",
+                         bytes);
+  }
+  const Status s = gemm<V>(a, packed_rhs, packed_rhs_bytes, c, epilogue, workspace, bytes);
+  std::free(workspace);
+  return s;
+}
+
+}  // namespace sme2k
