@@ -6,9 +6,11 @@
 # assert that dispatch took the path the configuration implies instead of trusting it.
 
 # name | QEMU -cpu | expected path | expected SVL bits (0: no SME)
+# "max" alone defaults to SVL 256 and, unlike smeNNN=on, lets a thread change its SVL with
+# prctl(PR_SME_SET_VL): the test of weights packed for another SVL needs that.
 set(SME2K_EMULATED_CONFIGS
   "svl128|max,sme128=on|sme2|128"
-  "svl256|max,sme256=on|sme2|256"
+  "svl256|max|sme2|256"
   "svl512|max,sme512=on|sme2|512"
   "svl1024|max,sme1024=on|sme2|1024"
   "svl2048|max,sme2048=on|sme2|2048"

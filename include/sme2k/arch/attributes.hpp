@@ -8,6 +8,9 @@
 //    compiler leave and re-enter streaming mode around every call (hundreds of toggles).
 //  - small queries (vector length): SME2K_STREAMING_COMPATIBLE.
 // Every one of them also carries SME2K_TARGET_SME2, so no global -march flag is needed.
+// Spelling order for declarations: keywords first, SME2K_LOCALLY_STREAMING SME2K_NEW_ZA
+// SME2K_TARGET_SME2 void f(): clang 22 rejects __arm_locally_streaming after an
+// __attribute__ inside a namespace ("cannot appear here").
 #pragma once
 
 #include "sme2k/arch/config.hpp"

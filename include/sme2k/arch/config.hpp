@@ -30,11 +30,11 @@
 #if defined(SME2K_ENABLE_ASSUME_CHECKS)
 #include <cstdio>
 #include <cstdlib>
-#define SME2K_ASSUME(cond)                                                                   \
-  ((cond) ? (void)0                                                                          \
-          : (std::fprintf(stderr, "%s:%d: sme2k assumption failed: %s\n", __FILE__, __LINE__, \
-                          #cond),                                                            \
-             std::abort()))
+#define SME2K_ASSUME(cond)                                                                         \
+  ((cond)                                                                                          \
+       ? (void)0                                                                                   \
+       : (std::fprintf(stderr, "%s:%d: sme2k assumption failed: %s\n", __FILE__, __LINE__, #cond), \
+          std::abort()))
 #else
 #define SME2K_ASSUME(cond) ((void)0)
 #endif

@@ -27,9 +27,9 @@ enum class CpuFeature : uint32_t {
   kSme2p1 = 1u << 2,
   kSmeF16F16 = 1u << 3,  ///< FMOPA into 16-bit ZA tiles (f16 accumulation)
   kSmeB16B16 = 1u << 4,
-  kSmeLutv2 = 1u << 5,   ///< LUTI4 with four destination registers, ZT0 8-bit lookups
+  kSmeLutv2 = 1u << 5,  ///< LUTI4 with four destination registers, ZT0 8-bit lookups
   kSmeI16I64 = 1u << 6,
-  kSmeFa64 = 1u << 7,    ///< the full A64 ISA in streaming mode (Apple M4 lacks it)
+  kSmeFa64 = 1u << 7,  ///< the full A64 ISA in streaming mode (Apple M4 lacks it)
 };
 
 /// A set of CpuFeature bits.
@@ -53,10 +53,14 @@ struct CpuFeatureName {
   const char* name;  // as in /proc/cpuinfo
 };
 inline constexpr CpuFeatureName kCpuFeatureNames[] = {
-    {CpuFeature::kSme, "sme"},           {CpuFeature::kSme2, "sme2"},
-    {CpuFeature::kSme2p1, "sme2p1"},     {CpuFeature::kSmeF16F16, "smef16f16"},
-    {CpuFeature::kSmeB16B16, "smeb16b16"}, {CpuFeature::kSmeLutv2, "smelutv2"},
-    {CpuFeature::kSmeI16I64, "smei16i64"}, {CpuFeature::kSmeFa64, "smefa64"},
+    {CpuFeature::kSme, "sme"},
+    {CpuFeature::kSme2, "sme2"},
+    {CpuFeature::kSme2p1, "sme2p1"},
+    {CpuFeature::kSmeF16F16, "smef16f16"},
+    {CpuFeature::kSmeB16B16, "smeb16b16"},
+    {CpuFeature::kSmeLutv2, "smelutv2"},
+    {CpuFeature::kSmeI16I64, "smei16i64"},
+    {CpuFeature::kSmeFa64, "smefa64"},
 };
 
 // Linux arch/arm64/include/uapi/asm/hwcap.h; spelled out because older sysroots lack them.

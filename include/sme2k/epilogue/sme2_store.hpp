@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "sme2k/arch/attributes.hpp"
 
@@ -24,18 +25,18 @@ namespace sme2 {
 /// Rows [0, rows) of the block to C (row r at c + r * ldc); `cols_lo` / `cols_hi` select the
 /// columns of the left / right half.
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_f32_2vlx2vl(size_t rows, svbool_t cols_lo,
-                                                             svbool_t cols_hi, float* c,
-                                                             size_t ldc)
+                                                             svbool_t cols_hi, float* c, size_t ldc)
     SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t vl = svcntsw();
   const size_t top = rows < vl ? rows : vl;
   const size_t bottom = rows > vl ? rows - vl : 0;
   float* row = c;
-  for (size_t i = 0; i < top; ++i, row += ldc) {
+  // ZA slice indices are 32-bit (at most 64 slices per tile).
+  for (uint32_t i = 0; i < top; ++i, row += ldc) {
     svst1_hor_za32(/*tile=*/0, i, cols_lo, row);
     svst1_hor_za32(/*tile=*/1, i, cols_hi, row + vl);
   }
-  for (size_t i = 0; i < bottom; ++i, row += ldc) {
+  for (uint32_t i = 0; i < bottom; ++i, row += ldc) {
     svst1_hor_za32(/*tile=*/2, i, cols_lo, row);
     svst1_hor_za32(/*tile=*/3, i, cols_hi, row + vl);
   }
@@ -45,12 +46,11 @@ namespace detail {
 
 // Rows [0, rows) of a VL-row half held in tiles kLeft (columns 0..VL-1) and kRight.
 template <int kLeft, int kRight>
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_clamped_half(size_t rows, svbool_t cols_lo,
-                                                              svbool_t cols_hi, svfloat32_t lo,
-                                                              svfloat32_t hi, float* c, size_t ldc)
-    SME2K_STREAMING SME2K_INOUT_ZA {
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_clamped_half(
+    size_t rows, svbool_t cols_lo, svbool_t cols_hi, svfloat32_t lo, svfloat32_t hi, float* c,
+    size_t ldc) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t vl = svcntsw();
-  for (size_t i = 0; i < rows; i += 4, c += 4 * ldc) {
+  for (uint32_t i = 0; i < rows; i += 4, c += 4 * ldc) {
     const svfloat32x4_t left = svclamp(svread_hor_za32_f32_vg4(kLeft, i), lo, hi);
     const svfloat32x4_t right = svclamp(svread_hor_za32_f32_vg4(kRight, i), lo, hi);
     const size_t n = rows - i;  // >= 1; VL is a multiple of 4, so only the last group is short

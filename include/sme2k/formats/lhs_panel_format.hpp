@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 #include "sme2k/arch/attributes.hpp"
@@ -37,9 +38,7 @@ struct LhsPanelFormat {
 
   static constexpr size_t mr(size_t vl) { return Width::size(vl); }
   static constexpr size_t kp(size_t k) { return round_up(k, Kr); }
-  static constexpr size_t panel_bytes(size_t k, size_t vl) {
-    return kp(k) * mr(vl) * sizeof(Elem);
-  }
+  static constexpr size_t panel_bytes(size_t k, size_t vl) { return kp(k) * mr(vl) * sizeof(Elem); }
   static constexpr size_t element_offset(size_t i, size_t k, size_t vl) {
     return (k / Kr) * mr(vl) * Kr + i * Kr + k % Kr;
   }
@@ -76,9 +75,8 @@ struct LhsPanelFormat {
   /// 0..VL-1) and 1 (rows VL..2VL-1) and stored as vertical slices, which are the panel's
   /// rows. Loads and stores only: at SVL 512, 64 B in (1 cycle) and 64 B out (1.28 cycles)
   /// per 16 elements on the M4 model, no ZA-to-register moves. Clobbers ZA tiles 0 and 1.
-  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void pack_panel_sme2(MatrixView<const Elem> a,
-                                                                    Elem* panel)
-      SME2K_STREAMING SME2K_INOUT_ZA {
+  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void pack_panel_sme2(
+      MatrixView<const Elem> a, Elem* panel) SME2K_STREAMING SME2K_INOUT_ZA {
     static_assert(sizeof(Elem) == 4 && Kr == 1 && Width::kScalesWithVl && Width::kUnits == 2,
                   "pack_panel_sme2 transposes 32-bit data through two 32-bit ZA tiles");
     const size_t vl = svcntsw();
@@ -94,11 +92,11 @@ struct LhsPanelFormat {
     for (size_t k0 = 0; k0 < a.cols; k0 += vl) {
       const svbool_t in_k = svwhilelt_b32_u64(k0, a.cols);
       const Elem* row = a.data + k0;
-      for (size_t i = 0; i < rows_top; ++i, row += a.ld) svld1_hor_za32(0, i, in_k, row);
-      for (size_t i = 0; i < rows_bottom; ++i, row += a.ld) svld1_hor_za32(1, i, in_k, row);
+      for (uint32_t i = 0; i < rows_top; ++i, row += a.ld) svld1_hor_za32(0, i, in_k, row);
+      for (uint32_t i = 0; i < rows_bottom; ++i, row += a.ld) svld1_hor_za32(1, i, in_k, row);
       const size_t cols = a.cols - k0 < vl ? a.cols - k0 : vl;
       Elem* out = panel + k0 * 2 * vl;
-      for (size_t j = 0; j < cols; ++j, out += 2 * vl) {
+      for (uint32_t j = 0; j < cols; ++j, out += 2 * vl) {
         svst1_ver_za32(0, j, all, out);
         svst1_ver_za32(1, j, all, out + vl);
       }

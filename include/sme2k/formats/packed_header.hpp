@@ -7,13 +7,21 @@
 // returns kPackedMismatch instead of reading data laid out for something else (weights
 // packed on one device and loaded on another, a thread with another SVL, a forced path).
 //
-//   byte  0        8     10    11    12    13    14       16         20       24    32    40          48       64
-//         +--------+-----+-----+-----+-----+--------+----------+--------+-----+-----+-----------+--------+
-//         | magic  | ver | var | fmt | path| flags  | svl bytes| 0      |  n  |  k  | payload B | 0      | payload ...
-//         +--------+-----+-----+-----+-----+--------+----------+--------+-----+-----+-----------+--------+
-//   magic "sme2kpk\0"; ver u16 = 1; var VariantId; fmt PackedFormatId; path Path;
-//   flags u16 bit 0 = has bias; svl bytes u32 (0 for portable formats); n, k, payload u64.
-//   Little-endian, as every SME machine is.
+//   offset  bytes  field (little-endian, as every SME machine is)
+//        0      8  magic "sme2kpk\0"
+//        8      2  header version: 1
+//       10      1  VariantId
+//       11      1  PackedFormatId
+//       12      1  Path
+//       13      1  0
+//       14      2  flags: bit 0 = has bias
+//       16      4  SVL in bytes (0 for portable formats)
+//       20      4  0
+//       24      8  N
+//       32      8  K
+//       40      8  payload bytes
+//       48     16  0
+//       64         payload, in the format's own layout (see its header)
 #pragma once
 
 #include <cstddef>
@@ -74,7 +82,6 @@ struct PackedExpectation {
   uint32_t svl_bytes;
   uint64_t payload_bytes;  // from the format's size function for (n, k)
 };
-
 
 /// Reads the header of `packed` (any alignment) after checking that `bytes` can hold one.
 inline Status read_packed_header(const void* packed, size_t bytes, PackedHeader* header) {

@@ -58,8 +58,7 @@ struct RhsPanelFormat {
   static bool payload_bytes(size_t n, size_t k, size_t vl, size_t* bytes) {
     size_t per_panel = 0;
     size_t elements = 0;
-    if (!checked_add(k, Kr - 1, &elements) ||
-        !checked_mul(elements / Kr * Kr, nr(vl), &elements) ||
+    if (!checked_add(k, Kr - 1, &elements) || !checked_mul(elements / Kr * Kr, nr(vl), &elements) ||
         !checked_mul(elements, sizeof(Elem), &per_panel) ||
         !checked_add(per_panel, nr(vl) * sizeof(Bias), &per_panel)) {
       return false;
@@ -104,8 +103,7 @@ struct RhsPanelFormat {
   }
 
   /// The inverse of pack(), for tests: B as dense K x N and the bias (N values).
-  static void unpack(const void* payload, size_t n, size_t k, size_t vl, Elem* b_kxn,
-                     Bias* bias) {
+  static void unpack(const void* payload, size_t n, size_t k, size_t vl, Elem* b_kxn, Bias* bias) {
     const size_t width = nr(vl);
     for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
       const size_t cols = n - n0 < width ? n - n0 : width;

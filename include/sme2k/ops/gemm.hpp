@@ -90,7 +90,8 @@ bool gemm_payload_bytes(size_t n, size_t k, size_t vl, size_t* bytes) {
 /// Bytes of the packed weights for an N x K B (header included) on the current path.
 template <class V = F32>
 Status gemm_packed_rhs_size(size_t n, size_t k, size_t* bytes) {
-  if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "gemm_packed_rhs_size: bytes is null");
+  if (bytes == nullptr)
+    return Status::error(StatusCode::kNullPointer, "gemm_packed_rhs_size: bytes is null");
   if (n == 0 || k == 0) {
     return Status::error(StatusCode::kInvalidArgument,
                          "gemm_packed_rhs_size: N (%zu) and K (%zu) must be >= 1", n, k);
@@ -137,17 +138,18 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
                            op, n, k);
     }
     if (packed_bytes < total) {
-      return Status::error(StatusCode::kBufferTooSmall, "%s: packed buffer has %zu bytes, needs %zu",
-                           op, packed_bytes, total);
+      return Status::error(StatusCode::kBufferTooSmall,
+                           "%s: packed buffer has %zu bytes, needs %zu", op, packed_bytes, total);
     }
     uintptr_t b0 = 0, b1 = 0;
     detail::matrix_bytes(b, &b0, &b1);
     const auto p0 = reinterpret_cast<uintptr_t>(packed);
     if (detail::ranges_overlap(b0, b1, p0, p0 + total) ||
-        (bias != nullptr && detail::ranges_overlap(reinterpret_cast<uintptr_t>(bias),
-                                                   reinterpret_cast<uintptr_t>(bias + n), p0,
-                                                   p0 + total))) {
-      return Status::error(StatusCode::kInvalidArgument, "%s: packed buffer overlaps B or bias", op);
+        (bias != nullptr &&
+         detail::ranges_overlap(reinterpret_cast<uintptr_t>(bias),
+                                reinterpret_cast<uintptr_t>(bias + n), p0, p0 + total))) {
+      return Status::error(StatusCode::kInvalidArgument, "%s: packed buffer overlaps B or bias",
+                           op);
     }
     PackedHeader h{};
     std::memcpy(h.magic, PackedHeader::kMagic, sizeof h.magic);
@@ -169,7 +171,8 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
 /// Bytes of scratch gemm() needs for an M x N x K call on the current path (0 is possible).
 template <class V = F32>
 Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes) {
-  if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "gemm_workspace_size: bytes is null");
+  if (bytes == nullptr)
+    return Status::error(StatusCode::kNullPointer, "gemm_workspace_size: bytes is null");
   if (m == 0 || n == 0 || k == 0) {
     return Status::error(StatusCode::kInvalidArgument,
                          "gemm_workspace_size: M, N, K (%zu, %zu, %zu) must be >= 1", m, n, k);
@@ -196,8 +199,8 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
   SME2K_RETURN_IF_ERROR(detail::validate_matrix(a, op, "A"));
   SME2K_RETURN_IF_ERROR(detail::validate_matrix(c, op, "C"));
   if (c.rows != a.rows) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: C has %zu rows, A has %zu", op,
-                         c.rows, a.rows);
+    return Status::error(StatusCode::kInvalidArgument, "%s: C has %zu rows, A has %zu", op, c.rows,
+                         a.rows);
   }
   SME2K_RETURN_IF_ERROR(validate_epilogue(epilogue, op));
   PackedHeader header{};
@@ -214,7 +217,8 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
   const auto p0 = reinterpret_cast<uintptr_t>(packed_rhs);
   if (detail::ranges_overlap(c0, c1, a0, a1) ||
       detail::ranges_overlap(c0, c1, p0, p0 + packed_rhs_bytes)) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: C overlaps A or the packed weights", op);
+    return Status::error(StatusCode::kInvalidArgument, "%s: C overlaps A or the packed weights",
+                         op);
   }
   const Path path = select_path();
   return visit_gemm_kernel<V>(path, [&](auto tag) {
@@ -227,9 +231,9 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
         !detail::gemm_workspace_bytes<Kernel>(k, vl, &needed)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
     }
-    SME2K_RETURN_IF_ERROR(check_packed_header(
-        header, {VariantTraits<V>::kId, Kernel::RhsFormat::kId, Kernel::kPath,
-                 static_cast<uint32_t>(vl * 4), payload}));
+    SME2K_RETURN_IF_ERROR(
+        check_packed_header(header, {VariantTraits<V>::kId, Kernel::RhsFormat::kId, Kernel::kPath,
+                                     static_cast<uint32_t>(vl * 4), payload}));
     if (workspace_bytes < needed) {
       return Status::error(StatusCode::kBufferTooSmall, "%s: workspace has %zu bytes, needs %zu",
                            op, workspace_bytes, needed);
@@ -240,7 +244,8 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
     void* aligned = workspace;
     if (needed > 0) {
       const auto w = reinterpret_cast<uintptr_t>(workspace);
-      const uintptr_t wa = (w + detail::kWorkspaceAlignment - 1) & ~(detail::kWorkspaceAlignment - 1);
+      const uintptr_t wa =
+          (w + detail::kWorkspaceAlignment - 1) & ~(detail::kWorkspaceAlignment - 1);
       if (detail::ranges_overlap(w, w + needed, a0, a1) ||
           detail::ranges_overlap(w, w + needed, c0, c1) ||
           detail::ranges_overlap(w, w + needed, p0, p0 + packed_rhs_bytes)) {
@@ -250,12 +255,8 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
       aligned = reinterpret_cast<void*>(wa);
     }
     const detail::GemmCall<typename VariantTraits<V>::Lhs, typename VariantTraits<V>::Out> call{
-        a,
-        static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes,
-        header.has_bias(),
-        c,
-        epilogue.clamp.active() ? &epilogue.clamp : nullptr,
-        aligned};
+        a, static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes, header.has_bias(),
+        c, epilogue.clamp.active() ? &epilogue.clamp : nullptr,          aligned};
     if constexpr (Kernel::kPath == Path::kPortable) {
       detail::run_gemm_portable<Kernel>(call);
     } else {

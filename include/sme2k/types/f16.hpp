@@ -32,7 +32,7 @@ inline uint16_t f32_to_f16_bits(float value) {
   if (a >= 0x38800000u) {  // >= 2^-14: a normal f16 (or, after rounding, infinity)
     const uint32_t exponent = (a >> 23) - 127 + 15;
     uint32_t h = (exponent << 10) | ((a & 0x7fffffu) >> 13);
-    const uint32_t rest = a & 0x1fffu;  // the 13 bits dropped
+    const uint32_t rest = a & 0x1fffu;                         // the 13 bits dropped
     if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // a carry bumps the exponent
     return static_cast<uint16_t>(sign | h);
   }
@@ -52,8 +52,10 @@ inline float f16_bits_to_f32(uint16_t h) {
   uint32_t exponent = (h >> 10) & 0x1fu;
   uint32_t mantissa = h & 0x3ffu;
   uint32_t x;
-  if (exponent == 0x1f) {
-    x = sign | 0x7f800000u | (mantissa << 13);
+  if (exponent == 0x1f && mantissa != 0) {  // NaN: quiet it (as FCVT does), keep the payload
+    x = sign | 0x7fc00000u | (mantissa << 13);
+  } else if (exponent == 0x1f) {
+    x = sign | 0x7f800000u;
   } else if (exponent != 0) {
     x = sign | ((exponent + 112) << 23) | (mantissa << 13);
   } else if (mantissa == 0) {

@@ -8,12 +8,18 @@
 namespace sme2k {
 
 /// *out = a * b; false when it does not fit in size_t.
-inline bool checked_mul(size_t a, size_t b, size_t* out) { return !__builtin_mul_overflow(a, b, out); }
+inline bool checked_mul(size_t a, size_t b, size_t* out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
 
 /// *out = a + b; false when it does not fit in size_t.
-inline bool checked_add(size_t a, size_t b, size_t* out) { return !__builtin_add_overflow(a, b, out); }
+inline bool checked_add(size_t a, size_t b, size_t* out) {
+  return !__builtin_add_overflow(a, b, out);
+}
 
-constexpr size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+/// a / b rounded up, without the overflow of (a + b - 1) / b near SIZE_MAX.
+constexpr size_t ceil_div(size_t a, size_t b) { return a / b + (a % b != 0 ? 1 : 0); }
+/// a rounded up to a multiple of b; callers check that it fits (see checked_* above).
 constexpr size_t round_up(size_t a, size_t b) { return ceil_div(a, b) * b; }
 
 /// Elements spanned by a rows x cols matrix with leading dimension ld: (rows - 1) * ld + cols.

@@ -64,8 +64,8 @@ class [[nodiscard]] Status {
 }  // namespace sme2k
 
 /// Returns the Status of `expr` from the enclosing function when it is an error.
-#define SME2K_RETURN_IF_ERROR(expr)              \
-  do {                                           \
-    ::sme2k::Status sme2k_status_ = (expr);      \
+#define SME2K_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::sme2k::Status sme2k_status_ = (expr);        \
     if (!sme2k_status_.ok()) return sme2k_status_; \
   } while (0)

@@ -30,8 +30,8 @@ struct F32 {};
 
 template <>
 struct VariantTraits<F32> {
-  using Lhs = float;   // A, activations
-  using Rhs = float;   // B, weights
+  using Lhs = float;  // A, activations
+  using Rhs = float;  // B, weights
   using Bias = float;
   using Acc = float;
   using Out = float;

@@ -76,7 +76,7 @@ struct GemmF32F32F32p8x1bf32_4x8PortableLoops {
  private:
   struct Tile {
     size_t k;
-    const float* a;     // (rows, k), stride lda
+    const float* a;  // (rows, k), stride lda
     size_t lda;
     const float* bias;  // (8)
     const float* b;     // (k, 8)

@@ -62,8 +62,8 @@ struct GemmF32F32p2vlx1F32p2vlx1bf32_2vlx2vlSme2Mopa {
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void run(size_t rows, size_t n_begin, size_t n_end,
                                                         size_t k, const float* lhs_panel,
                                                         const void* rhs_payload, bool has_bias,
-                                                        const Clamp* clamp, float* c, size_t ldc)
-      SME2K_STREAMING SME2K_INOUT_ZA {
+                                                        const Clamp* clamp, float* c,
+                                                        size_t ldc) SME2K_STREAMING SME2K_INOUT_ZA {
     const size_t vl = svcntsw();
     const size_t width = 2 * vl;
     const svbool_t all = svptrue_b32();

@@ -11,6 +11,7 @@
 #include <cstddef>
 
 #include "sme2k/arch/attributes.hpp"
+#include "sme2k/arch/vl.hpp"
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/types/matrix_view.hpp"
 
@@ -23,7 +24,7 @@ struct GemmCall {
   MatrixView<const Lhs> a;  // (M, K)
   const void* rhs_payload;  // packed weights after the header
   bool has_bias;
-  MatrixView<Out> c;  // (M, N)
+  MatrixView<Out> c;   // (M, N)
   const Clamp* clamp;  // null: no clamp
   void* workspace;     // kernel-specific scratch, aligned to 64 bytes
 };
@@ -36,12 +37,12 @@ void run_gemm_portable(const GemmCall<Lhs, Out>& call) {
 
 #if SME2K_HAS_SME2_CODE
 template <class Kernel, class Lhs, class Out>
-SME2K_TARGET_SME2 SME2K_LOCALLY_STREAMING SME2K_NEW_ZA void run_gemm_sme2(
-    const GemmCall<Lhs, Out>& call) {
+SME2K_TARGET_SME2 SME2K_LOCALLY_STREAMING
+    SME2K_NEW_ZA void run_gemm_sme2(const GemmCall<Lhs, Out>& call) {
   using LhsFormat = typename Kernel::LhsFormat;
   const size_t m = call.a.rows;
   const size_t k = call.a.cols;
-  const size_t mr = Kernel::m_step(svcntsw());
+  const size_t mr = Kernel::m_step(sme2::vl());
   auto* panel = static_cast<Lhs*>(call.workspace);
   for (size_t m0 = 0; m0 < m; m0 += mr) {
     const size_t rows = m - m0 < mr ? m - m0 : mr;

@@ -1,0 +1,164 @@
+// Packed formats: each packs to exactly the byte image its diagram describes (checked against
+// the reference packers), unpacks back to its input, and has a size function that agrees
+// with what is written and refuses sizes that overflow. The SME2 LHS packer (a transpose
+// through ZA) must produce the same bytes as the plain one, inside guard pages.
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "harness/guarded_buffer.hpp"
+#include "reference/pack.hpp"
+#include "sme2k/sme2k.hpp"
+#include "testers/gemm_tester.hpp"
+
+namespace sme2k {
+namespace {
+
+using test::ValueStream;
+
+// The header's byte layout is part of the stored format: pin it to the diagram.
+static_assert(offsetof(PackedHeader, version) == 8);
+static_assert(offsetof(PackedHeader, variant) == 10);
+static_assert(offsetof(PackedHeader, format) == 11);
+static_assert(offsetof(PackedHeader, path) == 12);
+static_assert(offsetof(PackedHeader, flags) == 14);
+static_assert(offsetof(PackedHeader, svl_bytes) == 16);
+static_assert(offsetof(PackedHeader, n) == 24);
+static_assert(offsetof(PackedHeader, k) == 32);
+static_assert(offsetof(PackedHeader, payload_bytes) == 40);
+
+template <class Format>
+void check_rhs_format(size_t vl) {
+  ValueStream values(vl);
+  const size_t nr = Format::nr(vl);
+  for (size_t n : {size_t{1}, nr - 1, nr, nr + 1, 3 * nr + 2}) {
+    for (size_t k : {size_t{1}, size_t{2}, size_t{5}, size_t{17}}) {
+      for (RhsLayout layout : {RhsLayout::kKxN, RhsLayout::kNxK}) {
+        for (bool with_bias : {true, false}) {
+          SCOPED_TRACE(::testing::Message()
+                       << Format::kName << " vl=" << vl << " n=" << n << " k=" << k << " "
+                       << rhs_layout_name(layout) << (with_bias ? " bias" : ""));
+          const size_t rows = layout == RhsLayout::kKxN ? k : n;
+          const size_t cols = layout == RhsLayout::kKxN ? n : k;
+          const size_t ld = cols + 3;  // a stride larger than the row
+          std::vector<float> b(rows * ld), bias(n);
+          for (float& x : b) x = values.next();
+          for (float& x : bias) x = values.next();
+          size_t bytes = 0;
+          ASSERT_TRUE(Format::payload_bytes(n, k, vl, &bytes));
+          test::GuardedBuffer packed(bytes);
+          std::memset(packed.data(), 0xee, bytes);  // padding must be written, not left over
+          Format::pack({b.data(), rows, cols, ld}, layout, with_bias ? bias.data() : nullptr, vl,
+                       packed.data());
+          const std::vector<uint8_t> want = reference::pack_rhs<float, float>(
+              {nr, Format::kKr}, b.data(), ld, layout, n, k, with_bias ? bias.data() : nullptr);
+          ASSERT_EQ(want.size(), bytes);
+          ASSERT_EQ(std::memcmp(want.data(), packed.data(), bytes), 0);
+
+          std::vector<float> b_kxn(k * n), bias_back(n);
+          Format::unpack(packed.data(), n, k, vl, b_kxn.data(), bias_back.data());
+          for (size_t kk = 0; kk < k; ++kk) {
+            for (size_t j = 0; j < n; ++j) {
+              const float original = layout == RhsLayout::kKxN ? b[kk * ld + j] : b[j * ld + kk];
+              ASSERT_EQ(b_kxn[kk * n + j], original) << kk << ", " << j;
+            }
+          }
+          for (size_t j = 0; j < n; ++j) ASSERT_EQ(bias_back[j], with_bias ? bias[j] : 0.0f);
+        }
+      }
+    }
+  }
+}
+
+// The SME2 format at every VL from SVL 128 to 2048: packing is plain C++, so every VL can be
+// checked in every configuration.
+TEST(RhsFormat, F32p2vlx1bf32AtEveryVl) {
+  for (size_t vl : {4, 8, 16, 32, 64}) check_rhs_format<RhsF32p2vlx1bf32>(vl);
+}
+
+TEST(RhsFormat, F32p8x1bf32) { check_rhs_format<RhsF32p8x1bf32>(0); }
+
+TEST(RhsFormat, SizesAndOverflow) {
+  size_t bytes = 0;
+  ASSERT_TRUE(RhsF32p2vlx1bf32::payload_bytes(33, 5, 16, &bytes));
+  EXPECT_EQ(bytes, 2u * (32 * 4 + 5 * 32 * 4));  // two panels: bias row + 5 rows of 32 floats
+  ASSERT_TRUE(RhsF32p8x1bf32::payload_bytes(8, 1, 0, &bytes));
+  EXPECT_EQ(bytes, 8u * 4 + 8 * 4);
+  constexpr size_t kMax = std::numeric_limits<size_t>::max();
+  EXPECT_FALSE(RhsF32p2vlx1bf32::payload_bytes(kMax, 4, 16, &bytes));
+  EXPECT_FALSE(RhsF32p2vlx1bf32::payload_bytes(4, kMax, 16, &bytes));
+  EXPECT_FALSE(RhsF32p2vlx1bf32::payload_bytes(kMax / 64, kMax / 64, 16, &bytes));
+  EXPECT_FALSE(LhsF32p2vlx1::checked_panel_bytes(kMax / 8, 16, &bytes));
+}
+
+TEST(LhsFormat, F32p2vlx1AtEveryVl) {
+  for (size_t vl : {4, 8, 16, 32, 64}) {
+    ValueStream values(vl);
+    const size_t mr = LhsF32p2vlx1::mr(vl);
+    for (size_t rows : {size_t{1}, vl - 1, vl, vl + 1, mr}) {
+      for (size_t k : {size_t{1}, size_t{3}, vl + 1}) {
+        SCOPED_TRACE(::testing::Message() << "vl=" << vl << " rows=" << rows << " k=" << k);
+        const size_t lda = k + 2;
+        std::vector<float> a(rows * lda);
+        for (float& x : a) x = values.next();
+        std::vector<float> panel(LhsF32p2vlx1::panel_bytes(k, vl) / sizeof(float), 99.0f);
+        LhsF32p2vlx1::pack_panel({a.data(), rows, k, lda}, vl, panel.data());
+        const std::vector<uint8_t> want =
+            reference::pack_lhs_panel<float>({mr, 1}, a.data(), lda, rows, k);
+        ASSERT_EQ(want.size(), panel.size() * sizeof(float));
+        ASSERT_EQ(std::memcmp(want.data(), panel.data(), want.size()), 0);
+        std::vector<float> back(rows * lda, 0.0f);
+        LhsF32p2vlx1::unpack_panel(panel.data(), rows, k, vl, back.data(), lda);
+        for (size_t i = 0; i < rows; ++i) {
+          for (size_t kk = 0; kk < k; ++kk) ASSERT_EQ(back[i * lda + kk], a[i * lda + kk]);
+        }
+      }
+    }
+  }
+}
+
+#if SME2K_HAS_SME2_CODE
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA
+    SME2K_TARGET_SME2 void pack_lhs_panel_through_za(MatrixView<const float> a, float* panel) {
+  LhsF32p2vlx1::pack_panel_sme2(a, panel);
+}
+#endif
+
+// The packer the op runs (through ZA) writes the same bytes as the specification, and
+// neither reads nor writes outside its buffers.
+TEST(LhsFormat, Sme2PackerMatchesThePlainOne) {
+#if SME2K_HAS_SME2_CODE
+  if (!path_available(Path::kSme2, cpu_features())) GTEST_SKIP() << "needs a CPU with SME2";
+  const size_t vl = streaming_vl();
+  ValueStream values(3);
+  for (size_t rows : test::sizes_around(2 * vl)) {
+    if (rows > 2 * vl) continue;
+    for (size_t k : {size_t{1}, vl - 1, vl, vl + 1, 3 * vl + 2}) {
+      for (size_t lda : {k, k + 5}) {
+        SCOPED_TRACE(::testing::Message()
+                     << "vl=" << vl << " rows=" << rows << " k=" << k << " lda=" << lda);
+        test::GuardedArray<float> a((rows - 1) * lda + k);
+        for (float& x : a) x = values.next();
+        const size_t bytes = LhsF32p2vlx1::panel_bytes(k, vl);
+        test::GuardedBuffer through_za(bytes);
+        std::memset(through_za.data(), 0xee, bytes);
+        std::vector<float> plain(bytes / sizeof(float));
+        LhsF32p2vlx1::pack_panel({a.data(), rows, k, lda}, vl, plain.data());
+        pack_lhs_panel_through_za({a.data(), rows, k, lda},
+                                  reinterpret_cast<float*>(through_za.data()));
+        ASSERT_EQ(std::memcmp(plain.data(), through_za.data(), bytes), 0);
+        ASSERT_TRUE(a.canary_intact() && through_za.canary_intact());
+      }
+    }
+  }
+#else
+  GTEST_SKIP() << "built without SME2 code";
+#endif
+}
+
+}  // namespace
+}  // namespace sme2k

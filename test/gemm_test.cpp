@@ -1,0 +1,167 @@
+// F32 GEMM through the public API, in whatever configuration the run is in (ctest runs this
+// binary at every SVL, without FA64 and without SME): tails around the active kernel's tile,
+// K from 1 to long sums, both weight layouts, bias, clamp, strides, guard pages on both
+// sides, and the dispatch decision itself.
+#include <gtest/gtest.h>
+
+#include <utility>
+
+#include "testers/gemm_tester.hpp"
+
+namespace sme2k {
+namespace test {
+namespace {
+
+struct Steps {
+  size_t m, n;
+};
+
+// The tile of the kernel the op will run now.
+Steps active_steps() {
+  return visit_gemm_kernel<F32>(select_path(), [](auto tag) {
+    using Kernel = typename decltype(tag)::type;
+    const size_t vl = kernel_vl<Kernel>();
+    return Steps{Kernel::m_step(vl), Kernel::n_step(vl)};
+  });
+}
+
+TEST(Gemm, TailsInM) {
+  const Steps s = active_steps();
+  for (size_t m : sizes_around(s.m)) {
+    GemmTester().m(m).n(s.n + 3).k(5).Test();
+  }
+}
+
+TEST(Gemm, TailsInN) {
+  const Steps s = active_steps();
+  for (size_t n : sizes_around(s.n)) {
+    GemmTester().m(s.m + 1).n(n).k(3).Test();
+  }
+}
+
+TEST(Gemm, TailsInMAndNTogether) {
+  const Steps s = active_steps();
+  for (size_t m : sizes_around(s.m)) {
+    for (size_t n : sizes_around(s.n)) GemmTester().m(m).n(n).k(2).seed(m * 1000 + n).Test();
+  }
+}
+
+TEST(Gemm, DepthsFromOneToLong) {
+  const Steps s = active_steps();
+  for (size_t k : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 33, 64, 65, 127}) {
+    GemmTester().m(s.m + 1).n(s.n - 1).k(k).seed(k).Test();
+  }
+}
+
+TEST(Gemm, LongAccumulationStaysInBound) {
+  GemmTester().m(3).n(5).k(2500).Test();
+  GemmTester().m(20).n(9).k(777).b_layout(RhsLayout::kNxK).Test();
+}
+
+TEST(Gemm, BothWeightLayoutsWithAndWithoutBias) {
+  const Steps s = active_steps();
+  for (RhsLayout layout : {RhsLayout::kKxN, RhsLayout::kNxK}) {
+    for (bool bias : {true, false}) {
+      GemmTester().m(s.m * 2 + 3).n(s.n + 5).k(11).b_layout(layout).bias(bias).Test();
+    }
+  }
+}
+
+TEST(Gemm, Clamp) {
+  const Steps s = active_steps();
+  GemmTester t = GemmTester().m(s.m + 3).n(s.n * 2 + 1).k(9);
+  t.clone().clamp(-0.25f, 0.25f).Test();
+  t.clone().clamp(0.0f, std::numeric_limits<float>::infinity()).Test();  // ReLU
+  t.clone().clamp(-std::numeric_limits<float>::infinity(), -0.1f).Test();
+  t.clone().clamp(0.5f, 0.5f).Test();  // a single value
+  // Tails that end inside a group of four rows of the clamped store.
+  for (size_t m : {size_t{1}, size_t{2}, size_t{3}, s.m / 2 + 3, s.m + 1, s.m + 2}) {
+    t.clone().m(m).clamp(-0.5f, 0.5f).Test();
+  }
+}
+
+TEST(Gemm, StridesLargerThanTheMatrix) {
+  const Steps s = active_steps();
+  GemmTester t = GemmTester().m(s.m + 2).n(s.n + 1).k(13);
+  t.clone().lda(21).Test();
+  t.clone().ldc(s.n + 9).Test();
+  t.clone().ldb(s.n + 4).Test();
+  t.clone().b_layout(RhsLayout::kNxK).ldb(40).lda(14).ldc(s.n * 3).Test();
+}
+
+TEST(Gemm, OperandsAgainstTheLeadingGuardPage) {
+  const Steps s = active_steps();
+  GemmTester().m(s.m + 1).n(s.n + 1).k(7).guard_side(GuardSide::kStart).Test();
+  GemmTester().m(1).n(1).k(1).guard_side(GuardSide::kStart).Test();
+}
+
+TEST(Gemm, RandomShapes) {
+  const Steps s = active_steps();
+  ValueStream r(2026);
+  for (int i = 0; i < 40; ++i) {
+    const size_t m = 1 + r.below(3 * s.m);
+    const size_t n = 1 + r.below(3 * s.n);
+    const size_t k = 1 + r.below(70);
+    const RhsLayout layout = r.below(2) != 0 ? RhsLayout::kKxN : RhsLayout::kNxK;
+    GemmTester t;
+    t.m(m).n(n).k(k).b_layout(layout).bias(r.below(4) != 0).seed(static_cast<uint64_t>(i));
+    if (r.below(3) == 0) t.lda(k + r.below(5));
+    if (r.below(3) == 0) t.ldc(n + r.below(5));
+    if (r.below(3) == 0) t.clamp(-0.5f, 0.75f);
+    t.Test();
+  }
+}
+
+// The allocating overload runs the same path and gives the same answer.
+TEST(Gemm, AllocatingOverload) {
+  const size_t m = 19, n = 23, k = 6;
+  std::vector<float> a(m * k), b(k * n), c1(m * n), c2(m * n);
+  ValueStream r(7);
+  for (float& x : a) x = r.next();
+  for (float& x : b) x = r.next();
+  size_t bytes = 0;
+  ASSERT_TRUE(gemm_packed_rhs_size<F32>(n, k, &bytes).ok());
+  std::vector<uint8_t> packed(bytes);
+  ASSERT_TRUE(gemm_pack_rhs<F32>(dense_matrix<const float>(b.data(), k, n), RhsLayout::kKxN,
+                                 nullptr, packed.data(), bytes)
+                  .ok());
+  ASSERT_TRUE(gemm<F32>(dense_matrix<const float>(a.data(), m, k), packed.data(), bytes,
+                        dense_matrix(c1.data(), m, n))
+                  .ok());
+  size_t ws = 0;
+  ASSERT_TRUE(gemm_workspace_size<F32>(m, n, k, &ws).ok());
+  std::vector<uint8_t> workspace(ws);
+  ASSERT_TRUE(gemm<F32>(dense_matrix<const float>(a.data(), m, k), packed.data(), bytes,
+                        dense_matrix(c2.data(), m, n), {}, workspace.data(), ws)
+                  .ok());
+  EXPECT_EQ(c1, c2);
+}
+
+// The portable kernel, forced on a CPU with SME2, meets the same contract.
+TEST(GemmDispatch, ForcedPortablePathRunsPortable) {
+  testing::ScopedForcePath force(Path::kPortable);
+  ASSERT_EQ(select_path(), Path::kPortable);
+  for (size_t m : sizes_around(4)) GemmTester().m(m).n(19).k(7).Test(Path::kPortable);
+  GemmTester().m(9).n(8).k(3).clamp(-0.1f, 0.1f).b_layout(RhsLayout::kNxK).Test(Path::kPortable);
+}
+
+// Some Android devices ship SME without SME2: they must take the portable path. QEMU cannot
+// switch SME2 off, so narrow the reported features instead.
+TEST(GemmDispatch, SmeWithoutSme2TakesThePortablePath) {
+  testing::ScopedCpuFeatures sme_only(
+      CpuFeatures{}.with(CpuFeature::kSme).with(CpuFeature::kSmeFa64));
+  EXPECT_FALSE(cpu_features().has(CpuFeature::kSme2));
+  ASSERT_EQ(select_path(), Path::kPortable);
+  GemmTester().m(13).n(17).k(5).Test(Path::kPortable);
+}
+
+// Without the override, each configuration must take the path it implies (ctest says which).
+TEST(GemmDispatch, ConfigurationTakesItsPath) {
+  const std::optional<Path> expected = expected_path();
+  if (!expected) GTEST_SKIP() << "SME2K_EXPECT_PATH not set (run outside ctest)";
+  GemmTester().m(5).n(6).k(7).Test(*expected);
+}
+
+}  // namespace
+}  // namespace test
+}  // namespace sme2k

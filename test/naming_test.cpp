@@ -1,0 +1,85 @@
+// Every registered kernel is named by docs/naming.md, and its name tells the truth: the
+// operand fields are the formats it consumes, the tile is its m_step x n_step, the engine is
+// its path, and each format descriptor matches the format's panel width, KR and bias.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <string>
+
+#include "sme2k/sme2k.hpp"
+
+namespace sme2k {
+namespace {
+
+constexpr size_t kVl = 16;  // any VL works; 16 is SVL 512
+
+// "2vl" -> 2 * kVl, "8" -> 8.
+size_t extent(const std::string& s) {
+  if (s.size() > 2 && s.compare(s.size() - 2, 2, "vl") == 0) {
+    return std::stoul(s.substr(0, s.size() - 2)) * kVl;
+  }
+  return std::stoul(s);
+}
+
+const std::regex kOperand("([a-z]+[0-9]+)(?:p([0-9]+(?:vl)?)x([0-9]+)(?:b([a-z]+[0-9]+))?)?");
+const std::regex kKernel(
+    "(gemm)_([a-z]+[0-9]+)_([a-z0-9]+)_([a-z0-9]+)_([0-9]+(?:vl)?)x([0-9]+(?:vl)?)_"
+    "(sme2|portable)_(mopa|loops)");
+
+template <class Format>
+void check_rhs_descriptor(std::string_view name) {
+  std::smatch m;
+  const std::string s(name);
+  ASSERT_TRUE(std::regex_match(s, m, kOperand)) << s;
+  ASSERT_TRUE(m[2].matched) << s << " is a packed RHS: it needs p<extent>x<kr>";
+  EXPECT_EQ(extent(m[2]), Format::nr(kVl)) << s;
+  EXPECT_EQ(std::stoul(m[3]), Format::kKr) << s;
+  EXPECT_TRUE(m[4].matched) << s << ": every RHS format so far has a bias row";
+  EXPECT_EQ(m[1].str(), "f32");
+  EXPECT_EQ(m[4].str(), "f32");
+}
+
+template <class Kernel>
+void check_kernel() {
+  const std::string name(Kernel::kName);
+  SCOPED_TRACE(name);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(name, m, kKernel)) << "does not follow docs/naming.md";
+  EXPECT_EQ(m[2].str(), std::string(VariantTraits<typename Kernel::Variant>::kName));
+  EXPECT_EQ(m[3].str(), std::string(Kernel::LhsFormat::kName));
+  EXPECT_EQ(m[4].str(), std::string(Kernel::RhsFormat::kName));
+  EXPECT_EQ(extent(m[5]), Kernel::m_step(kVl));
+  EXPECT_EQ(extent(m[6]), Kernel::n_step(kVl));
+  EXPECT_EQ(m[7].str(), Kernel::kPath == Path::kPortable ? "portable" : "sme2");
+  std::smatch lhs;
+  const std::string lhs_name(Kernel::LhsFormat::kName);
+  ASSERT_TRUE(std::regex_match(lhs_name, lhs, kOperand)) << lhs_name;
+  if (lhs[2].matched) EXPECT_EQ(extent(lhs[2]), Kernel::m_step(kVl)) << lhs_name;
+  check_rhs_descriptor<typename Kernel::RhsFormat>(Kernel::RhsFormat::kName);
+}
+
+template <class... Ks>
+void check_all(TypeList<Ks...>) {
+  (check_kernel<Ks>(), ...);
+}
+
+TEST(Naming, EveryRegisteredKernel) { check_all(GemmKernels{}); }
+
+TEST(Naming, RegistryTableMatchesTypes) {
+  size_t sme2 = 0, portable = 0;
+  for (const KernelInfo& k : kGemmKernelInfos.items) {
+    EXPECT_FALSE(k.name.empty());
+    (k.path == Path::kPortable ? portable : sme2) += 1;
+  }
+  EXPECT_EQ(portable, 1u);
+  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 1u : 0u);
+}
+
+TEST(Naming, PackedFormatIdsNameTheirFormats) {
+  EXPECT_EQ(RhsF32p2vlx1bf32::kName, "f32p2vlx1bf32");
+  EXPECT_EQ(RhsF32p8x1bf32::kName, "f32p8x1bf32");
+  EXPECT_EQ(LhsF32p2vlx1::kName, "f32p2vlx1");
+}
+
+}  // namespace
+}  // namespace sme2k

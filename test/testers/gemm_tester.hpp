@@ -1,0 +1,218 @@
+// GemmTester: one GEMM case, described builder-style, run end to end through the public API
+// (pack the weights, size the workspace, call the op) with every operand in a guard-page
+// buffer and the call under the ABI check, then compared with the reference.
+//
+//   GemmTester().m(33).n(17).k(5).b_layout(RhsLayout::kNxK).bias(false).Test();
+//
+// A failure names the case (shape, strides, layout, options, seed, SVL, path) and the first
+// elements that are off, with their error bound.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/abi_check.hpp"
+#include "harness/expectations.hpp"
+#include "harness/guarded_buffer.hpp"
+#include "reference/gemm.hpp"
+#include "sme2k/sme2k.hpp"
+
+namespace sme2k {
+namespace test {
+
+/// Deterministic values in [-1, 1) with 12 significant bits: products and short sums stay
+/// exact in f32, longer ones exercise rounding.
+class ValueStream {
+ public:
+  explicit ValueStream(uint64_t seed) : state_(seed * 0x9e3779b97f4a7c15ull + 1) {}
+  float next() {
+    state_ = state_ * 6364136223846793005ull + 1442695040888963407ull;
+    const auto bits = static_cast<uint32_t>(state_ >> 52);  // 12 bits
+    return static_cast<float>(static_cast<int32_t>(bits) - 2048) / 2048.0f;
+  }
+  size_t below(size_t n) {
+    state_ = state_ * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<size_t>((state_ >> 33) % n);
+  }
+
+ private:
+  uint64_t state_;
+};
+
+class GemmTester {
+ public:
+  GemmTester& m(size_t v) {
+    m_ = v;
+    return *this;
+  }
+  GemmTester& n(size_t v) {
+    n_ = v;
+    return *this;
+  }
+  GemmTester& k(size_t v) {
+    k_ = v;
+    return *this;
+  }
+  /// 0: dense (the minimum).
+  GemmTester& lda(size_t v) {
+    lda_ = v;
+    return *this;
+  }
+  GemmTester& ldb(size_t v) {
+    ldb_ = v;
+    return *this;
+  }
+  GemmTester& ldc(size_t v) {
+    ldc_ = v;
+    return *this;
+  }
+  GemmTester& b_layout(RhsLayout v) {
+    layout_ = v;
+    return *this;
+  }
+  GemmTester& bias(bool v) {
+    bias_ = v;
+    return *this;
+  }
+  GemmTester& clamp(float lo, float hi) {
+    clamp_ = Clamp{lo, hi};
+    return *this;
+  }
+  GemmTester& seed(uint64_t v) {
+    seed_ = v;
+    return *this;
+  }
+  /// Where every operand sits: against the guard page after it (default) or before it.
+  GemmTester& guard_side(GuardSide v) {
+    side_ = v;
+    return *this;
+  }
+  GemmTester clone() const { return *this; }
+
+  size_t get_m() const { return m_; }
+
+  /// "M=33 N=17 K=5 lda=5 ldb=17 ldc=17 kxn bias clamp=[-0.5,0.5] seed=1"
+  std::string describe() const {
+    char s[200];
+    std::snprintf(s, sizeof s,
+                  "M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu %s %s clamp=[%g,%g] seed=%llu", m_, n_,
+                  k_, lda(), ldb(), ldc(), rhs_layout_name(layout_), bias_ ? "bias" : "no-bias",
+                  static_cast<double>(clamp_.min), static_cast<double>(clamp_.max),
+                  static_cast<unsigned long long>(seed_));
+    return s;
+  }
+
+  /// Runs the case; `expected` is the path the op must take (default: what the test run's
+  /// configuration implies, else whatever select_path() says).
+  void Test(std::optional<Path> expected = std::nullopt) const {
+    SCOPED_TRACE(describe() + " svl=" + std::to_string(streaming_vector_bytes() * 8) +
+                 " path=" + path_name(select_path()));
+    ValueStream values(seed_);
+    const size_t b_rows = layout_ == RhsLayout::kKxN ? k_ : n_;
+    const size_t b_cols = layout_ == RhsLayout::kKxN ? n_ : k_;
+    GuardedArray<float> a((m_ - 1) * lda() + k_, side_);
+    GuardedArray<float> b((b_rows - 1) * ldb() + b_cols, side_);
+    GuardedArray<float> bias(bias_ ? n_ : 0, side_);
+    GuardedArray<float> c((m_ - 1) * ldc() + n_, side_);
+    for (float& x : a) x = values.next();
+    for (float& x : b) x = values.next();
+    for (float& x : bias) x = values.next();
+    // C's gaps between rows must survive the call: fill everything with a NaN sentinel.
+    const float sentinel = std::numeric_limits<float>::quiet_NaN();
+    for (float& x : c) x = sentinel;
+
+    size_t packed_bytes = 0;
+    ASSERT_TRUE(gemm_packed_rhs_size<F32>(n_, k_, &packed_bytes).ok());
+    GuardedBuffer packed(packed_bytes, side_);
+    Status status = gemm_pack_rhs<F32>({b.data(), b_rows, b_cols, ldb()}, layout_,
+                                       bias_ ? bias.data() : nullptr, packed.data(), packed_bytes);
+    ASSERT_TRUE(status.ok()) << status.message();
+
+    size_t workspace_bytes = 0;
+    ASSERT_TRUE(gemm_workspace_size<F32>(m_, n_, k_, &workspace_bytes).ok());
+    GuardedBuffer workspace(workspace_bytes, side_);
+
+    GemmEpilogue epilogue;
+    epilogue.clamp = clamp_;
+    SME2K_EXPECT_ABI_PRESERVED(status = gemm<F32>({a.data(), m_, k_, lda()}, packed.data(),
+                                                  packed_bytes, {c.data(), m_, n_, ldc()}, epilogue,
+                                                  workspace.data(), workspace_bytes));
+    ASSERT_TRUE(status.ok()) << status.message();
+    if (!expected) expected = expected_path();
+    if (expected) {
+      EXPECT_EQ(path_name(last_used_path()), std::string(path_name(*expected)));
+    }
+    EXPECT_TRUE(a.canary_intact() && b.canary_intact() && c.canary_intact() &&
+                packed.canary_intact() && workspace.canary_intact())
+        << "a write landed just before an operand";
+
+    reference::GemmF32Problem p;
+    p.m = m_;
+    p.n = n_;
+    p.k = k_;
+    p.a = a.data();
+    p.lda = lda();
+    p.b = b.data();
+    p.ldb = ldb();
+    p.b_layout = layout_;
+    p.bias = bias_ ? bias.data() : nullptr;
+    p.clamp = clamp_.active();
+    p.clamp_min = clamp_.min;
+    p.clamp_max = clamp_.max;
+    const reference::GemmF32Result want = reference::gemm_f32(p);
+    size_t failures = 0;
+    for (size_t i = 0; i < m_; ++i) {
+      for (size_t j = 0; j < ldc() && (i + 1 < m_ || j < n_); ++j) {
+        const float got = c[i * ldc() + j];
+        if (j >= n_) {  // a gap between rows of C: untouched
+          if (!std::isnan(got) && failures++ < 8) {
+            ADD_FAILURE() << "C(" << i << ", " << j << ") is past N but was written: " << got;
+          }
+          continue;
+        }
+        const double w = want.value[i * n_ + j];
+        const double bound = reference::f32_gemm_error_bound(k_, want.magnitude[i * n_ + j]);
+        if (!(std::fabs(got - w) <= bound) && failures++ < 8) {
+          ADD_FAILURE() << "C(" << i << ", " << j << ") = " << got << ", want " << w
+                        << " (error bound " << bound << ")";
+        }
+      }
+    }
+    EXPECT_EQ(failures, 0u) << "elements off";
+  }
+
+ private:
+  size_t lda() const { return lda_ != 0 ? lda_ : k_; }
+  size_t ldb() const { return ldb_ != 0 ? ldb_ : (layout_ == RhsLayout::kKxN ? n_ : k_); }
+  size_t ldc() const { return ldc_ != 0 ? ldc_ : n_; }
+
+  size_t m_ = 1, n_ = 1, k_ = 1;
+  size_t lda_ = 0, ldb_ = 0, ldc_ = 0;
+  RhsLayout layout_ = RhsLayout::kKxN;
+  bool bias_ = true;
+  Clamp clamp_;
+  uint64_t seed_ = 1;
+  GuardSide side_ = GuardSide::kEnd;
+};
+
+/// The M and N sizes worth testing around a tile of `step` (a kernel's m_step or n_step):
+/// 1, step/2 - 1, step/2, step/2 + 1, step - 1, step, step + 1, 2 step + 1. For the SME2
+/// kernels step = 2VL, so these are 1, VL-1, VL, VL+1, 2VL-1, 2VL, 2VL+1, 4VL+1.
+inline std::vector<size_t> sizes_around(size_t step) {
+  std::vector<size_t> sizes;
+  for (size_t s :
+       {size_t{1}, step / 2 - 1, step / 2, step / 2 + 1, step - 1, step, step + 1, 2 * step + 1}) {
+    if (s >= 1 && (sizes.empty() || s > sizes.back())) sizes.push_back(s);
+  }
+  return sizes;
+}
+
+}  // namespace test
+}  // namespace sme2k
