@@ -53,6 +53,12 @@ TEST(Gemm, DepthsFromOneToLong) {
   }
 }
 
+TEST(Gemm, SeveralTilesEachWay) {
+  const Steps s = active_steps();
+  GemmTester().m(3 * s.m + 5).n(4 * s.n - 3).k(300).Test();
+  GemmTester().m(5 * s.m).n(2 * s.n).k(40).b_layout(RhsLayout::kNxK).clamp(-2.0f, 2.0f).Test();
+}
+
 TEST(Gemm, LongAccumulationStaysInBound) {
   GemmTester().m(3).n(5).k(2500).Test();
   GemmTester().m(20).n(9).k(777).b_layout(RhsLayout::kNxK).Test();
@@ -98,7 +104,7 @@ TEST(Gemm, OperandsAgainstTheLeadingGuardPage) {
 TEST(Gemm, RandomShapes) {
   const Steps s = active_steps();
   ValueStream r(2026);
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 150; ++i) {
     const size_t m = 1 + r.below(3 * s.m);
     const size_t n = 1 + r.below(3 * s.n);
     const size_t k = 1 + r.below(70);
