@@ -1,0 +1,253 @@
+// Google Benchmark suite of the GEMM op. Names are BM_<op>/<variant>/<path> with named
+// arguments (STYLE.md point 13), e.g. BM_gemm/f32/sme2/M:256/N:2048/K:2048.
+//
+// One benchmark per path this build has a kernel for (kernels/registry.hpp), forced with
+// testing::ScopedForcePath; a path the CPU cannot run is skipped with the reason. The weights
+// packing and the op are measured apart, as a runtime pays them at different times (packing
+// once per model, the op once per inference: with pre-packed B and a pre-allocated
+// workspace). Every setup checks sampled elements of its result against the reference once
+// timing ends, and the program exits 1 if any check failed.
+//
+// Under QEMU, run with --benchmark_min_time=0: one iteration per benchmark (scripts/bench).
+#include <benchmark/benchmark.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "reference/gemm.hpp"
+#include "sme2k/sme2k.hpp"
+
+namespace {
+
+struct Shape {
+  int64_t m, n, k;
+};
+
+// Squares for scaling, a tall-skinny layer, a transformer FFN slice and a GEMV-like decode step.
+constexpr Shape kShapes[] = {{64, 64, 64},      {128, 128, 128},    {256, 256, 256},
+                             {512, 512, 512},   {1024, 1024, 1024}, {1024, 256, 256},
+                             {256, 2048, 2048}, {1, 2048, 2048}};
+
+std::atomic<int> g_failures{0};  // wrong results or errors: the exit status
+
+/// SkipWithMessage where the library has it (>= 1.8), else SkipWithError (1.7).
+template <class State>
+auto skip_impl(State& state, const char* why, int) -> decltype(state.SkipWithMessage(why)) {
+  return state.SkipWithMessage(why);
+}
+template <class State>
+void skip_impl(State& state, const char* why, long) {
+  state.SkipWithError(why);
+}
+void skip(benchmark::State& state, const std::string& why) { skip_impl(state, why.c_str(), 0); }
+
+void fail(benchmark::State& state, const std::string& why) {
+  ++g_failures;
+  state.SkipWithError(why.c_str());
+}
+
+/// Values in [-1, 1) from an integer hash of (seed, index), as sme2k-run makes them.
+std::vector<float> random_values(size_t count, uint32_t seed) {
+  std::vector<float> v(count);
+  const uint32_t salt = seed * 0x9e3779b9u + 0x7f4a7c15u;
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t x = static_cast<uint32_t>(i) ^ salt;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    x ^= x >> 16;
+    v[i] = static_cast<float>(static_cast<int32_t>(x) >> 8) * 0x1p-23f;
+  }
+  return v;
+}
+
+/// Why `path` cannot run here, or "" when it can.
+std::string unavailable_reason(sme2k::Path path) {
+  const sme2k::CpuFeatures features = sme2k::cpu_features();
+  if (sme2k::path_available(path, features)) return "";
+  const std::string have = sme2k::cpu_features_string(features);
+  return std::string("path ") + sme2k::path_name(path) +
+         " unavailable on this CPU (SME features: " + (have.empty() ? "none" : have) + ")";
+}
+
+/// Dense f32 operands of an M x N x K GEMM, B stored K x N, with its weights packed for the
+/// currently selected path and a workspace sized for it.
+struct GemmOperands {
+  size_t m, n, k;
+  std::vector<float> a, b, bias, c;
+  std::vector<unsigned char> packed, workspace;
+
+  GemmOperands(size_t m_, size_t n_, size_t k_)
+      : m(m_),
+        n(n_),
+        k(k_),
+        a(random_values(m_ * k_, 1)),
+        b(random_values(k_ * n_, 2)),
+        bias(random_values(n_, 3)),
+        c(m_ * n_) {}
+
+  sme2k::Status pack() {
+    size_t bytes = 0;
+    SME2K_RETURN_IF_ERROR(sme2k::gemm_packed_rhs_size<sme2k::F32>(n, k, &bytes));
+    packed.resize(bytes);
+    return pack_again();
+  }
+  sme2k::Status pack_again() {
+    return sme2k::gemm_pack_rhs<sme2k::F32>(sme2k::dense_matrix<const float>(b.data(), k, n),
+                                            sme2k::RhsLayout::kKxN, bias.data(), packed.data(),
+                                            packed.size());
+  }
+  sme2k::Status allocate_workspace() {
+    size_t bytes = 0;
+    SME2K_RETURN_IF_ERROR(sme2k::gemm_workspace_size<sme2k::F32>(m, n, k, &bytes));
+    workspace.resize(bytes);
+    return sme2k::Status();
+  }
+  sme2k::Status run() {
+    return sme2k::gemm<sme2k::F32>(sme2k::dense_matrix<const float>(a.data(), m, k), packed.data(),
+                                   packed.size(), sme2k::dense_matrix(c.data(), m, n), {},
+                                   workspace.data(), workspace.size());
+  }
+
+  /// A few elements of C against the reference: the corners (tile tails) and a handful
+  /// spread over the matrix. "" when all are within the error bound.
+  std::string check() const {
+    sme2k::reference::GemmF32Problem p;
+    p.m = m, p.n = n, p.k = k;
+    p.a = a.data(), p.lda = k;
+    p.b = b.data(), p.ldb = n, p.b_layout = sme2k::RhsLayout::kKxN;
+    p.bias = bias.data();
+    std::vector<std::pair<size_t, size_t>> at = {{0, 0}, {0, n - 1}, {m - 1, 0}, {m - 1, n - 1}};
+    for (size_t t = 1; t <= 12; ++t) at.emplace_back(t * 7919 % m, t * 104729 % n);
+    for (const auto& [i, j] : at) {
+      double magnitude = 0;
+      const double want = sme2k::reference::gemm_f32_at(p, i, j, &magnitude);
+      const double bound = sme2k::reference::f32_gemm_error_bound(k, magnitude);
+      const double got = c[i * n + j];
+      if (!(std::fabs(got - want) <= bound)) {
+        char msg[160];
+        std::snprintf(msg, sizeof msg,
+                      "wrong result at (%zu, %zu): got %.9g, want %.9g (bound %.3g)", i, j, got,
+                      want, bound);
+        return msg;
+      }
+    }
+    return "";
+  }
+};
+
+/// After timing: the last call succeeded, on `path`, and C is right. Checking the timed
+/// call's own result (rather than a warm-up's) halves the run time under QEMU.
+void check_result(benchmark::State& state, sme2k::Path path, const sme2k::Status& status,
+                  const GemmOperands& g) {
+  if (!status.ok()) return fail(state, status.message());
+  if (sme2k::last_used_path() != path) {
+    return fail(state, std::string("dispatch took ") + sme2k::path_name(sme2k::last_used_path()));
+  }
+  const std::string wrong = g.check();
+  if (!wrong.empty()) fail(state, wrong);
+}
+
+/// The op: C = A x packed B + bias, weights packed and workspace allocated beforehand.
+void bm_gemm(benchmark::State& state, sme2k::Path path) {
+  const std::string why = unavailable_reason(path);
+  if (!why.empty()) return skip(state, why);
+  const sme2k::testing::ScopedForcePath force(path);
+  GemmOperands g(static_cast<size_t>(state.range(0)), static_cast<size_t>(state.range(1)),
+                 static_cast<size_t>(state.range(2)));
+  sme2k::Status s = g.pack();
+  if (s.ok()) s = g.allocate_workspace();
+  if (!s.ok()) return fail(state, s.message());
+
+  for (auto _ : state) {
+    s = g.run();
+    benchmark::DoNotOptimize(g.c.data());
+    benchmark::ClobberMemory();
+  }
+  check_result(state, path, s, g);
+  const double flops =
+      2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
+  const double bytes =
+      static_cast<double>((g.a.size() + g.c.size()) * sizeof(float) + g.packed.size());
+  state.counters["FLOP/s"] =
+      benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bytes/s"] =
+      benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/// Weights packing: B (K x N, row-major) and the bias into the path's packed format.
+void bm_pack_rhs(benchmark::State& state, sme2k::Path path) {
+  const std::string why = unavailable_reason(path);
+  if (!why.empty()) return skip(state, why);
+  const sme2k::testing::ScopedForcePath force(path);
+  // M = 1: the check runs one row of the op over the packed weights, cheap next to packing.
+  GemmOperands g(1, static_cast<size_t>(state.range(0)), static_cast<size_t>(state.range(1)));
+  sme2k::Status s = g.pack();
+  if (s.ok()) s = g.allocate_workspace();
+  if (!s.ok()) return fail(state, s.message());
+
+  for (auto _ : state) {
+    s = g.pack_again();
+    benchmark::DoNotOptimize(g.packed.data());
+    benchmark::ClobberMemory();
+  }
+  if (s.ok()) s = g.run();
+  check_result(state, path, s, g);
+  const double bytes =
+      static_cast<double>((g.b.size() + g.bias.size()) * sizeof(float) + g.packed.size());
+  state.counters["bytes/s"] =
+      benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+/// The distinct paths of the f32 GEMM kernels this build has, in registry order.
+std::vector<sme2k::Path> f32_gemm_paths() {
+  std::vector<sme2k::Path> paths;
+  for (const sme2k::KernelInfo& info : sme2k::kGemmKernelInfos.items) {
+    if (info.variant != sme2k::VariantId::kF32) continue;
+    bool seen = false;
+    for (sme2k::Path p : paths) seen = seen || p == info.path;
+    if (!seen) paths.push_back(info.path);
+  }
+  return paths;
+}
+
+void register_benchmarks() {
+  for (const sme2k::Path path : f32_gemm_paths()) {
+    const std::string suffix = std::string("/f32/") + sme2k::path_name(path);
+    auto* gemm = benchmark::RegisterBenchmark(("BM_gemm" + suffix).c_str(), bm_gemm, path);
+    gemm->ArgNames({"M", "N", "K"})->Unit(benchmark::kMicrosecond);
+    for (const Shape& s : kShapes) gemm->Args({s.m, s.n, s.k});
+
+    auto* pack = benchmark::RegisterBenchmark(("BM_pack_rhs" + suffix).c_str(), bm_pack_rhs, path);
+    pack->ArgNames({"N", "K"})->Unit(benchmark::kMicrosecond);
+    std::set<std::pair<int64_t, int64_t>> seen;
+    for (const Shape& s : kShapes) {
+      if (seen.insert({s.n, s.k}).second) pack->Args({s.n, s.k});
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  register_benchmarks();
+  benchmark::AddCustomContext("sme2k_cpu_features",
+                              sme2k::cpu_features_string(sme2k::cpu_features()));
+  benchmark::AddCustomContext("sme2k_svl_bits",
+                              std::to_string(sme2k::streaming_vector_bytes() * 8));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  if (g_failures > 0) {
+    std::fprintf(stderr, "sme2k_bench: %d benchmark(s) failed their check\n", g_failures.load());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,569 @@
+// sme2k-run: runs one sme2k op once, for the cycle model (DESIGN.md sections 5 and 7).
+//
+//   sme2k-run gemm --variant f32 --m 256 --n 2048 --k 2048 [options]
+//
+// What a runtime does once per model (making the data, packing the weights, sizing and
+// allocating the workspace) happens before sme2k_roi_begin(); what it does per inference
+// (the op call) happens between the markers, which is all `insn-mix --roi` counts. The result
+// is then checked against the independent reference (test/reference/) and a mismatch exits 1.
+//
+// insn-mix still logs every block executed outside the region, so that part must be cheap in
+// executed instructions: data come from a vectorizable integer hash, and large shapes are
+// checked on a deterministic sample instead of by the full f64 reference.
+//
+// Exit status: 0 ok, 1 an sme2k error or a wrong result, 2 a bad command line.
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <string>
+
+#include "reference/gemm.hpp"
+#include "sme2k/sme2k.hpp"
+
+// The region of interest. Not inlined, so insn-mix can find them by symbol; the barrier keeps
+// the compiler from moving memory accesses across them.
+extern "C" __attribute__((noinline)) void sme2k_roi_begin() { asm volatile("" ::: "memory"); }
+extern "C" __attribute__((noinline)) void sme2k_roi_end() { asm volatile("" ::: "memory"); }
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// ------------------------------------------------------------------------------ options
+
+/// One command-line option: `--name VALUE` (or `--name=VALUE`), or a flag when `value` is null.
+template <class Options>
+struct OptionSpec {
+  const char* name;
+  const char* value;  // what the value is, for the usage text; null: a flag
+  const char* help;
+  bool (*parse)(const char* value, Options* options);  // false: the value is malformed
+};
+
+bool parse_size(const char* s, size_t* out) {
+  if (*s < '0' || *s > '9') return false;  // strtoull would accept "-1" and " 1"
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v > std::numeric_limits<size_t>::max()) return false;
+  *out = static_cast<size_t>(v);
+  return true;
+}
+
+bool parse_positive(const char* s, size_t* out) { return parse_size(s, out) && *out > 0; }
+
+bool parse_float(const char* s, char** end, float* out) {
+  errno = 0;
+  *out = std::strtof(s, end);
+  return errno == 0 && *end != s;
+}
+
+/// "LO,HI"
+bool parse_pair(const char* s, float* lo, float* hi) {
+  char* end = nullptr;
+  if (!parse_float(s, &end, lo) || *end != ',') return false;
+  const char* second = end + 1;
+  return parse_float(second, &end, hi) && *end == '\0';
+}
+
+/// Picks `*out` from a table of names.
+template <class T, size_t N>
+bool parse_choice(const char* s, const std::pair<const char*, T> (&choices)[N], T* out) {
+  for (const auto& c : choices) {
+    if (std::strcmp(s, c.first) == 0) {
+      *out = c.second;
+      return true;
+    }
+  }
+  return false;
+}
+
+template <class Options, size_t N>
+void print_options(std::FILE* out, const OptionSpec<Options> (&specs)[N]) {
+  for (const auto& spec : specs) {
+    std::string left = spec.name;
+    if (spec.value != nullptr) left += std::string(" ") + spec.value;
+    std::fprintf(out, "  %-26s %s\n", left.c_str(), spec.help);
+  }
+}
+
+/// Fills `options` from argv[first, argc); prints the reason and returns false on an error.
+template <class Options, size_t N>
+bool parse_options(int argc, char** argv, int first, const OptionSpec<Options> (&specs)[N],
+                   Options* options) {
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    const char* value = nullptr;
+    const size_t eq = arg.find('=');
+    if (eq != std::string::npos) {
+      value = argv[i] + eq + 1;
+      arg.resize(eq);
+    }
+    const OptionSpec<Options>* spec = nullptr;
+    for (const auto& s : specs) {
+      if (arg == s.name) spec = &s;
+    }
+    if (spec == nullptr) {
+      std::fprintf(stderr, "sme2k-run: unknown option '%s'\n", arg.c_str());
+      return false;
+    }
+    if (spec->value == nullptr && value != nullptr) {
+      std::fprintf(stderr, "sme2k-run: %s takes no value\n", spec->name);
+      return false;
+    }
+    if (spec->value != nullptr && value == nullptr) {
+      if (i + 1 == argc) {
+        std::fprintf(stderr, "sme2k-run: %s needs a value (%s)\n", spec->name, spec->value);
+        return false;
+      }
+      value = argv[++i];
+    }
+    if (!spec->parse(value, options)) {
+      std::fprintf(stderr, "sme2k-run: bad value '%s' for %s (%s)\n", value, spec->name,
+                   spec->value);
+      return false;
+    }
+  }
+  return true;
+}
+
+// --------------------------------------------------------------------------------- data
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+template <class T>
+using Buffer = std::unique_ptr<T[], FreeDeleter>;
+
+/// `count` elements, 64-byte aligned, uninitialized (zeroing would cost instructions).
+template <class T>
+Buffer<T> allocate(size_t count) {
+  const size_t bytes = std::max<size_t>(count * sizeof(T), 1);
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (p == nullptr) {
+    std::fprintf(stderr, "sme2k-run: cannot allocate %zu bytes\n", bytes);
+    std::exit(kExitFailure);
+  }
+  return Buffer<T>(static_cast<T*>(p));
+}
+
+/// Elements a rows x cols matrix with leading dimension ld spans; exits on size_t overflow.
+size_t matrix_extent(size_t rows, size_t cols, size_t ld) {
+  size_t extent = 0;
+  if (__builtin_mul_overflow(rows - 1, ld, &extent) ||
+      __builtin_add_overflow(extent, cols, &extent) || extent > SIZE_MAX / 16) {
+    std::fprintf(stderr, "sme2k-run: a %zu x %zu matrix with ld %zu is too large\n", rows, cols,
+                 ld);
+    std::exit(kExitFailure);
+  }
+  return extent;
+}
+
+/// Values in [-1, 1) (24 significant bits) from an integer hash of (seed, index): no loop-carried
+/// state, so the loop vectorizes and costs a few instructions per element.
+void fill_random(float* dst, size_t count, uint32_t seed, size_t first_index) {
+  const uint32_t salt = seed * 0x9e3779b9u + 0x7f4a7c15u;
+  const auto base = static_cast<uint32_t>(first_index);
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t x = (base + static_cast<uint32_t>(i)) ^ salt;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    x ^= x >> 16;
+    dst[i] = static_cast<float>(static_cast<int32_t>(x) >> 8) * 0x1p-23f;
+  }
+}
+
+/// A rows x cols matrix with leading dimension ld: random values, NaN in the row padding so a
+/// kernel that reads past `cols` shows up as a wrong result.
+Buffer<float> random_matrix(size_t rows, size_t cols, size_t ld, uint32_t seed) {
+  Buffer<float> m = allocate<float>(matrix_extent(rows, cols, ld));
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (size_t r = 0; r < rows; ++r) {
+    fill_random(m.get() + r * ld, cols, seed, r * cols);
+    if (r + 1 < rows && ld > cols) std::fill(m.get() + r * ld + cols, m.get() + (r + 1) * ld, nan);
+  }
+  return m;
+}
+
+// ------------------------------------------------------------------------------- checking
+
+/// Collects comparisons of results with the reference; prints the first few that are off.
+class Verifier {
+ public:
+  void expect_near(size_t i, size_t j, double got, double want, double bound) {
+    ++checked_;
+    if (std::fabs(got - want) <= bound) return;  // false for NaN too
+    if (++failed_ <= kShown) {
+      std::fprintf(stderr, "mismatch at (i=%zu, j=%zu): got %.9g, want %.9g, bound %.3g\n", i, j,
+                   got, want, bound);
+    }
+  }
+  void expect_untouched(size_t i, size_t j, float value) {
+    if (std::isnan(value)) return;
+    if (++failed_ <= kShown) {
+      std::fprintf(stderr, "C padding at (i=%zu, j=%zu) overwritten with %.9g\n", i, j,
+                   static_cast<double>(value));
+    }
+  }
+  size_t checked() const { return checked_; }
+  size_t failed() const { return failed_; }
+
+ private:
+  static constexpr size_t kShown = 10;
+  size_t checked_ = 0;
+  size_t failed_ = 0;
+};
+
+// ---------------------------------------------------------------------------------- gemm
+
+enum class PathChoice { kAuto, kPortable, kSme2 };
+enum class VerifyPolicy { kAuto, kFull, kSample };
+
+struct GemmOptions {
+  const char* variant = nullptr;
+  size_t m = 0, n = 0, k = 0;
+  size_t lda = 0, ldb = 0, ldc = 0;  // 0: dense
+  sme2k::RhsLayout b_layout = sme2k::RhsLayout::kKxN;
+  bool bias = true;
+  sme2k::Clamp clamp;  // inactive unless --clamp
+  uint32_t seed = 1;
+  PathChoice path = PathChoice::kAuto;
+  size_t repeat = 1;
+  VerifyPolicy verify = VerifyPolicy::kAuto;
+};
+
+constexpr std::pair<const char*, sme2k::RhsLayout> kLayoutNames[] = {
+    {"kxn", sme2k::RhsLayout::kKxN}, {"nxk", sme2k::RhsLayout::kNxK}};
+constexpr std::pair<const char*, PathChoice> kPathNames[] = {
+    {"auto", PathChoice::kAuto}, {"portable", PathChoice::kPortable}, {"sme2", PathChoice::kSme2}};
+constexpr std::pair<const char*, VerifyPolicy> kVerifyNames[] = {{"auto", VerifyPolicy::kAuto},
+                                                                 {"full", VerifyPolicy::kFull},
+                                                                 {"sample", VerifyPolicy::kSample}};
+
+using GemmSpec = OptionSpec<GemmOptions>;
+const GemmSpec kGemmOptions[] = {
+    {"--variant", "NAME", "numeric variant: f32",
+     [](const char* v, GemmOptions* o) {
+       o->variant = v;
+       return true;
+     }},
+    {"--m", "M", "rows of A and C (required)",
+     [](const char* v, GemmOptions* o) { return parse_positive(v, &o->m); }},
+    {"--n", "N", "columns of B and C (required)",
+     [](const char* v, GemmOptions* o) { return parse_positive(v, &o->n); }},
+    {"--k", "K", "columns of A, rows of B (required)",
+     [](const char* v, GemmOptions* o) { return parse_positive(v, &o->k); }},
+    {"--lda", "X", "leading dimension of A (default K)",
+     [](const char* v, GemmOptions* o) { return parse_positive(v, &o->lda); }},
+    {"--ldb", "X", "leading dimension of B as stored (default N or K)",
+     [](const char* v, GemmOptions* o) { return parse_positive(v, &o->ldb); }},
+    {"--ldc", "Y", "leading dimension of C (default N)",
+     [](const char* v, GemmOptions* o) { return parse_positive(v, &o->ldc); }},
+    {"--b-layout", "kxn|nxk", "how B is stored before packing (default kxn)",
+     [](const char* v, GemmOptions* o) { return parse_choice(v, kLayoutNames, &o->b_layout); }},
+    {"--no-bias", nullptr, "no bias (default: a random bias)",
+     [](const char*, GemmOptions* o) {
+       o->bias = false;
+       return true;
+     }},
+    {"--clamp", "LO,HI", "clamp the output to [LO, HI]",
+     [](const char* v, GemmOptions* o) { return parse_pair(v, &o->clamp.min, &o->clamp.max); }},
+    {"--seed", "S", "seed of the random data (default 1)",
+     [](const char* v, GemmOptions* o) {
+       size_t s = 0;
+       if (!parse_size(v, &s) || s > UINT32_MAX) return false;
+       o->seed = static_cast<uint32_t>(s);
+       return true;
+     }},
+    {"--path", "auto|portable|sme2", "force a path for packing and the op (default auto)",
+     [](const char* v, GemmOptions* o) { return parse_choice(v, kPathNames, &o->path); }},
+    {"--repeat", "R", "calls of the op inside the region of interest (default 1)",
+     [](const char* v, GemmOptions* o) { return parse_positive(v, &o->repeat); }},
+    {"--verify", "auto|full|sample", "full: every element; auto: full up to M*N*K = 2^24",
+     [](const char* v, GemmOptions* o) { return parse_choice(v, kVerifyNames, &o->verify); }},
+};
+
+/// The operands of one f32 GEMM, made and packed before the region of interest.
+struct GemmF32Data {
+  Buffer<float> a, b, bias, c;
+  Buffer<unsigned char> packed, workspace;
+  size_t packed_bytes = 0, workspace_bytes = 0;
+  sme2k::reference::GemmF32Problem problem;
+};
+
+/// The options with every default leading dimension filled in.
+GemmOptions with_dense_strides(GemmOptions o) {
+  if (o.lda == 0) o.lda = o.k;
+  if (o.ldb == 0) o.ldb = o.b_layout == sme2k::RhsLayout::kKxN ? o.n : o.k;
+  if (o.ldc == 0) o.ldc = o.n;
+  return o;
+}
+
+sme2k::Status prepare_gemm_f32(const GemmOptions& o, GemmF32Data* d) {
+  const bool kxn = o.b_layout == sme2k::RhsLayout::kKxN;
+  const size_t b_rows = kxn ? o.k : o.n, b_cols = kxn ? o.n : o.k;
+  d->a = random_matrix(o.m, o.k, o.lda, o.seed * 3 + 0);
+  d->b = random_matrix(b_rows, b_cols, o.ldb, o.seed * 3 + 1);
+  if (o.bias) d->bias = random_matrix(1, o.n, o.n, o.seed * 3 + 2);
+  // NaN everywhere: an element the op forgets to write, or padding it writes, is caught.
+  const size_t c_extent = matrix_extent(o.m, o.n, o.ldc);
+  d->c = allocate<float>(c_extent);
+  std::fill(d->c.get(), d->c.get() + c_extent, std::numeric_limits<float>::quiet_NaN());
+
+  SME2K_RETURN_IF_ERROR(sme2k::gemm_packed_rhs_size<sme2k::F32>(o.n, o.k, &d->packed_bytes));
+  d->packed = allocate<unsigned char>(d->packed_bytes);
+  SME2K_RETURN_IF_ERROR(sme2k::gemm_pack_rhs<sme2k::F32>({d->b.get(), b_rows, b_cols, o.ldb},
+                                                         o.b_layout, d->bias.get(), d->packed.get(),
+                                                         d->packed_bytes));
+  SME2K_RETURN_IF_ERROR(sme2k::gemm_workspace_size<sme2k::F32>(o.m, o.n, o.k, &d->workspace_bytes));
+  d->workspace = allocate<unsigned char>(d->workspace_bytes);
+
+  auto& p = d->problem;
+  p.m = o.m, p.n = o.n, p.k = o.k;
+  p.a = d->a.get(), p.lda = o.lda;
+  p.b = d->b.get(), p.ldb = o.ldb, p.b_layout = o.b_layout;
+  p.bias = d->bias.get();
+  p.clamp = o.clamp.active();
+  p.clamp_min = o.clamp.min, p.clamp_max = o.clamp.max;
+  return sme2k::Status();
+}
+
+void verify_full(const GemmF32Data& d, size_t ldc, Verifier* v) {
+  const auto& p = d.problem;
+  const sme2k::reference::GemmF32Result r = sme2k::reference::gemm_f32(p);
+  for (size_t i = 0; i < p.m; ++i) {
+    for (size_t j = 0; j < p.n; ++j) {
+      const double bound = sme2k::reference::f32_gemm_error_bound(p.k, r.magnitude[i * p.n + j]);
+      v->expect_near(i, j, d.c[i * ldc + j], r.value[i * p.n + j], bound);
+    }
+  }
+}
+
+void verify_at(const GemmF32Data& d, size_t ldc, size_t i, size_t j, Verifier* v) {
+  double magnitude = 0;
+  const double want = sme2k::reference::gemm_f32_at(d.problem, i, j, &magnitude);
+  v->expect_near(i, j, d.c[i * ldc + j], want,
+                 sme2k::reference::f32_gemm_error_bound(d.problem.k, magnitude));
+}
+
+/// Edges (first and last row, first and last column: where tile tails are) and ~2048 distinct
+/// interior elements on a walk whose stride is coprime with their count.
+void verify_sample(const GemmF32Data& d, size_t ldc, Verifier* v) {
+  const size_t m = d.problem.m, n = d.problem.n;
+  for (size_t j = 0; j < n; ++j) {
+    verify_at(d, ldc, 0, j, v);
+    if (m > 1) verify_at(d, ldc, m - 1, j, v);
+  }
+  for (size_t i = 1; i + 1 < m; ++i) {
+    verify_at(d, ldc, i, 0, v);
+    if (n > 1) verify_at(d, ldc, i, n - 1, v);
+  }
+  if (m < 3 || n < 3) return;
+  const size_t rows = m - 2, cols = n - 2, interior = rows * cols;
+  size_t stride = static_cast<size_t>(static_cast<double>(interior) * 0.6180339887) | 1;
+  while (std::gcd(stride, interior) != 1) ++stride;
+  const size_t samples = std::min<size_t>(2048, interior);
+  for (size_t t = 0, x = interior / 3; t < samples; ++t, x = (x + stride) % interior) {
+    verify_at(d, ldc, 1 + x / cols, 1 + x % cols, v);
+  }
+}
+
+void verify_padding(const GemmF32Data& d, size_t n, size_t ldc, Verifier* v) {
+  for (size_t i = 0; i + 1 < d.problem.m; ++i) {
+    for (size_t j = n; j < ldc; ++j) v->expect_untouched(i, j, d.c[i * ldc + j]);
+  }
+}
+
+/// The path and SVL the test matrix says this run must see (cmake/Sme2kTesting.cmake sets
+/// SME2K_EXPECT_PATH / SME2K_EXPECT_SVL), so a smoke test also catches a wrong dispatch.
+bool meets_expectations(PathChoice choice, sme2k::Path path, size_t svl_bits) {
+  bool ok = true;
+  const char* want_path = std::getenv("SME2K_EXPECT_PATH");
+  if (choice == PathChoice::kAuto && want_path != nullptr &&
+      std::strcmp(want_path, sme2k::path_name(path)) != 0) {
+    std::fprintf(stderr, "sme2k-run: took path %s, SME2K_EXPECT_PATH is %s\n",
+                 sme2k::path_name(path), want_path);
+    ok = false;
+  }
+  const char* want_svl = std::getenv("SME2K_EXPECT_SVL");
+  if (want_svl != nullptr && std::strtoull(want_svl, nullptr, 10) != svl_bits) {
+    std::fprintf(stderr, "sme2k-run: SVL is %zu bits, SME2K_EXPECT_SVL is %s\n", svl_bits,
+                 want_svl);
+    ok = false;
+  }
+  return ok;
+}
+
+std::optional<sme2k::Path> forced_path(PathChoice choice) {
+  switch (choice) {
+    case PathChoice::kAuto: return std::nullopt;
+    case PathChoice::kPortable: return sme2k::Path::kPortable;
+    case PathChoice::kSme2: return sme2k::Path::kSme2;
+  }
+  return std::nullopt;
+}
+
+int run_gemm_f32(const GemmOptions& options) {
+  const GemmOptions o = with_dense_strides(options);
+  // One forced path for packing and the op alike (packed data records the path).
+  const std::optional<sme2k::Path> forced = forced_path(o.path);
+  if (forced && !sme2k::path_available(*forced, sme2k::cpu_features())) {
+    std::fprintf(stderr, "sme2k-run: path %s is not available (CPU features: '%s')\n",
+                 sme2k::path_name(*forced),
+                 sme2k::cpu_features_string(sme2k::cpu_features()).c_str());
+    return kExitFailure;
+  }
+  std::optional<sme2k::testing::ScopedForcePath> force;
+  if (forced) force.emplace(*forced);
+
+  GemmF32Data d;
+  sme2k::Status status = prepare_gemm_f32(o, &d);
+  const sme2k::MatrixView<const float> a{d.a.get(), o.m, o.k, o.lda};
+  const sme2k::MatrixView<float> c{d.c.get(), o.m, o.n, o.ldc};
+  const sme2k::GemmEpilogue epilogue{o.clamp};
+
+  sme2k_roi_begin();
+  for (size_t r = 0; r < o.repeat && status.ok(); ++r) {
+    status = sme2k::gemm<sme2k::F32>(a, d.packed.get(), d.packed_bytes, c, epilogue,
+                                     d.workspace.get(), d.workspace_bytes);
+  }
+  sme2k_roi_end();
+
+  const sme2k::Path path = sme2k::last_used_path();
+  const size_t svl_bits = sme2k::streaming_vector_bytes() * 8;
+  char clamp[64] = "none";
+  if (o.clamp.active()) {
+    std::snprintf(clamp, sizeof clamp, "%g,%g", static_cast<double>(o.clamp.min),
+                  static_cast<double>(o.clamp.max));
+  }
+  std::printf(
+      "gemm %s M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu b=%s bias=%s clamp=%s repeat=%zu "
+      "path=%s svl=%zu cpu='%s' status=%s\n",
+      o.variant, o.m, o.n, o.k, o.lda, o.ldb, o.ldc, sme2k::rhs_layout_name(o.b_layout),
+      o.bias ? "yes" : "no", clamp, o.repeat, status.ok() ? sme2k::path_name(path) : "-", svl_bits,
+      sme2k::cpu_features_string(sme2k::cpu_features()).c_str(),
+      status.ok() ? "ok" : sme2k::status_code_name(status.code()));
+  if (!status.ok()) {
+    std::fprintf(stderr, "sme2k-run: %s\n", status.message());
+    return kExitFailure;
+  }
+  if (forced && path != *forced) {
+    std::fprintf(stderr, "sme2k-run: forced path %s, took %s\n", sme2k::path_name(*forced),
+                 sme2k::path_name(path));
+    return kExitFailure;
+  }
+
+  const double macs =
+      static_cast<double>(o.m) * static_cast<double>(o.n) * static_cast<double>(o.k);
+  const bool full =
+      o.verify == VerifyPolicy::kFull || (o.verify == VerifyPolicy::kAuto && macs <= 0x1p24);
+  Verifier v;
+  if (full) {
+    verify_full(d, o.ldc, &v);
+  } else {
+    verify_sample(d, o.ldc, &v);
+  }
+  verify_padding(d, o.n, o.ldc, &v);
+  std::printf("verified %zu of %zu elements (%s): %s\n", v.checked(), o.m * o.n,
+              full ? "full" : "sample", v.failed() == 0 ? "ok" : "MISMATCH");
+  if (v.failed() != 0) {
+    std::fprintf(stderr, "sme2k-run: %zu wrong element(s)\n", v.failed());
+    return kExitFailure;
+  }
+  return meets_expectations(o.path, path, svl_bits) ? kExitOk : kExitFailure;
+}
+
+struct GemmVariant {
+  const char* name;
+  int (*run)(const GemmOptions& options);
+};
+constexpr GemmVariant kGemmVariants[] = {{"f32", run_gemm_f32}};
+
+void gemm_usage(std::FILE* out) {
+  std::fprintf(out, "usage: sme2k-run gemm --variant f32 --m M --n N --k K [options]\n\n");
+  std::fprintf(out, "C = clamp(A x B + bias): A is M x K, B is K x N, C is M x N, row-major.\n");
+  std::fprintf(out, "Variants:");
+  for (const auto& variant : kGemmVariants) std::fprintf(out, " %s", variant.name);
+  std::fprintf(out, "\nOptions:\n");
+  print_options(out, kGemmOptions);
+}
+
+int gemm_verb(int argc, char** argv) {
+  GemmOptions o;
+  if (!parse_options(argc, argv, 2, kGemmOptions, &o)) {
+    gemm_usage(stderr);
+    return kExitUsage;
+  }
+  if (o.variant == nullptr || o.m == 0 || o.n == 0 || o.k == 0) {
+    std::fprintf(stderr, "sme2k-run gemm: --variant, --m, --n and --k are required\n");
+    gemm_usage(stderr);
+    return kExitUsage;
+  }
+  for (const auto& variant : kGemmVariants) {
+    if (std::strcmp(o.variant, variant.name) == 0) return variant.run(o);
+  }
+  std::fprintf(stderr, "sme2k-run gemm: unknown variant '%s'; known:", o.variant);
+  for (const auto& variant : kGemmVariants) std::fprintf(stderr, " %s", variant.name);
+  std::fprintf(stderr, "\n");
+  return kExitUsage;
+}
+
+// --------------------------------------------------------------------------------- verbs
+
+/// One op per verb (DESIGN.md section 5): conv2d, pack-lhs, ... join this table.
+struct Verb {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv);  // argv[1] is the verb
+  void (*usage)(std::FILE* out);
+};
+constexpr Verb kVerbs[] = {
+    {"gemm", "C = clamp(A x B + bias), weights packed before the region", gemm_verb, gemm_usage},
+};
+
+void usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: sme2k-run VERB --variant NAME [options]   (sme2k-run VERB --help)\n"
+               "Runs one sme2k op between sme2k_roi_begin() and sme2k_roi_end() for\n"
+               "`insn-mix --roi`, then checks the result against the reference.\n"
+               "Exit status: 0 ok, 1 sme2k error or wrong result, 2 bad command line.\n\n"
+               "Verbs:\n");
+  for (const auto& verb : kVerbs) std::fprintf(out, "  %-10s %s\n", verb.name, verb.summary);
+}
+
+bool is_help(const char* arg) {
+  return std::strcmp(arg, "--help") == 0 || std::strcmp(arg, "-h") == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || is_help(argv[1])) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? kExitUsage : kExitOk;
+  }
+  for (const auto& verb : kVerbs) {
+    if (std::strcmp(argv[1], verb.name) != 0) continue;
+    for (int i = 2; i < argc; ++i) {
+      if (is_help(argv[i])) {
+        verb.usage(stdout);
+        return kExitOk;
+      }
+    }
+    return verb.run(argc, argv);
+  }
+  std::fprintf(stderr, "sme2k-run: unknown verb '%s'\n", argv[1]);
+  usage(stderr);
+  return kExitUsage;
+}
