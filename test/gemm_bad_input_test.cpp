@@ -108,6 +108,9 @@ TEST(GemmBadInput, PackRhs) {
   EXPECT_STATUS(StatusCode::kBufferTooSmall,
                 pack(f.B(), RhsLayout::kKxN, nullptr, out.data(), out.size() - 1));
   EXPECT_STATUS(StatusCode::kBufferTooSmall, pack(f.B(), RhsLayout::kKxN, nullptr, out.data(), 10));
+  std::vector<uint8_t> unaligned(out.size() + 1);
+  EXPECT_STATUS(StatusCode::kInvalidArgument,
+                pack(f.B(), RhsLayout::kKxN, nullptr, unaligned.data() + 1, out.size()));
   // Packing into B's own storage would read what it already overwrote.
   std::vector<float> big(out.size());
   EXPECT_STATUS(StatusCode::kInvalidArgument,
@@ -185,6 +188,11 @@ TEST(GemmBadInput, PackedBufferNotForThisCall) {
   EXPECT_STATUS(StatusCode::kBufferTooSmall,
                 gemm<F32>(f.A(), f.packed.data(), f.packed.size() - 4, f.C(), {},
                           f.workspace.data(), f.workspace.size()));
+  std::vector<uint8_t> shifted(f.packed.size() + 1);  // valid bytes, misaligned
+  std::memcpy(shifted.data() + 1, f.packed.data(), f.packed.size());
+  EXPECT_STATUS(StatusCode::kInvalidArgument,
+                gemm<F32>(f.A(), shifted.data() + 1, f.packed.size(), f.C(), {}, f.workspace.data(),
+                          f.workspace.size()));
   std::vector<uint8_t> garbage(f.packed.size(), 0x5a);
   EXPECT_STATUS(StatusCode::kPackedMismatch, gemm<F32>(f.A(), garbage.data(), garbage.size(), f.C(),
                                                        {}, f.workspace.data(), f.workspace.size()));

@@ -128,15 +128,20 @@ class GemmTester {
     const float sentinel = std::numeric_limits<float>::quiet_NaN();
     for (float& x : c) x = sentinel;
 
+    // Every public call runs under the ABI check, not only the op.
     size_t packed_bytes = 0;
-    ASSERT_TRUE(gemm_packed_rhs_size<F32>(n_, k_, &packed_bytes).ok());
+    Status status;
+    SME2K_EXPECT_ABI_PRESERVED(status = gemm_packed_rhs_size<F32>(n_, k_, &packed_bytes));
+    ASSERT_TRUE(status.ok()) << status.message();
     GuardedBuffer packed(packed_bytes, side_);
-    Status status = gemm_pack_rhs<F32>({b.data(), b_rows, b_cols, ldb()}, layout_,
-                                       bias_ ? bias.data() : nullptr, packed.data(), packed_bytes);
+    SME2K_EXPECT_ABI_PRESERVED(status = gemm_pack_rhs<F32>({b.data(), b_rows, b_cols, ldb()},
+                                                           layout_, bias_ ? bias.data() : nullptr,
+                                                           packed.data(), packed_bytes));
     ASSERT_TRUE(status.ok()) << status.message();
 
     size_t workspace_bytes = 0;
-    ASSERT_TRUE(gemm_workspace_size<F32>(m_, n_, k_, &workspace_bytes).ok());
+    SME2K_EXPECT_ABI_PRESERVED(status = gemm_workspace_size<F32>(m_, n_, k_, &workspace_bytes));
+    ASSERT_TRUE(status.ok()) << status.message();
     GuardedBuffer workspace(workspace_bytes, side_);
 
     GemmEpilogue epilogue;

@@ -74,6 +74,10 @@ static_assert(sizeof(PackedHeader) == 64, "the packed header is part of the stor
 /// Bytes of the header; the payload follows it.
 constexpr size_t kPackedHeaderBytes = sizeof(PackedHeader);
 
+/// Packed buffers hold 32-bit values (bias, scales, f32 weights) that plain C++ reads
+/// directly, so they must start on a 4-byte boundary; 64 (a cache line) is best.
+constexpr size_t kPackedAlignment = 4;
+
 /// What an op expects of a packed buffer: the header must match every field.
 struct PackedExpectation {
   VariantId variant;
@@ -86,6 +90,10 @@ struct PackedExpectation {
 /// Reads the header of `packed` (any alignment) after checking that `bytes` can hold one.
 inline Status read_packed_header(const void* packed, size_t bytes, PackedHeader* header) {
   if (packed == nullptr) return Status::error(StatusCode::kNullPointer, "packed weights are null");
+  if (reinterpret_cast<uintptr_t>(packed) % kPackedAlignment != 0) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "packed weights at %p are not %zu-byte aligned", packed, kPackedAlignment);
+  }
   if (bytes < kPackedHeaderBytes) {
     return Status::error(StatusCode::kBufferTooSmall,
                          "packed weights: %zu bytes cannot hold the %zu-byte header", bytes,

@@ -123,6 +123,10 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
                          static_cast<int>(layout));
   }
   if (packed == nullptr) return Status::error(StatusCode::kNullPointer, "%s: packed is null", op);
+  if (reinterpret_cast<uintptr_t>(packed) % kPackedAlignment != 0) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: packed buffer is not %zu-byte aligned",
+                         op, kPackedAlignment);
+  }
   const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
   const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
   const Path path = select_path();
