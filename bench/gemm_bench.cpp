@@ -1,5 +1,6 @@
-// Google Benchmark suite of the GEMM op. Names are BM_<op>/<variant>/<path> with named
-// arguments (STYLE.md point 13), e.g. BM_gemm/f32/sme2/M:256/N:2048/K:2048.
+// Google Benchmark suite of the GEMM op, for every variant (f32, f16). Names are
+// BM_<op>/<variant>/<path> with named arguments (STYLE.md point 13), e.g.
+// BM_gemm/f16/sme2/M:256/N:2048/K:2048.
 //
 // One benchmark per path this build has a kernel for (kernels/registry.hpp), forced with
 // testing::ScopedForcePath; a path the CPU cannot run is skipped with the reason. The weights
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -76,43 +78,56 @@ std::string unavailable_reason(sme2k::Path path) {
          " unavailable on this CPU (SME features: " + (have.empty() ? "none" : have) + ")";
 }
 
-/// Dense f32 operands of an M x N x K GEMM, B stored K x N, with its weights packed for the
-/// currently selected path and a workspace sized for it.
+/// Dense operands of an M x N x K GEMM of variant V (B stored K x N), with its weights packed
+/// for the currently selected path and a workspace sized for it; f32 copies of A and B (the
+/// same values) feed the reference.
+template <class V>
 struct GemmOperands {
+  using Lhs = typename sme2k::VariantTraits<V>::Lhs;
+  using Rhs = typename sme2k::VariantTraits<V>::Rhs;
+  using Out = typename sme2k::VariantTraits<V>::Out;
   size_t m, n, k;
-  std::vector<float> a, b, bias, c;
+  std::vector<float> a_ref, b_ref, bias;
+  std::vector<Lhs> a;
+  std::vector<Rhs> b;
+  std::vector<Out> c;
   std::vector<unsigned char> packed, workspace;
 
   GemmOperands(size_t m_, size_t n_, size_t k_)
       : m(m_),
         n(n_),
         k(k_),
-        a(random_values(m_ * k_, 1)),
-        b(random_values(k_ * n_, 2)),
+        a_ref(random_values(m_ * k_, 1)),
+        b_ref(random_values(k_ * n_, 2)),
         bias(random_values(n_, 3)),
+        a(stored_as<Lhs>(&a_ref)),
+        b(stored_as<Rhs>(&b_ref)),
         c(m_ * n_) {}
 
   sme2k::Status pack() {
     size_t bytes = 0;
-    SME2K_RETURN_IF_ERROR(sme2k::gemm_packed_rhs_size<sme2k::F32>(n, k, &bytes));
+    SME2K_RETURN_IF_ERROR(sme2k::gemm_packed_rhs_size<V>(n, k, &bytes));
     packed.resize(bytes);
     return pack_again();
   }
   sme2k::Status pack_again() {
-    return sme2k::gemm_pack_rhs<sme2k::F32>(sme2k::dense_matrix<const float>(b.data(), k, n),
-                                            sme2k::RhsLayout::kKxN, bias.data(), packed.data(),
-                                            packed.size());
+    return sme2k::gemm_pack_rhs<V>(sme2k::dense_matrix<const Rhs>(b.data(), k, n),
+                                   sme2k::RhsLayout::kKxN, bias.data(), packed.data(),
+                                   packed.size());
   }
   sme2k::Status allocate_workspace() {
     size_t bytes = 0;
-    SME2K_RETURN_IF_ERROR(sme2k::gemm_workspace_size<sme2k::F32>(m, n, k, &bytes));
+    SME2K_RETURN_IF_ERROR(sme2k::gemm_workspace_size<V>(m, n, k, &bytes));
     workspace.resize(bytes);
     return sme2k::Status();
   }
   sme2k::Status run() {
-    return sme2k::gemm<sme2k::F32>(sme2k::dense_matrix<const float>(a.data(), m, k), packed.data(),
-                                   packed.size(), sme2k::dense_matrix(c.data(), m, n), {},
-                                   workspace.data(), workspace.size());
+    return sme2k::gemm<V>(sme2k::dense_matrix<const Lhs>(a.data(), m, k), packed.data(),
+                          packed.size(), sme2k::dense_matrix(c.data(), m, n), {}, workspace.data(),
+                          workspace.size());
+  }
+  size_t operand_bytes() const {
+    return a.size() * sizeof(Lhs) + c.size() * sizeof(Out) + packed.size();
   }
 
   /// A few elements of C against the reference: the corners (tile tails) and a handful
@@ -120,16 +135,18 @@ struct GemmOperands {
   std::string check() const {
     sme2k::reference::GemmF32Problem p;
     p.m = m, p.n = n, p.k = k;
-    p.a = a.data(), p.lda = k;
-    p.b = b.data(), p.ldb = n, p.b_layout = sme2k::RhsLayout::kKxN;
+    p.a = a_ref.data(), p.lda = k;
+    p.b = b_ref.data(), p.ldb = n, p.b_layout = sme2k::RhsLayout::kKxN;
     p.bias = bias.data();
     std::vector<std::pair<size_t, size_t>> at = {{0, 0}, {0, n - 1}, {m - 1, 0}, {m - 1, n - 1}};
     for (size_t t = 1; t <= 12; ++t) at.emplace_back(t * 7919 % m, t * 104729 % n);
     for (const auto& [i, j] : at) {
       double magnitude = 0;
       const double want = sme2k::reference::gemm_f32_at(p, i, j, &magnitude);
-      const double bound = sme2k::reference::f32_gemm_error_bound(k, magnitude);
-      const double got = c[i * n + j];
+      double bound = sme2k::reference::f32_gemm_error_bound(k, magnitude);
+      if (std::is_same_v<Out, sme2k::f16>)
+        bound = sme2k::reference::f16_rounding_bound(want, bound);
+      const double got = sme2k::to_f32(c[i * n + j]);
       if (!(std::fabs(got - want) <= bound)) {
         char msg[160];
         std::snprintf(msg, sizeof msg,
@@ -140,12 +157,25 @@ struct GemmOperands {
     }
     return "";
   }
+
+ private:
+  /// The values as T, and `values` rounded to what T holds (so the reference sees them).
+  template <class T>
+  static std::vector<T> stored_as(std::vector<float>* values) {
+    std::vector<T> stored(values->size());
+    for (size_t i = 0; i < values->size(); ++i) {
+      stored[i] = sme2k::convert_to<T>((*values)[i]);
+      (*values)[i] = sme2k::to_f32(stored[i]);
+    }
+    return stored;
+  }
 };
 
 /// After timing: the last call succeeded, on `path`, and C is right. Checking the timed
 /// call's own result (rather than a warm-up's) halves the run time under QEMU.
+template <class V>
 void check_result(benchmark::State& state, sme2k::Path path, const sme2k::Status& status,
-                  const GemmOperands& g) {
+                  const GemmOperands<V>& g) {
   if (!status.ok()) return fail(state, status.message());
   if (sme2k::last_used_path() != path) {
     return fail(state, std::string("dispatch took ") + sme2k::path_name(sme2k::last_used_path()));
@@ -155,12 +185,13 @@ void check_result(benchmark::State& state, sme2k::Path path, const sme2k::Status
 }
 
 /// The op: C = A x packed B + bias, weights packed and workspace allocated beforehand.
+template <class V>
 void bm_gemm(benchmark::State& state, sme2k::Path path) {
   const std::string why = unavailable_reason(path);
   if (!why.empty()) return skip(state, why);
   const sme2k::testing::ScopedForcePath force(path);
-  GemmOperands g(static_cast<size_t>(state.range(0)), static_cast<size_t>(state.range(1)),
-                 static_cast<size_t>(state.range(2)));
+  GemmOperands<V> g(static_cast<size_t>(state.range(0)), static_cast<size_t>(state.range(1)),
+                    static_cast<size_t>(state.range(2)));
   sme2k::Status s = g.pack();
   if (s.ok()) s = g.allocate_workspace();
   if (!s.ok()) return fail(state, s.message());
@@ -173,8 +204,7 @@ void bm_gemm(benchmark::State& state, sme2k::Path path) {
   check_result(state, path, s, g);
   const double flops =
       2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
-  const double bytes =
-      static_cast<double>((g.a.size() + g.c.size()) * sizeof(float) + g.packed.size());
+  const auto bytes = static_cast<double>(g.operand_bytes());
   state.counters["FLOP/s"] =
       benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["bytes/s"] =
@@ -182,12 +212,13 @@ void bm_gemm(benchmark::State& state, sme2k::Path path) {
 }
 
 /// Weights packing: B (K x N, row-major) and the bias into the path's packed format.
+template <class V>
 void bm_pack_rhs(benchmark::State& state, sme2k::Path path) {
   const std::string why = unavailable_reason(path);
   if (!why.empty()) return skip(state, why);
   const sme2k::testing::ScopedForcePath force(path);
   // M = 1: the check runs one row of the op over the packed weights, cheap next to packing.
-  GemmOperands g(1, static_cast<size_t>(state.range(0)), static_cast<size_t>(state.range(1)));
+  GemmOperands<V> g(1, static_cast<size_t>(state.range(0)), static_cast<size_t>(state.range(1)));
   sme2k::Status s = g.pack();
   if (s.ok()) s = g.allocate_workspace();
   if (!s.ok()) return fail(state, s.message());
@@ -199,17 +230,18 @@ void bm_pack_rhs(benchmark::State& state, sme2k::Path path) {
   }
   if (s.ok()) s = g.run();
   check_result(state, path, s, g);
-  const double bytes =
-      static_cast<double>((g.b.size() + g.bias.size()) * sizeof(float) + g.packed.size());
+  const double bytes = static_cast<double>(g.b.size() * sizeof(typename GemmOperands<V>::Rhs) +
+                                           g.bias.size() * sizeof(float) + g.packed.size());
   state.counters["bytes/s"] =
       benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-/// The distinct paths of the f32 GEMM kernels this build has, in registry order.
-std::vector<sme2k::Path> f32_gemm_paths() {
+/// The distinct paths of variant V's GEMM kernels this build has, in registry order.
+template <class V>
+std::vector<sme2k::Path> gemm_paths() {
   std::vector<sme2k::Path> paths;
   for (const sme2k::KernelInfo& info : sme2k::kGemmKernelInfos.items) {
-    if (info.variant != sme2k::VariantId::kF32) continue;
+    if (info.variant != sme2k::VariantTraits<V>::kId) continue;
     bool seen = false;
     for (sme2k::Path p : paths) seen = seen || p == info.path;
     if (!seen) paths.push_back(info.path);
@@ -217,14 +249,17 @@ std::vector<sme2k::Path> f32_gemm_paths() {
   return paths;
 }
 
+template <class V>
 void register_benchmarks() {
-  for (const sme2k::Path path : f32_gemm_paths()) {
-    const std::string suffix = std::string("/f32/") + sme2k::path_name(path);
-    auto* gemm = benchmark::RegisterBenchmark(("BM_gemm" + suffix).c_str(), bm_gemm, path);
+  for (const sme2k::Path path : gemm_paths<V>()) {
+    const std::string suffix =
+        "/" + std::string(sme2k::VariantTraits<V>::kName) + "/" + sme2k::path_name(path);
+    auto* gemm = benchmark::RegisterBenchmark(("BM_gemm" + suffix).c_str(), bm_gemm<V>, path);
     gemm->ArgNames({"M", "N", "K"})->Unit(benchmark::kMicrosecond);
     for (const Shape& s : kShapes) gemm->Args({s.m, s.n, s.k});
 
-    auto* pack = benchmark::RegisterBenchmark(("BM_pack_rhs" + suffix).c_str(), bm_pack_rhs, path);
+    auto* pack =
+        benchmark::RegisterBenchmark(("BM_pack_rhs" + suffix).c_str(), bm_pack_rhs<V>, path);
     pack->ArgNames({"N", "K"})->Unit(benchmark::kMicrosecond);
     std::set<std::pair<int64_t, int64_t>> seen;
     for (const Shape& s : kShapes) {
@@ -238,7 +273,8 @@ void register_benchmarks() {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
-  register_benchmarks();
+  register_benchmarks<sme2k::F32>();
+  register_benchmarks<sme2k::F16>();
   benchmark::AddCustomContext("sme2k_cpu_features",
                               sme2k::cpu_features_string(sme2k::cpu_features()));
   benchmark::AddCustomContext("sme2k_svl_bits",

@@ -24,6 +24,7 @@
 #include <numeric>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "reference/gemm.hpp"
 #include "sme2k/sme2k.hpp"
@@ -230,8 +231,11 @@ class Verifier {
 enum class PathChoice { kAuto, kPortable, kSme2 };
 enum class VerifyPolicy { kAuto, kFull, kSample };
 
+enum class OutChoice { kDefault, kF32, kF16 };
+
 struct GemmOptions {
   const char* variant = nullptr;
+  OutChoice out = OutChoice::kDefault;
   size_t m = 0, n = 0, k = 0;
   size_t lda = 0, ldb = 0, ldc = 0;  // 0: dense
   sme2k::RhsLayout b_layout = sme2k::RhsLayout::kKxN;
@@ -247,17 +251,21 @@ constexpr std::pair<const char*, sme2k::RhsLayout> kLayoutNames[] = {
     {"kxn", sme2k::RhsLayout::kKxN}, {"nxk", sme2k::RhsLayout::kNxK}};
 constexpr std::pair<const char*, PathChoice> kPathNames[] = {
     {"auto", PathChoice::kAuto}, {"portable", PathChoice::kPortable}, {"sme2", PathChoice::kSme2}};
+constexpr std::pair<const char*, OutChoice> kOutNames[] = {{"f32", OutChoice::kF32},
+                                                           {"f16", OutChoice::kF16}};
 constexpr std::pair<const char*, VerifyPolicy> kVerifyNames[] = {{"auto", VerifyPolicy::kAuto},
                                                                  {"full", VerifyPolicy::kFull},
                                                                  {"sample", VerifyPolicy::kSample}};
 
 using GemmSpec = OptionSpec<GemmOptions>;
 const GemmSpec kGemmOptions[] = {
-    {"--variant", "NAME", "numeric variant: f32",
+    {"--variant", "NAME", "numeric variant: f32, f16",
      [](const char* v, GemmOptions* o) {
        o->variant = v;
        return true;
      }},
+    {"--out", "f32|f16", "output element type (default: the variant's; f16 takes either)",
+     [](const char* v, GemmOptions* o) { return parse_choice(v, kOutNames, &o->out); }},
     {"--m", "M", "rows of A and C (required)",
      [](const char* v, GemmOptions* o) { return parse_positive(v, &o->m); }},
     {"--n", "N", "columns of B and C (required)",
@@ -294,13 +302,37 @@ const GemmSpec kGemmOptions[] = {
      [](const char* v, GemmOptions* o) { return parse_choice(v, kVerifyNames, &o->verify); }},
 };
 
-/// The operands of one f32 GEMM, made and packed before the region of interest.
-struct GemmF32Data {
-  Buffer<float> a, b, bias, c;
+/// The operands of one GEMM, made and packed before the region of interest: A and B as the
+/// variant stores them, plus f32 copies of the same values for the reference.
+template <class V, class Out>
+struct GemmData {
+  using Lhs = typename sme2k::VariantTraits<V>::Lhs;
+  using Rhs = typename sme2k::VariantTraits<V>::Rhs;
+  Buffer<float> a_ref, b_ref, bias;
+  Buffer<Lhs> a;
+  Buffer<Rhs> b;
+  Buffer<Out> c;
   Buffer<unsigned char> packed, workspace;
   size_t packed_bytes = 0, workspace_bytes = 0;
   sme2k::reference::GemmF32Problem problem;
 };
+
+/// `values` rounded to T and back (NaN padding stays NaN), and the T copy.
+template <class T>
+Buffer<T> stored_as(Buffer<float>* values, size_t count) {
+  if constexpr (std::is_same_v<T, float>) {
+    Buffer<float> copy = allocate<float>(count);
+    std::copy(values->get(), values->get() + count, copy.get());
+    return copy;
+  } else {
+    Buffer<T> stored = allocate<T>(count);
+    for (size_t i = 0; i < count; ++i) {
+      stored[i] = sme2k::convert_to<T>((*values)[i]);
+      (*values)[i] = sme2k::to_f32(stored[i]);
+    }
+    return stored;
+  }
+}
 
 /// The options with every default leading dimension filled in.
 GemmOptions with_dense_strides(GemmOptions o) {
@@ -310,56 +342,73 @@ GemmOptions with_dense_strides(GemmOptions o) {
   return o;
 }
 
-sme2k::Status prepare_gemm_f32(const GemmOptions& o, GemmF32Data* d) {
+template <class V, class Out>
+sme2k::Status prepare_gemm(const GemmOptions& o, GemmData<V, Out>* d) {
   const bool kxn = o.b_layout == sme2k::RhsLayout::kKxN;
   const size_t b_rows = kxn ? o.k : o.n, b_cols = kxn ? o.n : o.k;
-  d->a = random_matrix(o.m, o.k, o.lda, o.seed * 3 + 0);
-  d->b = random_matrix(b_rows, b_cols, o.ldb, o.seed * 3 + 1);
+  d->a_ref = random_matrix(o.m, o.k, o.lda, o.seed * 3 + 0);
+  d->b_ref = random_matrix(b_rows, b_cols, o.ldb, o.seed * 3 + 1);
+  d->a = stored_as<typename GemmData<V, Out>::Lhs>(&d->a_ref, matrix_extent(o.m, o.k, o.lda));
+  d->b = stored_as<typename GemmData<V, Out>::Rhs>(&d->b_ref, matrix_extent(b_rows, b_cols, o.ldb));
   if (o.bias) d->bias = random_matrix(1, o.n, o.n, o.seed * 3 + 2);
   // NaN everywhere: an element the op forgets to write, or padding it writes, is caught.
   const size_t c_extent = matrix_extent(o.m, o.n, o.ldc);
-  d->c = allocate<float>(c_extent);
-  std::fill(d->c.get(), d->c.get() + c_extent, std::numeric_limits<float>::quiet_NaN());
+  d->c = allocate<Out>(c_extent);
+  std::fill(d->c.get(), d->c.get() + c_extent,
+            sme2k::convert_to<Out>(std::numeric_limits<float>::quiet_NaN()));
 
-  SME2K_RETURN_IF_ERROR(sme2k::gemm_packed_rhs_size<sme2k::F32>(o.n, o.k, &d->packed_bytes));
+  SME2K_RETURN_IF_ERROR(sme2k::gemm_packed_rhs_size<V>(o.n, o.k, &d->packed_bytes));
   d->packed = allocate<unsigned char>(d->packed_bytes);
-  SME2K_RETURN_IF_ERROR(sme2k::gemm_pack_rhs<sme2k::F32>({d->b.get(), b_rows, b_cols, o.ldb},
-                                                         o.b_layout, d->bias.get(), d->packed.get(),
-                                                         d->packed_bytes));
-  SME2K_RETURN_IF_ERROR(sme2k::gemm_workspace_size<sme2k::F32>(o.m, o.n, o.k, &d->workspace_bytes));
+  SME2K_RETURN_IF_ERROR(sme2k::gemm_pack_rhs<V>({d->b.get(), b_rows, b_cols, o.ldb}, o.b_layout,
+                                                d->bias.get(), d->packed.get(), d->packed_bytes));
+  SME2K_RETURN_IF_ERROR(sme2k::gemm_workspace_size<V>(o.m, o.n, o.k, &d->workspace_bytes));
   d->workspace = allocate<unsigned char>(d->workspace_bytes);
 
   auto& p = d->problem;
   p.m = o.m, p.n = o.n, p.k = o.k;
-  p.a = d->a.get(), p.lda = o.lda;
-  p.b = d->b.get(), p.ldb = o.ldb, p.b_layout = o.b_layout;
+  p.a = d->a_ref.get(), p.lda = o.lda;
+  p.b = d->b_ref.get(), p.ldb = o.ldb, p.b_layout = o.b_layout;
   p.bias = d->bias.get();
   p.clamp = o.clamp.active();
   p.clamp_min = o.clamp.min, p.clamp_max = o.clamp.max;
   return sme2k::Status();
 }
 
-void verify_full(const GemmF32Data& d, size_t ldc, Verifier* v) {
+/// The error bound at an element whose exact value is `want`: f32 accumulation, then the
+/// rounding to the output type.
+template <class Out>
+double output_bound(size_t k, double want, double magnitude) {
+  const double bound = sme2k::reference::f32_gemm_error_bound(k, magnitude);
+  return std::is_same_v<Out, float> ? bound : sme2k::reference::f16_rounding_bound(want, bound);
+}
+
+template <class D>
+void verify_full(const D& d, size_t ldc, Verifier* v) {
+  using Out = std::remove_reference_t<decltype(d.c[0])>;
   const auto& p = d.problem;
   const sme2k::reference::GemmF32Result r = sme2k::reference::gemm_f32(p);
   for (size_t i = 0; i < p.m; ++i) {
     for (size_t j = 0; j < p.n; ++j) {
-      const double bound = sme2k::reference::f32_gemm_error_bound(p.k, r.magnitude[i * p.n + j]);
-      v->expect_near(i, j, d.c[i * ldc + j], r.value[i * p.n + j], bound);
+      const double want = r.value[i * p.n + j];
+      v->expect_near(i, j, sme2k::to_f32(d.c[i * ldc + j]), want,
+                     output_bound<Out>(p.k, want, r.magnitude[i * p.n + j]));
     }
   }
 }
 
-void verify_at(const GemmF32Data& d, size_t ldc, size_t i, size_t j, Verifier* v) {
+template <class D>
+void verify_at(const D& d, size_t ldc, size_t i, size_t j, Verifier* v) {
+  using Out = std::remove_reference_t<decltype(d.c[0])>;
   double magnitude = 0;
   const double want = sme2k::reference::gemm_f32_at(d.problem, i, j, &magnitude);
-  v->expect_near(i, j, d.c[i * ldc + j], want,
-                 sme2k::reference::f32_gemm_error_bound(d.problem.k, magnitude));
+  v->expect_near(i, j, sme2k::to_f32(d.c[i * ldc + j]), want,
+                 output_bound<Out>(d.problem.k, want, magnitude));
 }
 
 /// Edges (first and last row, first and last column: where tile tails are) and ~2048 distinct
 /// interior elements on a walk whose stride is coprime with their count.
-void verify_sample(const GemmF32Data& d, size_t ldc, Verifier* v) {
+template <class D>
+void verify_sample(const D& d, size_t ldc, Verifier* v) {
   const size_t m = d.problem.m, n = d.problem.n;
   for (size_t j = 0; j < n; ++j) {
     verify_at(d, ldc, 0, j, v);
@@ -379,9 +428,10 @@ void verify_sample(const GemmF32Data& d, size_t ldc, Verifier* v) {
   }
 }
 
-void verify_padding(const GemmF32Data& d, size_t n, size_t ldc, Verifier* v) {
+template <class D>
+void verify_padding(const D& d, size_t n, size_t ldc, Verifier* v) {
   for (size_t i = 0; i + 1 < d.problem.m; ++i) {
-    for (size_t j = n; j < ldc; ++j) v->expect_untouched(i, j, d.c[i * ldc + j]);
+    for (size_t j = n; j < ldc; ++j) v->expect_untouched(i, j, sme2k::to_f32(d.c[i * ldc + j]));
   }
 }
 
@@ -414,7 +464,8 @@ std::optional<sme2k::Path> forced_path(PathChoice choice) {
   return std::nullopt;
 }
 
-int run_gemm_f32(const GemmOptions& options) {
+template <class V, class Out>
+int run_gemm(const GemmOptions& options) {
   const GemmOptions o = with_dense_strides(options);
   // One forced path for packing and the op alike (packed data records the path).
   const std::optional<sme2k::Path> forced = forced_path(o.path);
@@ -427,16 +478,16 @@ int run_gemm_f32(const GemmOptions& options) {
   std::optional<sme2k::testing::ScopedForcePath> force;
   if (forced) force.emplace(*forced);
 
-  GemmF32Data d;
-  sme2k::Status status = prepare_gemm_f32(o, &d);
-  const sme2k::MatrixView<const float> a{d.a.get(), o.m, o.k, o.lda};
-  const sme2k::MatrixView<float> c{d.c.get(), o.m, o.n, o.ldc};
+  GemmData<V, Out> d;
+  sme2k::Status status = prepare_gemm(o, &d);
+  const sme2k::MatrixView<const typename GemmData<V, Out>::Lhs> a{d.a.get(), o.m, o.k, o.lda};
+  const sme2k::MatrixView<Out> c{d.c.get(), o.m, o.n, o.ldc};
   const sme2k::GemmEpilogue epilogue{o.clamp};
 
   sme2k_roi_begin();
   for (size_t r = 0; r < o.repeat && status.ok(); ++r) {
-    status = sme2k::gemm<sme2k::F32>(a, d.packed.get(), d.packed_bytes, c, epilogue,
-                                     d.workspace.get(), d.workspace_bytes);
+    status = sme2k::gemm<V>(a, d.packed.get(), d.packed_bytes, c, epilogue, d.workspace.get(),
+                            d.workspace_bytes);
   }
   sme2k_roi_end();
 
@@ -448,10 +499,11 @@ int run_gemm_f32(const GemmOptions& options) {
                   static_cast<double>(o.clamp.max));
   }
   std::printf(
-      "gemm %s M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu b=%s bias=%s clamp=%s repeat=%zu "
-      "path=%s svl=%zu cpu='%s' status=%s\n",
-      o.variant, o.m, o.n, o.k, o.lda, o.ldb, o.ldc, sme2k::rhs_layout_name(o.b_layout),
-      o.bias ? "yes" : "no", clamp, o.repeat, status.ok() ? sme2k::path_name(path) : "-", svl_bits,
+      "gemm %s out=%s M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu b=%s bias=%s clamp=%s "
+      "repeat=%zu path=%s svl=%zu cpu='%s' status=%s\n",
+      o.variant, std::is_same_v<Out, float> ? "f32" : "f16", o.m, o.n, o.k, o.lda, o.ldb, o.ldc,
+      sme2k::rhs_layout_name(o.b_layout), o.bias ? "yes" : "no", clamp, o.repeat,
+      status.ok() ? sme2k::path_name(path) : "-", svl_bits,
       sme2k::cpu_features_string(sme2k::cpu_features()).c_str(),
       status.ok() ? "ok" : sme2k::status_code_name(status.code()));
   if (!status.ok()) {
@@ -484,11 +536,29 @@ int run_gemm_f32(const GemmOptions& options) {
   return meets_expectations(o.path, path, svl_bits) ? kExitOk : kExitFailure;
 }
 
+/// Runs variant V with the output type --out asks for (the variant's own by default).
+template <class V>
+int run_gemm_variant(const GemmOptions& o) {
+  using Traits = sme2k::VariantTraits<V>;
+  switch (o.out) {
+    case OutChoice::kDefault: return run_gemm<V, typename Traits::Out>(o);
+    case OutChoice::kF32:
+      if constexpr (Traits::template kOutputs<float>) return run_gemm<V, float>(o);
+      break;
+    case OutChoice::kF16:
+      if constexpr (Traits::template kOutputs<sme2k::f16>) return run_gemm<V, sme2k::f16>(o);
+      break;
+  }
+  std::fprintf(stderr, "sme2k-run gemm: variant %s has no such output type\n", o.variant);
+  return kExitUsage;
+}
+
 struct GemmVariant {
   const char* name;
   int (*run)(const GemmOptions& options);
 };
-constexpr GemmVariant kGemmVariants[] = {{"f32", run_gemm_f32}};
+constexpr GemmVariant kGemmVariants[] = {{"f32", run_gemm_variant<sme2k::F32>},
+                                         {"f16", run_gemm_variant<sme2k::F16>}};
 
 void gemm_usage(std::FILE* out) {
   std::fprintf(out, "usage: sme2k-run gemm --variant f32 --m M --n N --k K [options]\n\n");

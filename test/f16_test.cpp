@@ -62,30 +62,42 @@ uint16_t f16_nearest(float x) {
   return sign | ((lo_bits & 1) == 0 ? lo_bits : hi_bits);
 }
 
+// The public conversions and the integer versions behind them on non-aarch64 targets.
+using ToF32 = float (*)(uint16_t);
+using ToF16 = uint16_t (*)(float);
+const ToF32 kToF32[] = {f16_bits_to_f32, detail::f16_bits_to_f32_portable};
+const ToF16 kToF16[] = {f32_to_f16_bits, detail::f32_to_f16_bits_portable};
+
 TEST(F16, EveryPatternToF32) {
-  for (uint32_t h = 0; h <= 0xffff; ++h) {
-    const float got = f16_bits_to_f32(static_cast<uint16_t>(h));
-    const double want = f16_value(static_cast<uint16_t>(h));
-    if (std::isnan(want)) {
-      ASSERT_TRUE(std::isnan(got)) << std::hex << h;
-      // NaN stays NaN of the same sign, quietened (as FCVT does), payload kept.
-      ASSERT_EQ((bits_of(got) >> 13) & 0x3ff, (h & 0x3ff) | 0x200) << std::hex << h;
-      ASSERT_EQ(bits_of(got) >> 31, h >> 15) << std::hex << h;
-    } else {
-      ASSERT_EQ(static_cast<double>(got), want) << std::hex << h;
-      ASSERT_EQ(std::signbit(got), (h & 0x8000) != 0) << std::hex << h;
+  for (ToF32 f16_bits_to_f32 : kToF32) {
+    for (uint32_t h = 0; h <= 0xffff; ++h) {
+      const float got = f16_bits_to_f32(static_cast<uint16_t>(h));
+      const double want = f16_value(static_cast<uint16_t>(h));
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(got)) << std::hex << h;
+        // NaN stays NaN of the same sign, quietened (as FCVT does), payload kept.
+        ASSERT_EQ((bits_of(got) >> 13) & 0x3ff, (h & 0x3ff) | 0x200) << std::hex << h;
+        ASSERT_EQ(bits_of(got) >> 31, h >> 15) << std::hex << h;
+      } else {
+        ASSERT_EQ(static_cast<double>(got), want) << std::hex << h;
+        ASSERT_EQ(std::signbit(got), (h & 0x8000) != 0) << std::hex << h;
+      }
     }
   }
 }
 
 TEST(F16, RoundTripsEveryPattern) {
-  for (uint32_t h = 0; h <= 0xffff; ++h) {
-    const auto b = static_cast<uint16_t>(h);
-    const uint16_t back = f32_to_f16_bits(f16_bits_to_f32(b));
-    if (std::isnan(f16_value(b))) {
-      ASSERT_EQ(back, b | 0x0200) << std::hex << h;  // quietened, payload kept
-    } else {
-      ASSERT_EQ(back, b) << std::hex << h;
+  for (size_t v = 0; v < 2; ++v) {
+    const ToF32 f16_bits_to_f32 = kToF32[v];
+    const ToF16 f32_to_f16_bits = kToF16[v];
+    for (uint32_t h = 0; h <= 0xffff; ++h) {
+      const auto b = static_cast<uint16_t>(h);
+      const uint16_t back = f32_to_f16_bits(f16_bits_to_f32(b));
+      if (std::isnan(f16_value(b))) {
+        ASSERT_EQ(back, b | 0x0200) << std::hex << h;  // quietened, payload kept
+      } else {
+        ASSERT_EQ(back, b) << std::hex << h;
+      }
     }
   }
 }
@@ -117,18 +129,22 @@ std::vector<float> interesting_floats() {
 }
 
 TEST(F16, F32ToF16RoundsToNearestEven) {
-  for (float x : interesting_floats()) {
-    ASSERT_EQ(f32_to_f16_bits(x), f16_nearest(x)) << x << " bits " << std::hex << bits_of(x);
+  for (ToF16 f32_to_f16_bits : kToF16) {
+    for (float x : interesting_floats()) {
+      ASSERT_EQ(f32_to_f16_bits(x), f16_nearest(x)) << x << " bits " << std::hex << bits_of(x);
+    }
   }
 }
 
 TEST(F16, NanStaysNan) {
-  for (uint32_t payload : {0x400000u, 0x000001u, 0x7fffffu, 0x2000u, 0x1fffu}) {
-    for (uint32_t sign : {0u, 0x80000000u}) {
-      const float nan = float_of(sign | 0x7f800000u | payload);
-      const uint16_t h = f32_to_f16_bits(nan);
-      EXPECT_EQ(h & 0x7e00, 0x7e00) << std::hex << payload;  // a quiet NaN
-      EXPECT_EQ(h >> 15, sign >> 31);
+  for (ToF16 f32_to_f16_bits : kToF16) {
+    for (uint32_t payload : {0x400000u, 0x000001u, 0x7fffffu, 0x2000u, 0x1fffu}) {
+      for (uint32_t sign : {0u, 0x80000000u}) {
+        const float nan = float_of(sign | 0x7f800000u | payload);
+        const uint16_t h = f32_to_f16_bits(nan);
+        EXPECT_EQ(h & 0x7e00, 0x7e00) << std::hex << payload;  // a quiet NaN
+        EXPECT_EQ(h >> 15, sign >> 31);
+      }
     }
   }
 }
@@ -140,20 +156,21 @@ TEST(F16, MatchesHardwareConversion) {
     const __fp16 hw = static_cast<__fp16>(x);
     uint16_t want;
     std::memcpy(&want, &hw, sizeof want);
-    ASSERT_EQ(f32_to_f16_bits(x), want) << x;
+    ASSERT_EQ(detail::f32_to_f16_bits_portable(x), want) << x;
   }
   for (uint32_t h = 0; h <= 0xffff; ++h) {
     __fp16 v;
     const auto b = static_cast<uint16_t>(h);
     std::memcpy(&v, &b, sizeof v);
-    ASSERT_EQ(bits_of(f16_bits_to_f32(b)), bits_of(static_cast<float>(v))) << std::hex << h;
+    ASSERT_EQ(bits_of(detail::f16_bits_to_f32_portable(b)), bits_of(static_cast<float>(v)))
+        << std::hex << h;
   }
   for (uint32_t payload : {0x400000u, 0x000001u, 0x7fffffu, 0x3fe000u}) {
     const float nan = float_of(0x7f800000u | payload);
     const __fp16 hw = static_cast<__fp16>(nan);
     uint16_t want;
     std::memcpy(&want, &hw, sizeof want);
-    EXPECT_EQ(f32_to_f16_bits(nan), want) << std::hex << payload;
+    EXPECT_EQ(detail::f32_to_f16_bits_portable(nan), want) << std::hex << payload;
   }
 }
 #endif

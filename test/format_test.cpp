@@ -33,6 +33,7 @@ static_assert(offsetof(PackedHeader, payload_bytes) == 40);
 
 template <class Format>
 void check_rhs_format(size_t vl) {
+  using Elem = typename Format::Element;
   ValueStream values(vl);
   const size_t nr = Format::nr(vl);
   for (size_t n : {size_t{1}, nr - 1, nr, nr + 1, 3 * nr + 2}) {
@@ -45,26 +46,29 @@ void check_rhs_format(size_t vl) {
           const size_t rows = layout == RhsLayout::kKxN ? k : n;
           const size_t cols = layout == RhsLayout::kKxN ? n : k;
           const size_t ld = cols + 3;  // a stride larger than the row
-          std::vector<float> b(rows * ld), bias(n);
-          for (float& x : b) x = values.next();
+          std::vector<Elem> b(rows * ld);
+          std::vector<float> bias(n);
+          for (Elem& x : b) x = convert_to<Elem>(values.next());
           for (float& x : bias) x = values.next();
           size_t bytes = 0;
           ASSERT_TRUE(Format::payload_bytes(n, k, vl, &bytes));
           test::GuardedBuffer packed(bytes);
           std::memset(packed.data(), 0xee, bytes);  // padding must be written, not left over
-          Format::pack({b.data(), rows, cols, ld}, layout, with_bias ? bias.data() : nullptr, vl,
-                       packed.data());
-          const std::vector<uint8_t> want = reference::pack_rhs<float, float>(
+          Format::pack(MatrixView<const Elem>{b.data(), rows, cols, ld}, layout,
+                       with_bias ? bias.data() : nullptr, vl, packed.data());
+          const std::vector<uint8_t> want = reference::pack_rhs<Elem, float>(
               {nr, Format::kKr}, b.data(), ld, layout, n, k, with_bias ? bias.data() : nullptr);
           ASSERT_EQ(want.size(), bytes);
           ASSERT_EQ(std::memcmp(want.data(), packed.data(), bytes), 0);
 
-          std::vector<float> b_kxn(k * n), bias_back(n);
+          std::vector<Elem> b_kxn(k * n);
+          std::vector<float> bias_back(n);
           Format::unpack(packed.data(), n, k, vl, b_kxn.data(), bias_back.data());
           for (size_t kk = 0; kk < k; ++kk) {
             for (size_t j = 0; j < n; ++j) {
-              const float original = layout == RhsLayout::kKxN ? b[kk * ld + j] : b[j * ld + kk];
-              ASSERT_EQ(b_kxn[kk * n + j], original) << kk << ", " << j;
+              const Elem original = layout == RhsLayout::kKxN ? b[kk * ld + j] : b[j * ld + kk];
+              ASSERT_EQ(std::memcmp(&b_kxn[kk * n + j], &original, sizeof original), 0)
+                  << kk << ", " << j;
             }
           }
           for (size_t j = 0; j < n; ++j) ASSERT_EQ(bias_back[j], with_bias ? bias[j] : 0.0f);
@@ -82,6 +86,28 @@ TEST(RhsFormat, F32p2vlx1bf32AtEveryVl) {
 
 TEST(RhsFormat, F32p8x1bf32) { check_rhs_format<RhsF32p8x1bf32>(0); }
 
+TEST(RhsFormat, F16p2vlx2bf32AtEveryVl) {
+  for (size_t vl : {4, 8, 16, 32, 64}) check_rhs_format<RhsF16p2vlx2bf32>(vl);
+}
+
+TEST(RhsFormat, F16p8x1bf32) { check_rhs_format<RhsF16p8x1bf32>(0); }
+
+// An f16 bias is widened to the packed f32 row.
+TEST(RhsFormat, F16BiasIsWidened) {
+  const std::vector<f16> b(4 * 3, to_f16(1.0f));
+  const std::vector<f16> bias = {to_f16(0.5f), to_f16(-2.0f), to_f16(65504.0f)};
+  size_t bytes = 0;
+  ASSERT_TRUE(RhsF16p2vlx2bf32::payload_bytes(3, 4, 4, &bytes));
+  std::vector<uint8_t> packed(bytes);
+  RhsF16p2vlx2bf32::pack(MatrixView<const f16>{b.data(), 4, 3, 3}, RhsLayout::kKxN, bias.data(), 4,
+                         packed.data());
+  const float* row = RhsF16p2vlx2bf32::panel_bias(packed.data(), 0, 4, 4);
+  EXPECT_EQ(row[0], 0.5f);
+  EXPECT_EQ(row[1], -2.0f);
+  EXPECT_EQ(row[2], 65504.0f);
+  EXPECT_EQ(row[3], 0.0f);
+}
+
 TEST(RhsFormat, SizesAndOverflow) {
   size_t bytes = 0;
   ASSERT_TRUE(RhsF32p2vlx1bf32::payload_bytes(33, 5, 16, &bytes));
@@ -95,61 +121,73 @@ TEST(RhsFormat, SizesAndOverflow) {
   EXPECT_FALSE(LhsF32p2vlx1::checked_panel_bytes(kMax / 8, 16, &bytes));
 }
 
-TEST(LhsFormat, F32p2vlx1AtEveryVl) {
+template <class Format>
+void check_lhs_format() {
+  using Elem = typename Format::Element;
   for (size_t vl : {4, 8, 16, 32, 64}) {
     ValueStream values(vl);
-    const size_t mr = LhsF32p2vlx1::mr(vl);
+    const size_t mr = Format::mr(vl);
     for (size_t rows : {size_t{1}, vl - 1, vl, vl + 1, mr}) {
-      for (size_t k : {size_t{1}, size_t{3}, vl + 1}) {
-        SCOPED_TRACE(::testing::Message() << "vl=" << vl << " rows=" << rows << " k=" << k);
+      for (size_t k : {size_t{1}, size_t{3}, size_t{4}, vl + 1}) {
+        SCOPED_TRACE(::testing::Message()
+                     << Format::kName << " vl=" << vl << " rows=" << rows << " k=" << k);
         const size_t lda = k + 2;
-        std::vector<float> a(rows * lda);
-        for (float& x : a) x = values.next();
-        std::vector<float> panel(LhsF32p2vlx1::panel_bytes(k, vl) / sizeof(float), 99.0f);
-        LhsF32p2vlx1::pack_panel({a.data(), rows, k, lda}, vl, panel.data());
+        std::vector<Elem> a(rows * lda);
+        for (Elem& x : a) x = convert_to<Elem>(values.next());
+        std::vector<Elem> panel(Format::panel_bytes(k, vl) / sizeof(Elem), convert_to<Elem>(99.0f));
+        Format::pack_panel({a.data(), rows, k, lda}, vl, panel.data());
         const std::vector<uint8_t> want =
-            reference::pack_lhs_panel<float>({mr, 1}, a.data(), lda, rows, k);
-        ASSERT_EQ(want.size(), panel.size() * sizeof(float));
+            reference::pack_lhs_panel<Elem>({mr, Format::kKr}, a.data(), lda, rows, k);
+        ASSERT_EQ(want.size(), panel.size() * sizeof(Elem));
         ASSERT_EQ(std::memcmp(want.data(), panel.data(), want.size()), 0);
-        std::vector<float> back(rows * lda, 0.0f);
-        LhsF32p2vlx1::unpack_panel(panel.data(), rows, k, vl, back.data(), lda);
+        std::vector<Elem> back(rows * lda);
+        Format::unpack_panel(panel.data(), rows, k, vl, back.data(), lda);
         for (size_t i = 0; i < rows; ++i) {
-          for (size_t kk = 0; kk < k; ++kk) ASSERT_EQ(back[i * lda + kk], a[i * lda + kk]);
+          for (size_t kk = 0; kk < k; ++kk) {
+            ASSERT_EQ(std::memcmp(&back[i * lda + kk], &a[i * lda + kk], sizeof(Elem)), 0);
+          }
         }
       }
     }
   }
 }
 
+TEST(LhsFormat, F32p2vlx1AtEveryVl) { check_lhs_format<LhsF32p2vlx1>(); }
+TEST(LhsFormat, F16p2vlx2AtEveryVl) { check_lhs_format<LhsF16p2vlx2>(); }
+
 #if SME2K_HAS_SME2_CODE
-SME2K_LOCALLY_STREAMING SME2K_NEW_ZA
-    SME2K_TARGET_SME2 void pack_lhs_panel_through_za(MatrixView<const float> a, float* panel) {
-  LhsF32p2vlx1::pack_panel_sme2(a, panel);
+template <class Format>
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void pack_lhs_panel_through_za(
+    MatrixView<const typename Format::Element> a, typename Format::Element* panel) {
+  Format::pack_panel_sme2(a, panel);
 }
 #endif
 
 // The packer the op runs (through ZA) writes the same bytes as the specification, and
-// neither reads nor writes outside its buffers.
-TEST(LhsFormat, Sme2PackerMatchesThePlainOne) {
+// neither reads nor writes outside its buffers: odd K (half a 32-bit word of f16) included.
+template <class Format>
+void check_lhs_packer_through_za() {
 #if SME2K_HAS_SME2_CODE
+  using Elem = typename Format::Element;
   if (!path_available(Path::kSme2, cpu_features())) GTEST_SKIP() << "needs a CPU with SME2";
   const size_t vl = streaming_vl();
   ValueStream values(3);
   for (size_t rows : test::sizes_around(2 * vl)) {
     if (rows > 2 * vl) continue;
-    for (size_t k : {size_t{1}, vl - 1, vl, vl + 1, 3 * vl + 2}) {
+    for (size_t k : {size_t{1}, size_t{2}, size_t{3}, vl - 1, vl, vl + 1, 2 * vl - 1, 2 * vl + 1,
+                     3 * vl + 2, 4 * vl + 3}) {
       for (size_t lda : {k, k + 5}) {
-        SCOPED_TRACE(::testing::Message()
-                     << "vl=" << vl << " rows=" << rows << " k=" << k << " lda=" << lda);
-        test::GuardedArray<float> a((rows - 1) * lda + k);
-        for (float& x : a) x = values.next();
-        const size_t bytes = LhsF32p2vlx1::panel_bytes(k, vl);
+        SCOPED_TRACE(::testing::Message() << Format::kName << " vl=" << vl << " rows=" << rows
+                                          << " k=" << k << " lda=" << lda);
+        test::GuardedArray<Elem> a((rows - 1) * lda + k);
+        for (Elem& x : a) x = convert_to<Elem>(values.next());
+        const size_t bytes = Format::panel_bytes(k, vl);
         test::GuardedBuffer through_za(bytes);
         std::memset(through_za.data(), 0xee, bytes);
-        std::vector<float> plain(bytes / sizeof(float));
-        LhsF32p2vlx1::pack_panel({a.data(), rows, k, lda}, vl, plain.data());
-        pack_lhs_panel_through_za({a.data(), rows, k, lda},
-                                  reinterpret_cast<float*>(through_za.data()));
+        std::vector<Elem> plain(bytes / sizeof(Elem));
+        Format::pack_panel({a.data(), rows, k, lda}, vl, plain.data());
+        pack_lhs_panel_through_za<Format>({a.data(), rows, k, lda},
+                                          reinterpret_cast<Elem*>(through_za.data()));
         ASSERT_EQ(std::memcmp(plain.data(), through_za.data(), bytes), 0);
         ASSERT_TRUE(a.canary_intact() && through_za.canary_intact());
       }
@@ -159,6 +197,9 @@ TEST(LhsFormat, Sme2PackerMatchesThePlainOne) {
   GTEST_SKIP() << "built without SME2 code";
 #endif
 }
+
+TEST(LhsFormat, F32Sme2PackerMatchesThePlainOne) { check_lhs_packer_through_za<LhsF32p2vlx1>(); }
+TEST(LhsFormat, F16Sme2PackerMatchesThePlainOne) { check_lhs_packer_through_za<LhsF16p2vlx2>(); }
 
 }  // namespace
 }  // namespace sme2k

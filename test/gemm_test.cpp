@@ -1,9 +1,12 @@
-// F32 GEMM through the public API, in whatever configuration the run is in (ctest runs this
-// binary at every SVL, without FA64 and without SME): tails around the active kernel's tile,
-// K from 1 to long sums, both weight layouts, bias, clamp, strides, guard pages on both
+// GEMM through the public API for every variant and output type (f32; f16 to f16 and to
+// f32), in whatever configuration the run is in (ctest runs this binary at every SVL,
+// without FA64 and without SME): tails around the active kernel's tile, K from 1 (odd K for
+// the f16 pairs) to long sums, both weight layouts, bias, clamp, strides, guard pages on both
 // sides, and the dispatch decision itself.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <type_traits>
 #include <utility>
 
 #include "testers/gemm_tester.hpp"
@@ -16,66 +19,91 @@ struct Steps {
   size_t m, n;
 };
 
-// The tile of the kernel the op will run now.
+// The tile of the kernel the op will run now for variant V.
+template <class V>
 Steps active_steps() {
-  return visit_gemm_kernel<F32>(select_path(), [](auto tag) {
+  return visit_gemm_kernel<V>(select_path(), [](auto tag) {
     using Kernel = typename decltype(tag)::type;
     const size_t vl = kernel_vl<Kernel>();
     return Steps{Kernel::m_step(vl), Kernel::n_step(vl)};
   });
 }
 
-TEST(Gemm, TailsInM) {
-  const Steps s = active_steps();
+template <class V, class O>
+struct Case {
+  using Variant = V;
+  using Out = O;
+};
+
+template <class C>
+class Gemm : public ::testing::Test {
+ protected:
+  using Tester = GemmTester<typename C::Variant, typename C::Out>;
+  static Tester tester() { return Tester(); }
+  static Steps steps() { return active_steps<typename C::Variant>(); }
+};
+
+struct CaseNames {
+  template <class C>
+  static std::string GetName(int) {
+    return std::string(VariantTraits<typename C::Variant>::kName) + "_to_" +
+           (std::is_same_v<typename C::Out, f16> ? "f16" : "f32");
+  }
+};
+using Cases = ::testing::Types<Case<F32, float>, Case<F16, f16>, Case<F16, float>>;
+TYPED_TEST_SUITE(Gemm, Cases, CaseNames);
+
+TYPED_TEST(Gemm, TailsInM) {
+  const Steps s = this->steps();
   for (size_t m : sizes_around(s.m)) {
-    GemmTester().m(m).n(s.n + 3).k(5).Test();
+    this->tester().m(m).n(s.n + 3).k(5).Test();
   }
 }
 
-TEST(Gemm, TailsInN) {
-  const Steps s = active_steps();
+TYPED_TEST(Gemm, TailsInN) {
+  const Steps s = this->steps();
   for (size_t n : sizes_around(s.n)) {
-    GemmTester().m(s.m + 1).n(n).k(3).Test();
+    this->tester().m(s.m + 1).n(n).k(3).Test();
   }
 }
 
-TEST(Gemm, TailsInMAndNTogether) {
-  const Steps s = active_steps();
+TYPED_TEST(Gemm, TailsInMAndNTogether) {
+  const Steps s = this->steps();
   for (size_t m : sizes_around(s.m)) {
-    for (size_t n : sizes_around(s.n)) GemmTester().m(m).n(n).k(2).seed(m * 1000 + n).Test();
+    for (size_t n : sizes_around(s.n)) this->tester().m(m).n(n).k(2).seed(m * 1000 + n).Test();
   }
 }
 
-TEST(Gemm, DepthsFromOneToLong) {
-  const Steps s = active_steps();
+TYPED_TEST(Gemm, DepthsFromOneToLong) {
+  const Steps s = this->steps();
   for (size_t k : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 33, 64, 65, 127}) {
-    GemmTester().m(s.m + 1).n(s.n - 1).k(k).seed(k).Test();
+    this->tester().m(s.m + 1).n(s.n - 1).k(k).seed(k).Test();
   }
 }
 
-TEST(Gemm, SeveralTilesEachWay) {
-  const Steps s = active_steps();
-  GemmTester().m(3 * s.m + 5).n(4 * s.n - 3).k(300).Test();
-  GemmTester().m(5 * s.m).n(2 * s.n).k(40).b_layout(RhsLayout::kNxK).clamp(-2.0f, 2.0f).Test();
+TYPED_TEST(Gemm, SeveralTilesEachWay) {
+  const Steps s = this->steps();
+  this->tester().m(3 * s.m + 5).n(4 * s.n - 3).k(300).Test();
+  this->tester().m(5 * s.m).n(2 * s.n).k(40).b_layout(RhsLayout::kNxK).clamp(-2.0f, 2.0f).Test();
 }
 
-TEST(Gemm, LongAccumulationStaysInBound) {
-  GemmTester().m(3).n(5).k(2500).Test();
-  GemmTester().m(20).n(9).k(777).b_layout(RhsLayout::kNxK).Test();
+TYPED_TEST(Gemm, LongAccumulationStaysInBound) {
+  this->tester().m(3).n(5).k(2500).Test();
+  this->tester().m(20).n(9).k(777).b_layout(RhsLayout::kNxK).Test();
 }
 
-TEST(Gemm, BothWeightLayoutsWithAndWithoutBias) {
-  const Steps s = active_steps();
+TYPED_TEST(Gemm, BothWeightLayoutsWithAndWithoutBias) {
+  const Steps s = this->steps();
   for (RhsLayout layout : {RhsLayout::kKxN, RhsLayout::kNxK}) {
     for (bool bias : {true, false}) {
-      GemmTester().m(s.m * 2 + 3).n(s.n + 5).k(11).b_layout(layout).bias(bias).Test();
+      this->tester().m(s.m * 2 + 3).n(s.n + 5).k(11).b_layout(layout).bias(bias).Test();
     }
   }
 }
 
-TEST(Gemm, Clamp) {
-  const Steps s = active_steps();
-  GemmTester t = GemmTester().m(s.m + 3).n(s.n * 2 + 1).k(9);
+TYPED_TEST(Gemm, Clamp) {
+  const Steps s = this->steps();
+  auto t = this->tester().m(s.m + 3).n(s.n * 2 + 1).k(9);
   t.clone().clamp(-0.25f, 0.25f).Test();
   t.clone().clamp(0.0f, std::numeric_limits<float>::infinity()).Test();  // ReLU
   t.clone().clamp(-std::numeric_limits<float>::infinity(), -0.1f).Test();
@@ -86,36 +114,43 @@ TEST(Gemm, Clamp) {
   }
 }
 
-TEST(Gemm, StridesLargerThanTheMatrix) {
-  const Steps s = active_steps();
-  GemmTester t = GemmTester().m(s.m + 2).n(s.n + 1).k(13);
+TYPED_TEST(Gemm, StridesLargerThanTheMatrix) {
+  const Steps s = this->steps();
+  auto t = this->tester().m(s.m + 2).n(s.n + 1).k(13);
   t.clone().lda(21).Test();
   t.clone().ldc(s.n + 9).Test();
   t.clone().ldb(s.n + 4).Test();
   t.clone().b_layout(RhsLayout::kNxK).ldb(40).lda(14).ldc(s.n * 3).Test();
 }
 
-TEST(Gemm, OperandsAgainstTheLeadingGuardPage) {
-  const Steps s = active_steps();
-  GemmTester().m(s.m + 1).n(s.n + 1).k(7).guard_side(GuardSide::kStart).Test();
-  GemmTester().m(1).n(1).k(1).guard_side(GuardSide::kStart).Test();
+TYPED_TEST(Gemm, OperandsAgainstTheLeadingGuardPage) {
+  const Steps s = this->steps();
+  this->tester().m(s.m + 1).n(s.n + 1).k(7).guard_side(GuardSide::kStart).Test();
+  this->tester().m(1).n(1).k(1).guard_side(GuardSide::kStart).Test();
 }
 
-TEST(Gemm, RandomShapes) {
-  const Steps s = active_steps();
+TYPED_TEST(Gemm, RandomShapes) {
+  const Steps s = this->steps();
   ValueStream r(2026);
   for (int i = 0; i < 150; ++i) {
     const size_t m = 1 + r.below(3 * s.m);
     const size_t n = 1 + r.below(3 * s.n);
     const size_t k = 1 + r.below(70);
     const RhsLayout layout = r.below(2) != 0 ? RhsLayout::kKxN : RhsLayout::kNxK;
-    GemmTester t;
+    auto t = this->tester();
     t.m(m).n(n).k(k).b_layout(layout).bias(r.below(4) != 0).seed(static_cast<uint64_t>(i));
     if (r.below(3) == 0) t.lda(k + r.below(5));
     if (r.below(3) == 0) t.ldc(n + r.below(5));
     if (r.below(3) == 0) t.clamp(-0.5f, 0.75f);
     t.Test();
   }
+}
+
+// F16 takes its bias as f16 too (widened once, at packing).
+TEST(GemmF16, F16Bias) {
+  const Steps s = active_steps<F16>();
+  GemmTester<F16>().m(s.m + 1).n(s.n + 3).k(6).f16_bias(true).Test();
+  GemmTester<F16, float>().m(3).n(s.n * 2 + 1).k(7).f16_bias(true).clamp(-1.0f, 0.5f).Test();
 }
 
 // The allocating overload runs the same path and gives the same answer.
@@ -147,8 +182,10 @@ TEST(Gemm, AllocatingOverload) {
 TEST(GemmDispatch, ForcedPortablePathRunsPortable) {
   testing::ScopedForcePath force(Path::kPortable);
   ASSERT_EQ(select_path(), Path::kPortable);
-  for (size_t m : sizes_around(4)) GemmTester().m(m).n(19).k(7).Test(Path::kPortable);
-  GemmTester().m(9).n(8).k(3).clamp(-0.1f, 0.1f).b_layout(RhsLayout::kNxK).Test(Path::kPortable);
+  for (size_t m : sizes_around(4)) GemmTester<>().m(m).n(19).k(7).Test(Path::kPortable);
+  GemmTester<>().m(9).n(8).k(3).clamp(-0.1f, 0.1f).b_layout(RhsLayout::kNxK).Test(Path::kPortable);
+  GemmTester<F16>().m(6).n(17).k(9).clamp(-0.1f, 0.1f).Test(Path::kPortable);
+  GemmTester<F16, float>().m(5).n(9).k(4).Test(Path::kPortable);
 }
 
 // Some Android devices ship SME without SME2: they must take the portable path. QEMU cannot
@@ -158,14 +195,16 @@ TEST(GemmDispatch, SmeWithoutSme2TakesThePortablePath) {
       CpuFeatures{}.with(CpuFeature::kSme).with(CpuFeature::kSmeFa64));
   EXPECT_FALSE(cpu_features().has(CpuFeature::kSme2));
   ASSERT_EQ(select_path(), Path::kPortable);
-  GemmTester().m(13).n(17).k(5).Test(Path::kPortable);
+  GemmTester<>().m(13).n(17).k(5).Test(Path::kPortable);
+  GemmTester<F16>().m(13).n(17).k(5).Test(Path::kPortable);
 }
 
 // Without the override, each configuration must take the path it implies (ctest says which).
 TEST(GemmDispatch, ConfigurationTakesItsPath) {
   const std::optional<Path> expected = expected_path();
   if (!expected) GTEST_SKIP() << "SME2K_EXPECT_PATH not set (run outside ctest)";
-  GemmTester().m(5).n(6).k(7).Test(*expected);
+  GemmTester<>().m(5).n(6).k(7).Test(*expected);
+  GemmTester<F16>().m(5).n(6).k(7).Test(*expected);
 }
 
 }  // namespace

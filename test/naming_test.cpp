@@ -27,7 +27,7 @@ const std::regex kKernel(
     "(sme2|portable)_(mopa|loops)");
 
 template <class Format>
-void check_rhs_descriptor(std::string_view name) {
+void check_rhs_descriptor(std::string_view name, std::string_view element) {
   std::smatch m;
   const std::string s(name);
   ASSERT_TRUE(std::regex_match(s, m, kOperand)) << s;
@@ -35,8 +35,8 @@ void check_rhs_descriptor(std::string_view name) {
   EXPECT_EQ(extent(m[2]), Format::nr(kVl)) << s;
   EXPECT_EQ(std::stoul(m[3]), Format::kKr) << s;
   EXPECT_TRUE(m[4].matched) << s << ": every RHS format so far has a bias row";
-  EXPECT_EQ(m[1].str(), "f32");
-  EXPECT_EQ(m[4].str(), "f32");
+  EXPECT_EQ(m[1].str(), std::string(element)) << s;
+  EXPECT_EQ(m[4].str(), "f32") << s << ": biases are packed as f32";
 }
 
 template <class Kernel>
@@ -55,7 +55,10 @@ void check_kernel() {
   const std::string lhs_name(Kernel::LhsFormat::kName);
   ASSERT_TRUE(std::regex_match(lhs_name, lhs, kOperand)) << lhs_name;
   if (lhs[2].matched) EXPECT_EQ(extent(lhs[2]), Kernel::m_step(kVl)) << lhs_name;
-  check_rhs_descriptor<typename Kernel::RhsFormat>(Kernel::RhsFormat::kName);
+  check_rhs_descriptor<typename Kernel::RhsFormat>(Kernel::RhsFormat::kName,
+                                                   VariantTraits<typename Kernel::Variant>::kName);
+  if (!lhs[2].matched)
+    EXPECT_EQ(lhs[1].str(), std::string(VariantTraits<typename Kernel::Variant>::kName));
 }
 
 template <class... Ks>
@@ -71,14 +74,18 @@ TEST(Naming, RegistryTableMatchesTypes) {
     EXPECT_FALSE(k.name.empty());
     (k.path == Path::kPortable ? portable : sme2) += 1;
   }
-  EXPECT_EQ(portable, 1u);
-  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 1u : 0u);
+  // One kernel per variant and path: F32 and F16.
+  EXPECT_EQ(portable, 2u);
+  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 2u : 0u);
 }
 
 TEST(Naming, PackedFormatIdsNameTheirFormats) {
   EXPECT_EQ(RhsF32p2vlx1bf32::kName, "f32p2vlx1bf32");
   EXPECT_EQ(RhsF32p8x1bf32::kName, "f32p8x1bf32");
   EXPECT_EQ(LhsF32p2vlx1::kName, "f32p2vlx1");
+  EXPECT_EQ(RhsF16p2vlx2bf32::kName, "f16p2vlx2bf32");
+  EXPECT_EQ(RhsF16p8x1bf32::kName, "f16p8x1bf32");
+  EXPECT_EQ(LhsF16p2vlx2::kName, "f16p2vlx2");
 }
 
 }  // namespace

@@ -83,5 +83,11 @@ inline double f32_gemm_error_bound(size_t k, double magnitude) {
   return n * u / (1.0 - n * u) * magnitude + std::ldexp(1.0, -126) * n;
 }
 
+/// The bound after the f32 result (within `f32_bound` of `exact`) is rounded to f16: half an
+/// f16 ulp, relative 2^-11, plus half the smallest f16 subnormal (2^-25) for tiny results.
+inline double f16_rounding_bound(double exact, double f32_bound) {
+  return f32_bound + (std::fabs(exact) + f32_bound) * std::ldexp(1.0, -11) + std::ldexp(1.0, -25);
+}
+
 }  // namespace reference
 }  // namespace sme2k

@@ -16,6 +16,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "harness/abi_check.hpp"
@@ -46,8 +47,13 @@ class ValueStream {
   uint64_t state_;
 };
 
+/// V: the variant (F32, F16); Out: the output element type (the variant's default).
+template <class V = F32, class Out = typename VariantTraits<V>::Out>
 class GemmTester {
  public:
+  using Lhs = typename VariantTraits<V>::Lhs;
+  using Rhs = typename VariantTraits<V>::Rhs;
+
   GemmTester& m(size_t v) {
     m_ = v;
     return *this;
@@ -81,6 +87,11 @@ class GemmTester {
     bias_ = v;
     return *this;
   }
+  /// Hand the bias to packing as f16 (variants that take one) instead of f32.
+  GemmTester& f16_bias(bool v) {
+    f16_bias_ = v;
+    return *this;
+  }
   GemmTester& clamp(float lo, float hi) {
     clamp_ = Clamp{lo, hi};
     return *this;
@@ -98,14 +109,16 @@ class GemmTester {
 
   size_t get_m() const { return m_; }
 
-  /// "M=33 N=17 K=5 lda=5 ldb=17 ldc=17 kxn bias clamp=[-0.5,0.5] seed=1"
+  /// "f16->f32 M=33 N=17 K=5 lda=5 ldb=17 ldc=17 kxn bias clamp=[-0.5,0.5] seed=1"
   std::string describe() const {
-    char s[200];
-    std::snprintf(s, sizeof s,
-                  "M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu %s %s clamp=[%g,%g] seed=%llu", m_, n_,
-                  k_, lda(), ldb(), ldc(), rhs_layout_name(layout_), bias_ ? "bias" : "no-bias",
-                  static_cast<double>(clamp_.min), static_cast<double>(clamp_.max),
-                  static_cast<unsigned long long>(seed_));
+    char s[240];
+    std::snprintf(
+        s, sizeof s,
+        "%s->%s M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu %s %s%s clamp=[%g,%g] seed=%llu",
+        VariantTraits<V>::kName.data(), std::is_same_v<Out, f16> ? "f16" : "f32", m_, n_, k_, lda(),
+        ldb(), ldc(), rhs_layout_name(layout_), bias_ ? "bias" : "no-bias",
+        f16_bias_ ? "(f16)" : "", static_cast<double>(clamp_.min), static_cast<double>(clamp_.max),
+        static_cast<unsigned long long>(seed_));
     return s;
   }
 
@@ -117,54 +130,72 @@ class GemmTester {
     ValueStream values(seed_);
     const size_t b_rows = layout_ == RhsLayout::kKxN ? k_ : n_;
     const size_t b_cols = layout_ == RhsLayout::kKxN ? n_ : k_;
-    GuardedArray<float> a((m_ - 1) * lda() + k_, side_);
-    GuardedArray<float> b((b_rows - 1) * ldb() + b_cols, side_);
+    GuardedArray<Lhs> a((m_ - 1) * lda() + k_, side_);
+    GuardedArray<Rhs> b((b_rows - 1) * ldb() + b_cols, side_);
     GuardedArray<float> bias(bias_ ? n_ : 0, side_);
-    GuardedArray<float> c((m_ - 1) * ldc() + n_, side_);
-    for (float& x : a) x = values.next();
-    for (float& x : b) x = values.next();
+    GuardedArray<f16> bias_f16(bias_ && f16_bias_ ? n_ : 0, side_);
+    GuardedArray<Out> c((m_ - 1) * ldc() + n_, side_);
+    // Values with 12 significant bits: exact in f16 and f32 alike, so the reference sees the
+    // same inputs whatever the variant stores.
+    std::vector<float> a_values(a.size()), b_values(b.size());
+    for (size_t i = 0; i < a.size(); ++i) a[i] = convert_to<Lhs>(a_values[i] = values.next());
+    for (size_t i = 0; i < b.size(); ++i) b[i] = convert_to<Rhs>(b_values[i] = values.next());
     for (float& x : bias) x = values.next();
+    for (size_t i = 0; i < bias_f16.size(); ++i) bias_f16[i] = to_f16(bias[i]);
     // C's gaps between rows must survive the call: fill everything with a NaN sentinel.
-    const float sentinel = std::numeric_limits<float>::quiet_NaN();
-    for (float& x : c) x = sentinel;
+    for (Out& x : c) x = convert_to<Out>(std::numeric_limits<float>::quiet_NaN());
 
     // Every public call runs under the ABI check, not only the op.
     size_t packed_bytes = 0;
     Status status;
-    SME2K_EXPECT_ABI_PRESERVED(status = gemm_packed_rhs_size<F32>(n_, k_, &packed_bytes));
+    SME2K_EXPECT_ABI_PRESERVED(status = gemm_packed_rhs_size<V>(n_, k_, &packed_bytes));
     ASSERT_TRUE(status.ok()) << status.message();
     GuardedBuffer packed(packed_bytes, side_);
-    SME2K_EXPECT_ABI_PRESERVED(status = gemm_pack_rhs<F32>({b.data(), b_rows, b_cols, ldb()},
-                                                           layout_, bias_ ? bias.data() : nullptr,
-                                                           packed.data(), packed_bytes));
+    const MatrixView<const Rhs> b_view{b.data(), b_rows, b_cols, ldb()};
+    if (!bias_) {
+      SME2K_EXPECT_ABI_PRESERVED(
+          status = gemm_pack_rhs<V>(b_view, layout_, nullptr, packed.data(), packed_bytes));
+    } else if (f16_bias_) {
+      if constexpr (VariantTraits<V>::template kBiasInputs<f16>) {
+        SME2K_EXPECT_ABI_PRESERVED(status = gemm_pack_rhs<V>(b_view, layout_, bias_f16.data(),
+                                                             packed.data(), packed_bytes));
+      } else {
+        FAIL() << "this variant takes no f16 bias";
+      }
+    } else {
+      SME2K_EXPECT_ABI_PRESERVED(
+          status = gemm_pack_rhs<V>(b_view, layout_, bias.data(), packed.data(), packed_bytes));
+    }
     ASSERT_TRUE(status.ok()) << status.message();
 
     size_t workspace_bytes = 0;
-    SME2K_EXPECT_ABI_PRESERVED(status = gemm_workspace_size<F32>(m_, n_, k_, &workspace_bytes));
+    SME2K_EXPECT_ABI_PRESERVED(status = gemm_workspace_size<V>(m_, n_, k_, &workspace_bytes));
     ASSERT_TRUE(status.ok()) << status.message();
     GuardedBuffer workspace(workspace_bytes, side_);
 
     GemmEpilogue epilogue;
     epilogue.clamp = clamp_;
-    SME2K_EXPECT_ABI_PRESERVED(status = gemm<F32>({a.data(), m_, k_, lda()}, packed.data(),
-                                                  packed_bytes, {c.data(), m_, n_, ldc()}, epilogue,
-                                                  workspace.data(), workspace_bytes));
+    SME2K_EXPECT_ABI_PRESERVED(status = gemm<V>(MatrixView<const Lhs>{a.data(), m_, k_, lda()},
+                                                packed.data(), packed_bytes,
+                                                MatrixView<Out>{c.data(), m_, n_, ldc()}, epilogue,
+                                                workspace.data(), workspace_bytes));
     ASSERT_TRUE(status.ok()) << status.message();
     if (!expected) expected = expected_path();
     if (expected) {
       EXPECT_EQ(path_name(last_used_path()), std::string(path_name(*expected)));
     }
     EXPECT_TRUE(a.canary_intact() && b.canary_intact() && c.canary_intact() &&
-                packed.canary_intact() && workspace.canary_intact())
+                bias.canary_intact() && bias_f16.canary_intact() && packed.canary_intact() &&
+                workspace.canary_intact())
         << "a write landed just before an operand";
 
     reference::GemmF32Problem p;
     p.m = m_;
     p.n = n_;
     p.k = k_;
-    p.a = a.data();
+    p.a = a_values.data();
     p.lda = lda();
-    p.b = b.data();
+    p.b = b_values.data();
     p.ldb = ldb();
     p.b_layout = layout_;
     p.bias = bias_ ? bias.data() : nullptr;
@@ -175,7 +206,7 @@ class GemmTester {
     size_t failures = 0;
     for (size_t i = 0; i < m_; ++i) {
       for (size_t j = 0; j < ldc() && (i + 1 < m_ || j < n_); ++j) {
-        const float got = c[i * ldc() + j];
+        const float got = to_f32(c[i * ldc() + j]);
         if (j >= n_) {  // a gap between rows of C: untouched
           if (!std::isnan(got) && failures++ < 8) {
             ADD_FAILURE() << "C(" << i << ", " << j << ") is past N but was written: " << got;
@@ -183,7 +214,8 @@ class GemmTester {
           continue;
         }
         const double w = want.value[i * n_ + j];
-        const double bound = reference::f32_gemm_error_bound(k_, want.magnitude[i * n_ + j]);
+        double bound = reference::f32_gemm_error_bound(k_, want.magnitude[i * n_ + j]);
+        if (std::is_same_v<Out, f16>) bound = reference::f16_rounding_bound(w, bound);
         if (!(std::fabs(got - w) <= bound) && failures++ < 8) {
           ADD_FAILURE() << "C(" << i << ", " << j << ") = " << got << ", want " << w
                         << " (error bound " << bound << ")";
@@ -202,6 +234,7 @@ class GemmTester {
   size_t lda_ = 0, ldb_ = 0, ldc_ = 0;
   RhsLayout layout_ = RhsLayout::kKxN;
   bool bias_ = true;
+  bool f16_bias_ = false;
   Clamp clamp_;
   uint64_t seed_ = 1;
   GuardSide side_ = GuardSide::kEnd;

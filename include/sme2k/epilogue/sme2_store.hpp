@@ -4,17 +4,26 @@
 //   rows 0 .. VL-1    za0.s       za1.s
 //   rows VL .. 2VL-1  za2.s       za3.s
 //
-// Without a clamp, horizontal ZA slices go straight to C (st1w from ZA: store bandwidth
-// only, no ZA-to-register moves). With one, four slices at a time move to registers (one
-// SME2 MOVA), one four-register FCLAMP bounds them, and they are stored: per 4 x VL outputs
-// 1 MOVA + 1 FCLAMP + 4 stores. Tails: rows past `rows` are not stored, columns outside
-// the predicates are not written.
+// Three ways out, chosen by what bounds the kernel (M4 model, SVL 512):
+//  - f32, no clamp: horizontal ZA slices go straight to C (st1w from ZA): stores only.
+//  - f32 with a clamp, load-bound kernels (f32): four slices at a time move to registers
+//    (one SME2 MOVA, 1 cycle per register), one four-register FCLAMP, four stores.
+//  - anything else on compute-bound kernels (f16: f16 output, or a clamp): the two halves
+//    of a row leave ZA by st1w into a small scratch row and come back with one
+//    two-register load, so the row is in a consecutive register pair: FCLAMP and the
+//    two-to-one FCVT to f16 then work on whole rows, and one store writes a row. This spends
+//    the idle load/store bandwidth instead of MOVA's compute slot: per 2VL outputs, 4 cycles
+//    of FCVT instead of 4 + 2 of MOVA. (A MOVA of four slices gives four rows of one tile,
+//    never a row's two halves as the FCVT pair.)
+// Tails: rows past `rows` are not stored, columns outside the predicates are not written.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "sme2k/arch/attributes.hpp"
+#include "sme2k/types/f16.hpp"
 
 #if SME2K_HAS_SME2_CODE
 #include <arm_sme.h>
@@ -83,6 +92,53 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_f32_2vlx2vl_clamped(
     detail::store_clamped_half<2, 3>(rows - vl, cols_lo, cols_hi, lo, hi, c + vl * ldc, ldc);
   }
 }
+
+namespace detail {
+
+// Rows [0, rows) of a VL-row half held in tiles kLeft and kRight, through `scratch` (4 rows
+// of 2VL floats, used in turn so consecutive rows do not wait on one buffer).
+template <int kLeft, int kRight, bool kClamp, class Out>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_via_memory(
+    size_t rows, svbool_t cols_lo, svbool_t cols_hi, svbool_t cols_f16, svfloat32_t lo,
+    svfloat32_t hi, Out* c, size_t ldc, float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  const svbool_t all = svptrue_b32();
+  for (uint32_t i = 0; i < rows; ++i, c += ldc) {
+    float* row = scratch + (i % 4) * 2 * vl;
+    svst1_hor_za32(kLeft, i, all, row);
+    svst1_hor_za32(kRight, i, all, row + vl);
+    svfloat32x2_t v = svld1_x2(svptrue_c32(), row);
+    if constexpr (kClamp) v = svclamp(v, lo, hi);
+    if constexpr (std::is_same_v<Out, float>) {
+      svst1(cols_lo, c, svget2(v, 0));
+      svst1(cols_hi, c + vl, svget2(v, 1));
+    } else {
+      static_assert(std::is_same_v<Out, f16>, "f32 or f16 output");
+      svst1(cols_f16, reinterpret_cast<float16_t*>(c), svcvt_f16_f32_x2(v));
+    }
+  }
+}
+
+}  // namespace detail
+
+/// Rows [0, rows) of the block to C through a scratch row (see the top of this file), as f32
+/// or f16, clamped to [lo, hi] when kClamp. `cols_f16` selects the columns of a whole f16 row.
+/// @param[in] scratch  4 x 2VL floats
+template <bool kClamp, class Out>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_via_memory(
+    size_t rows, svbool_t cols_lo, svbool_t cols_hi, svbool_t cols_f16, svfloat32_t lo,
+    svfloat32_t hi, Out* c, size_t ldc, float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  detail::store_half_via_memory<0, 1, kClamp>(rows < vl ? rows : vl, cols_lo, cols_hi, cols_f16, lo,
+                                              hi, c, ldc, scratch);
+  if (rows > vl) {
+    detail::store_half_via_memory<2, 3, kClamp>(rows - vl, cols_lo, cols_hi, cols_f16, lo, hi,
+                                                c + vl * ldc, ldc, scratch);
+  }
+}
+
+/// Bytes of scratch store_2vlx2vl_via_memory() needs for a VL.
+constexpr size_t epilogue_scratch_bytes(size_t vl) { return 4 * 2 * vl * sizeof(float); }
 
 }  // namespace sme2
 }  // namespace sme2k

@@ -38,12 +38,16 @@ namespace sme2k {
 enum class PackedFormatId : uint8_t {
   kRhsF32p2vlx1bf32 = 1,  ///< SME2 f32 weights: 2VL-column panels, f32 bias row
   kRhsF32p8x1bf32 = 2,    ///< portable f32 weights: 8-column panels, f32 bias row
+  kRhsF16p2vlx2bf32 = 3,  ///< SME2 f16 weights: 2VL-column panels of k pairs, f32 bias row
+  kRhsF16p8x1bf32 = 4,    ///< portable f16 weights: 8-column panels, f32 bias row
 };
 
 constexpr const char* packed_format_name(PackedFormatId format) {
   switch (format) {
     case PackedFormatId::kRhsF32p2vlx1bf32: return "f32p2vlx1bf32";
     case PackedFormatId::kRhsF32p8x1bf32: return "f32p8x1bf32";
+    case PackedFormatId::kRhsF16p2vlx2bf32: return "f16p2vlx2bf32";
+    case PackedFormatId::kRhsF16p8x1bf32: return "f16p8x1bf32";
   }
   return "unknown";
 }

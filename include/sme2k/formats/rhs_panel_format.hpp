@@ -1,5 +1,6 @@
 // Packed weights (the GEMM's B, K x N) as column panels with a bias row: the generic format
-// behind rhs_f32p2vlx1bf32 (SME2) and rhs_f32p8x1bf32 (portable).
+// behind rhs_f32p2vlx1bf32 and rhs_f16p2vlx2bf32 (SME2), rhs_f32p8x1bf32 and rhs_f16p8x1bf32
+// (portable).
 //
 // A micro-kernel producing NR columns of C reads, per k, NR consecutive weights; packing
 // puts them there once, offline, from either caller layout (K x N or N x K). The bias goes
@@ -28,6 +29,7 @@
 #include <cstring>
 
 #include "sme2k/arch/vl.hpp"
+#include "sme2k/types/f16.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/size_math.hpp"
@@ -74,9 +76,11 @@ struct RhsPanelFormat {
     return reinterpret_cast<const Elem*>(panel_bias(payload, panel, k, vl) + nr(vl));
   }
 
-  /// Packs B (K x N given as `layout`) and `bias` (N values, or null for none) into
-  /// `payload`, which holds payload_bytes(n, k, vl). Writes every byte, padding included.
-  static void pack(MatrixView<const Elem> b, RhsLayout layout, const Bias* bias, size_t vl,
+  /// Packs B (K x N given as `layout`) and `bias` (N values of any type convertible to Bias
+  /// through to_f32, or null for none) into `payload`, which holds payload_bytes(n, k, vl).
+  /// Writes every byte, padding included.
+  template <class BiasIn>
+  static void pack(MatrixView<const Elem> b, RhsLayout layout, const BiasIn* bias, size_t vl,
                    void* payload) {
     const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
     const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
@@ -85,7 +89,12 @@ struct RhsPanelFormat {
       const size_t cols = n - n0 < width ? n - n0 : width;
       auto* panel = static_cast<uint8_t*>(payload) + p * panel_bytes(k, vl);
       std::memset(panel, 0, panel_bytes(k, vl));
-      if (bias != nullptr) std::memcpy(panel, bias + n0, cols * sizeof(Bias));
+      if (bias != nullptr) {
+        for (size_t j = 0; j < cols; ++j) {
+          const auto value = static_cast<Bias>(to_f32(bias[n0 + j]));
+          std::memcpy(panel + j * sizeof(Bias), &value, sizeof value);
+        }
+      }
       Elem* data = reinterpret_cast<Elem*>(panel + width * sizeof(Bias));
       // Walk the source in its own contiguous order; the panel absorbs the stride.
       if (layout == RhsLayout::kKxN) {

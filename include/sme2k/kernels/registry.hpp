@@ -12,7 +12,9 @@
 
 #include "sme2k/arch/config.hpp"
 #include "sme2k/arch/dispatch.hpp"
+#include "sme2k/kernels/portable/gemm_f16_f16_f16p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f32_f32_f32p8x1bf32_4x8_portable_loops.hpp"
+#include "sme2k/kernels/sme2/gemm_f16_f16p2vlx2_f16p2vlx2bf32_2vlx2vl_sme2_mopa.hpp"
 #include "sme2k/kernels/sme2/gemm_f32_f32p2vlx1_f32p2vlx1bf32_2vlx2vl_sme2_mopa.hpp"
 #include "sme2k/types/variant.hpp"
 
@@ -23,9 +25,9 @@ struct TypeList {};
 
 using GemmKernels = TypeList<
 #if SME2K_HAS_SME2_CODE
-    GemmF32F32p2vlx1F32p2vlx1bf32_2vlx2vlSme2Mopa,
+    GemmF32F32p2vlx1F32p2vlx1bf32_2vlx2vlSme2Mopa, GemmF16F16p2vlx2F16p2vlx2bf32_2vlx2vlSme2Mopa,
 #endif
-    GemmF32F32F32p8x1bf32_4x8PortableLoops>;
+    GemmF32F32F32p8x1bf32_4x8PortableLoops, GemmF16F16F16p8x1bf32_4x8PortableLoops>;
 
 namespace detail {
 template <class V, Path P, class List>

@@ -69,14 +69,19 @@ inline bool ranges_overlap(uintptr_t a0, uintptr_t a1, uintptr_t b0, uintptr_t b
   return a0 < b1 && b0 < a1;
 }
 
+// The SME2 driver's workspace: one packed LHS panel, then the epilogue scratch, each on a
+// cache line; plus the slack to align an arbitrary caller pointer.
 template <class Kernel>
 bool gemm_workspace_bytes(size_t k, size_t vl, size_t* bytes) {
   if constexpr (Kernel::kPath == Path::kPortable) {
     *bytes = 0;  // reads A where it lies
     return true;
   } else {
-    return Kernel::LhsFormat::checked_panel_bytes(k, vl, bytes) &&
-           checked_add(*bytes, kWorkspaceAlignment - 1, bytes);
+    size_t panel = 0;
+    return Kernel::LhsFormat::checked_panel_bytes(k, vl, &panel) &&
+           checked_add(panel, kWorkspaceAlignment - 1, &panel) &&
+           checked_add(panel / kWorkspaceAlignment * kWorkspaceAlignment,
+                       Kernel::scratch_bytes(vl) + kWorkspaceAlignment - 1, bytes);
   }
 }
 
@@ -112,10 +117,11 @@ Status gemm_packed_rhs_size(size_t n, size_t k, size_t* bytes) {
 /// @param[in]  b       K x N (layout kKxN) or N x K (kNxK), row-major with b.ld
 /// @param[in]  bias    N values, or null for none
 /// @param[out] packed  packed_bytes >= gemm_packed_rhs_size(); any alignment
-template <class V = F32>
+template <class V = F32, class BiasIn = typename VariantTraits<V>::Bias>
 Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout layout,
-                     const typename VariantTraits<V>::Bias* bias, void* packed,
-                     size_t packed_bytes) {
+                     const BiasIn* bias, void* packed, size_t packed_bytes) {
+  static_assert(VariantTraits<V>::template kBiasInputs<BiasIn>,
+                "sme2k: this variant does not take a bias of that type");
   constexpr const char* op = "gemm_pack_rhs";
   SME2K_RETURN_IF_ERROR(detail::validate_matrix(b, op, "B"));
   if (layout != RhsLayout::kKxN && layout != RhsLayout::kNxK) {
@@ -172,6 +178,14 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
   });
 }
 
+/// gemm_pack_rhs() without a bias.
+template <class V = F32>
+Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout layout,
+                     std::nullptr_t, void* packed, size_t packed_bytes) {
+  return gemm_pack_rhs<V>(b, layout, static_cast<const typename VariantTraits<V>::Bias*>(nullptr),
+                          packed, packed_bytes);
+}
+
 /// Bytes of scratch gemm() needs for an M x N x K call on the current path (0 is possible).
 template <class V = F32>
 Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes) {
@@ -195,10 +209,12 @@ Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes) {
 /// @param[in]  packed_rhs the whole buffer gemm_pack_rhs() filled, and its size
 /// @param[out] c          M x N, row-major, c.ld >= N; must not overlap A or the packed data
 /// @param[in]  workspace  >= gemm_workspace_size() bytes (may be null when that is 0)
-template <class V = F32>
+template <class V = F32, class Out = typename VariantTraits<V>::Out>
 Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* packed_rhs,
-            size_t packed_rhs_bytes, MatrixView<typename VariantTraits<V>::Out> c,
-            const GemmEpilogue& epilogue, void* workspace, size_t workspace_bytes) {
+            size_t packed_rhs_bytes, MatrixView<Out> c, const GemmEpilogue& epilogue,
+            void* workspace, size_t workspace_bytes) {
+  static_assert(VariantTraits<V>::template kOutputs<Out>,
+                "sme2k: this variant does not write that output type");
   constexpr const char* op = "gemm";
   SME2K_RETURN_IF_ERROR(detail::validate_matrix(a, op, "A"));
   SME2K_RETURN_IF_ERROR(detail::validate_matrix(c, op, "C"));
@@ -258,7 +274,7 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
       }
       aligned = reinterpret_cast<void*>(wa);
     }
-    const detail::GemmCall<typename VariantTraits<V>::Lhs, typename VariantTraits<V>::Out> call{
+    const detail::GemmCall<typename VariantTraits<V>::Lhs, Out> call{
         a, static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes, header.has_bias(),
         c, epilogue.clamp.active() ? &epilogue.clamp : nullptr,          aligned};
     if constexpr (Kernel::kPath == Path::kPortable) {
@@ -274,10 +290,9 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
 }
 
 /// gemm() with a workspace it allocates and frees itself (kOutOfMemory when it cannot).
-template <class V = F32>
+template <class V = F32, class Out = typename VariantTraits<V>::Out>
 Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* packed_rhs,
-            size_t packed_rhs_bytes, MatrixView<typename VariantTraits<V>::Out> c,
-            const GemmEpilogue& epilogue = {}) {
+            size_t packed_rhs_bytes, MatrixView<Out> c, const GemmEpilogue& epilogue = {}) {
   size_t bytes = 0;
   SME2K_RETURN_IF_ERROR(gemm_workspace_size<V>(a.rows, c.cols, a.cols, &bytes));
   void* workspace = bytes > 0 ? std::malloc(bytes) : nullptr;
@@ -285,7 +300,7 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
     return Status::error(StatusCode::kOutOfMemory, "gemm: cannot allocate %zu bytes of workspace",
                          bytes);
   }
-  const Status s = gemm<V>(a, packed_rhs, packed_rhs_bytes, c, epilogue, workspace, bytes);
+  const Status s = gemm<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue, workspace, bytes);
   std::free(workspace);
   return s;
 }

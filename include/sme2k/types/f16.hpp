@@ -3,7 +3,8 @@
 // sme2k keeps f16 tensors as 16-bit patterns so the same API compiles on every compiler and
 // target (x86-64 and GCC included); kernels reinterpret them as float16 vectors. The
 // conversions round to nearest even and keep NaN, infinities and subnormals, exactly as the
-// hardware FCVT does: the tests compare all 65,536 patterns against it.
+// hardware FCVT does (which aarch64 builds use): the tests compare the integer version with
+// it on all 65,536 patterns and every rounding boundary.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +21,10 @@ struct f16 {
 };
 static_assert(sizeof(f16) == 2, "f16 must be two bytes: it is stored in packed buffers");
 
-inline uint16_t f32_to_f16_bits(float value) {
+namespace detail {
+
+// The conversions written out in integer arithmetic, for every target.
+inline uint16_t f32_to_f16_bits_portable(float value) {
   uint32_t x;
   std::memcpy(&x, &value, sizeof x);
   const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
@@ -47,7 +51,7 @@ inline uint16_t f32_to_f16_bits(float value) {
   return static_cast<uint16_t>(sign | h);
 }
 
-inline float f16_bits_to_f32(uint16_t h) {
+inline float f16_bits_to_f32_portable(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   uint32_t exponent = (h >> 10) & 0x1fu;
   uint32_t mantissa = h & 0x3ffu;
@@ -73,7 +77,44 @@ inline float f16_bits_to_f32(uint16_t h) {
   return value;
 }
 
+}  // namespace detail
+
+// aarch64 has the conversion in hardware (FCVT), with the same results: use it there.
+inline uint16_t f32_to_f16_bits(float value) {
+#if defined(__aarch64__)
+  const __fp16 h = static_cast<__fp16>(value);
+  uint16_t bits;
+  std::memcpy(&bits, &h, sizeof bits);
+  return bits;
+#else
+  return detail::f32_to_f16_bits_portable(value);
+#endif
+}
+
+inline float f16_bits_to_f32(uint16_t bits) {
+#if defined(__aarch64__)
+  __fp16 h;
+  std::memcpy(&h, &bits, sizeof h);
+  return static_cast<float>(h);
+#else
+  return detail::f16_bits_to_f32_portable(bits);
+#endif
+}
+
 inline f16 to_f16(float value) { return f16::from_bits(f32_to_f16_bits(value)); }
 inline float to_f32(f16 value) { return f16_bits_to_f32(value.bits); }
+inline float to_f32(float value) { return value; }
+
+/// Conversions between the element types sme2k stores (f32, f16), rounding to nearest even.
+template <class To>
+To convert_to(float value);
+template <>
+inline float convert_to<float>(float value) {
+  return value;
+}
+template <>
+inline f16 convert_to<f16>(float value) {
+  return to_f16(value);
+}
 
 }  // namespace sme2k

@@ -1,4 +1,4 @@
-// Numeric variants are types. A variant tag (F32, later F16, QS8, QD8xQC4W) selects, through
+// Numeric variants are types. A variant tag (F32, F16, later QS8, QD8xQC4W) selects, through
 // VariantTraits, the element types of every operand; the kernel registry
 // (kernels/registry.hpp) maps (variant, path) to the micro-kernel, and through it to the
 // packed formats that kernel consumes. One generic op machinery is instantiated per
@@ -9,11 +9,14 @@
 #include <string_view>
 #include <type_traits>
 
+#include "sme2k/types/f16.hpp"
+
 namespace sme2k {
 
 /// Stored in packed buffers: a buffer packed for one variant is refused by another.
 enum class VariantId : uint8_t {
   kF32 = 1,
+  kF16 = 2,
 };
 
 template <class T>
@@ -30,13 +33,36 @@ struct F32 {};
 
 template <>
 struct VariantTraits<F32> {
-  using Lhs = float;  // A, activations
-  using Rhs = float;  // B, weights
-  using Bias = float;
+  using Lhs = float;   // A, activations
+  using Rhs = float;   // B, weights
+  using Bias = float;  // as stored in packed weights
   using Acc = float;
-  using Out = float;
+  using Out = float;  // the default output
   static constexpr VariantId kId = VariantId::kF32;
   static constexpr std::string_view kName = "f32";
+  /// Output element types the op writes, bias types packing accepts.
+  template <class T>
+  static constexpr bool kOutputs = std::is_same_v<T, float>;
+  template <class T>
+  static constexpr bool kBiasInputs = std::is_same_v<T, float>;
+};
+
+/// f16 activations and weights, f32 accumulation (widening outer products), f16 or f32 output.
+struct F16 {};
+
+template <>
+struct VariantTraits<F16> {
+  using Lhs = f16;
+  using Rhs = f16;
+  using Bias = float;  // f16 bias is widened once, at packing
+  using Acc = float;
+  using Out = f16;
+  static constexpr VariantId kId = VariantId::kF16;
+  static constexpr std::string_view kName = "f16";
+  template <class T>
+  static constexpr bool kOutputs = std::is_same_v<T, f16> || std::is_same_v<T, float>;
+  template <class T>
+  static constexpr bool kBiasInputs = std::is_same_v<T, f16> || std::is_same_v<T, float>;
 };
 
 }  // namespace sme2k

@@ -1,110 +1,19 @@
-// f32 GEMM micro-kernel in plain C++: the fallback on every CPU without SME2, with the same
-// op contract as the SME2 kernel.
-//
-// 4 x 8 outputs per pass: 32 accumulators fit the 16 128-bit registers of SSE and the 32 of
-// NEON next to the operands, and compilers vectorise the 8-wide inner loop on both. A is
-// read where it lies (row-major, lda): with 4 rows per pass there is no column gather worth
-// a packing pass. B comes as 8-column panels with the bias row first (rhs_f32p8x1bf32), so
-// the accumulators start from the bias.
+// f32 GEMM in plain C++ (kernels/portable/gemm_4x8_loops.hpp): the fallback for F32.
 #pragma once
 
-#include <cstddef>
 #include <string_view>
 
 #include "sme2k/arch/dispatch.hpp"
-#include "sme2k/epilogue/ops.hpp"
 #include "sme2k/formats/rhs_f32p8x1bf32.hpp"
+#include "sme2k/kernels/portable/gemm_4x8_loops.hpp"
 #include "sme2k/types/variant.hpp"
 
 namespace sme2k {
 
-/// An LHS the kernel reads unpacked, row-major with a leading dimension.
-template <class Elem>
-struct RowMajorLhs {
-  using Element = Elem;
-  static constexpr std::string_view kName = "f32";
-};
-
-struct GemmF32F32F32p8x1bf32_4x8PortableLoops {
+struct GemmF32F32F32p8x1bf32_4x8PortableLoops : GemmPortable4x8Loops<float, RhsF32p8x1bf32> {
   using Variant = F32;
-  using LhsFormat = RowMajorLhs<float>;
-  using RhsFormat = RhsF32p8x1bf32;
   static constexpr Path kPath = Path::kPortable;
   static constexpr std::string_view kName = "gemm_f32_f32_f32p8x1bf32_4x8_portable_loops";
-
-  static constexpr size_t mr(size_t /*vl*/ = 0) { return 4; }
-  static constexpr size_t nr(size_t vl = 0) { return RhsFormat::nr(vl); }
-  static constexpr size_t kr() { return 1; }
-  static constexpr size_t m_step(size_t vl = 0) { return mr(vl); }
-  static constexpr size_t n_step(size_t vl = 0) { return nr(vl); }
-  static constexpr size_t rhs_packed_offset(size_t n_idx, size_t k, size_t vl = 0) {
-    return n_idx / nr(vl) * RhsFormat::panel_bytes(k, vl);
-  }
-  static constexpr size_t dst_offset(size_t m_idx, size_t n_idx, size_t ldc) {
-    return m_idx * ldc + n_idx;
-  }
-
-  /// C[0, m) x [n_begin, n_end) = clamp(bias + A * B). n_begin is a multiple of nr().
-  /// @param[in] a            (m, k) f32 row-major, row stride lda
-  /// @param[in] rhs_payload  rhs_f32p8x1bf32 payload of all N columns
-  /// @param[in] clamp        null for none
-  static void run(size_t m, size_t n_begin, size_t n_end, size_t k, const float* a, size_t lda,
-                  const void* rhs_payload, const Clamp* clamp, float* c, size_t ldc) {
-    for (size_t m0 = 0; m0 < m; m0 += mr()) {
-      const size_t rows = m - m0 < mr() ? m - m0 : mr();
-      for (size_t n0 = n_begin; n0 < n_end; n0 += nr()) {
-        const size_t panel = n0 / nr();
-        const size_t cols = n_end - n0 < nr() ? n_end - n0 : nr();
-        const Tile t{k,
-                     a + m0 * lda,
-                     lda,
-                     RhsFormat::panel_bias(rhs_payload, panel, k, 0),
-                     RhsFormat::panel_data(rhs_payload, panel, k, 0),
-                     cols,
-                     c + dst_offset(m0, n0, ldc),
-                     ldc};
-        switch (rows) {  // full-size register blocks for the tail rows too
-          case 4: tile<4>(t, clamp); break;
-          case 3: tile<3>(t, clamp); break;
-          case 2: tile<2>(t, clamp); break;
-          default: tile<1>(t, clamp); break;
-        }
-      }
-    }
-  }
-
- private:
-  struct Tile {
-    size_t k;
-    const float* a;  // (rows, k), stride lda
-    size_t lda;
-    const float* bias;  // (8)
-    const float* b;     // (k, 8)
-    size_t cols;        // 1..8 columns to store
-    float* c;           // (rows, cols), stride ldc
-    size_t ldc;
-  };
-
-  template <size_t kRows>
-  static void tile(const Tile& t, const Clamp* clamp) {
-    constexpr size_t kNr = 8;
-    float acc[kRows][kNr];
-    for (size_t i = 0; i < kRows; ++i) {
-      for (size_t j = 0; j < kNr; ++j) acc[i][j] = t.bias[j];
-    }
-    for (size_t kk = 0; kk < t.k; ++kk) {
-      const float* b = t.b + kk * kNr;
-      for (size_t i = 0; i < kRows; ++i) {
-        const float x = t.a[i * t.lda + kk];
-        for (size_t j = 0; j < kNr; ++j) acc[i][j] += x * b[j];
-      }
-    }
-    for (size_t i = 0; i < kRows; ++i) {
-      for (size_t j = 0; j < t.cols; ++j) {
-        t.c[i * t.ldc + j] = clamp != nullptr ? clamp->apply(acc[i][j]) : acc[i][j];
-      }
-    }
-  }
 };
 
 }  // namespace sme2k

@@ -9,11 +9,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/arch/vl.hpp"
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/types/matrix_view.hpp"
+#include "sme2k/types/size_math.hpp"
 
 namespace sme2k {
 namespace detail {
@@ -26,7 +28,7 @@ struct GemmCall {
   bool has_bias;
   MatrixView<Out> c;   // (M, N)
   const Clamp* clamp;  // null: no clamp
-  void* workspace;     // kernel-specific scratch, aligned to 64 bytes
+  void* workspace;     // gemm_workspace_layout(): the LHS panel, then epilogue scratch
 };
 
 template <class Kernel, class Lhs, class Out>
@@ -44,11 +46,13 @@ SME2K_TARGET_SME2 SME2K_LOCALLY_STREAMING
   const size_t k = call.a.cols;
   const size_t mr = Kernel::m_step(sme2::vl());
   auto* panel = static_cast<Lhs*>(call.workspace);
+  auto* scratch = reinterpret_cast<float*>(static_cast<uint8_t*>(call.workspace) +
+                                           round_up(LhsFormat::panel_bytes(k, sme2::vl()), 64));
   for (size_t m0 = 0; m0 < m; m0 += mr) {
     const size_t rows = m - m0 < mr ? m - m0 : mr;
     LhsFormat::pack_panel_sme2({call.a.data + m0 * call.a.ld, rows, k, call.a.ld}, panel);
     Kernel::run(rows, 0, call.c.cols, k, panel, call.rhs_payload, call.has_bias, call.clamp,
-                call.c.data + Kernel::dst_offset(m0, 0, call.c.ld), call.c.ld);
+                call.c.data + Kernel::dst_offset(m0, 0, call.c.ld), call.c.ld, scratch);
   }
 }
 #endif

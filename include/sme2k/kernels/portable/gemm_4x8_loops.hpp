@@ -1,0 +1,118 @@
+// The portable GEMM micro-kernel machinery, in plain C++: the fallback on every CPU without
+// SME2, with the same op contract as the SME2 kernels, one template for every float variant.
+//
+// 4 x 8 outputs per pass: 32 f32 accumulators fit the 16 128-bit registers of SSE and the 32
+// of NEON next to the operands, and compilers vectorise the 8-wide inner loop on both. A is
+// read where it lies (row-major, lda), f16 widened on the fly: with 4 rows per pass there is
+// no column gather worth a packing pass. B comes as 8-column panels with an f32 bias row
+// first, so the accumulators start from the bias. Output is f32 or f16 (rounded to nearest
+// even once, at the store).
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+#include <type_traits>
+
+#include "sme2k/epilogue/ops.hpp"
+#include "sme2k/types/f16.hpp"
+
+namespace sme2k {
+
+/// An LHS the kernel reads unpacked, row-major with a leading dimension; kName is the
+/// element type as docs/naming.md writes an unpacked operand.
+template <class Elem>
+struct RowMajorLhs {
+  using Element = Elem;
+  static constexpr std::string_view kName = std::is_same_v<Elem, float> ? "f32" : "f16";
+};
+
+template <class LhsElem, class Rhs>
+struct GemmPortable4x8Loops {
+  using LhsFormat = RowMajorLhs<LhsElem>;
+  using RhsFormat = Rhs;
+  static_assert(Rhs::kKr == 1 && Rhs::PanelWidth::kUnits == 8 && !Rhs::PanelWidth::kScalesWithVl,
+                "the portable kernel reads 8-column panels, one k per row");
+
+  static constexpr size_t mr(size_t /*vl*/ = 0) { return 4; }
+  static constexpr size_t nr(size_t vl = 0) { return RhsFormat::nr(vl); }
+  static constexpr size_t kr() { return 1; }
+  static constexpr size_t m_step(size_t vl = 0) { return mr(vl); }
+  static constexpr size_t n_step(size_t vl = 0) { return nr(vl); }
+  static constexpr size_t rhs_packed_offset(size_t n_idx, size_t k, size_t vl = 0) {
+    return n_idx / nr(vl) * RhsFormat::panel_bytes(k, vl);
+  }
+  static constexpr size_t dst_offset(size_t m_idx, size_t n_idx, size_t ldc) {
+    return m_idx * ldc + n_idx;
+  }
+
+  /// C[0, m) x [n_begin, n_end) = clamp(bias + A * B). n_begin is a multiple of nr().
+  /// @param[in] a            (m, k) row-major, row stride lda
+  /// @param[in] rhs_payload  RhsFormat payload of all N columns
+  /// @param[in] clamp        null for none
+  /// @param[out] c           (m, n_end) f32 or f16, row stride ldc
+  template <class Out>
+  static void run(size_t m, size_t n_begin, size_t n_end, size_t k, const LhsElem* a, size_t lda,
+                  const void* rhs_payload, const Clamp* clamp, Out* c, size_t ldc) {
+    for (size_t m0 = 0; m0 < m; m0 += mr()) {
+      const size_t rows = m - m0 < mr() ? m - m0 : mr();
+      for (size_t n0 = n_begin; n0 < n_end; n0 += nr()) {
+        const size_t panel = n0 / nr();
+        const size_t cols = n_end - n0 < nr() ? n_end - n0 : nr();
+        const Tile<Out> t{k,
+                          a + m0 * lda,
+                          lda,
+                          RhsFormat::panel_bias(rhs_payload, panel, k, 0),
+                          RhsFormat::panel_data(rhs_payload, panel, k, 0),
+                          cols,
+                          c + dst_offset(m0, n0, ldc),
+                          ldc};
+        switch (rows) {  // full-size register blocks for the tail rows too
+          case 4: tile<4>(t, clamp); break;
+          case 3: tile<3>(t, clamp); break;
+          case 2: tile<2>(t, clamp); break;
+          default: tile<1>(t, clamp); break;
+        }
+      }
+    }
+  }
+
+ private:
+  using RhsElem = typename Rhs::Element;
+
+  template <class Out>
+  struct Tile {
+    size_t k;
+    const LhsElem* a;  // (rows, k), stride lda
+    size_t lda;
+    const float* bias;  // (8)
+    const RhsElem* b;   // (k, 8)
+    size_t cols;        // 1..8 columns to store
+    Out* c;             // (rows, cols), stride ldc
+    size_t ldc;
+  };
+
+  template <size_t kRows, class Out>
+  static void tile(const Tile<Out>& t, const Clamp* clamp) {
+    constexpr size_t kNr = 8;
+    float acc[kRows][kNr];
+    for (size_t i = 0; i < kRows; ++i) {
+      for (size_t j = 0; j < kNr; ++j) acc[i][j] = t.bias[j];
+    }
+    for (size_t kk = 0; kk < t.k; ++kk) {
+      float b[kNr];
+      for (size_t j = 0; j < kNr; ++j) b[j] = to_f32(t.b[kk * kNr + j]);
+      for (size_t i = 0; i < kRows; ++i) {
+        const float x = to_f32(t.a[i * t.lda + kk]);
+        for (size_t j = 0; j < kNr; ++j) acc[i][j] += x * b[j];
+      }
+    }
+    for (size_t i = 0; i < kRows; ++i) {
+      for (size_t j = 0; j < t.cols; ++j) {
+        const float v = clamp != nullptr ? clamp->apply(acc[i][j]) : acc[i][j];
+        t.c[i * t.ldc + j] = convert_to<Out>(v);
+      }
+    }
+  }
+};
+
+}  // namespace sme2k

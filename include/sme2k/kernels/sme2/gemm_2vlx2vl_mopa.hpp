@@ -1,0 +1,127 @@
+// The SME2 GEMM micro-kernel machinery: a 2VL x 2VL block of C per pass (32 x 32 outputs at
+// SVL 512), accumulated in all four 32-bit ZA tiles, one template for every variant whose
+// outer products accumulate in 32 bits. The variant supplies the k-step (kernels/sme2/
+// mopa_steps.hpp: element type, KR, loads and outer products) and the formats it consumes.
+//
+// Per block: zero ZA; start from the packed bias with one f32 outer product of a vector of
+// ones and the bias row per tile (not an add per output); run the k-steps over the
+// zero-padded packed panels, unrolled by 4 so the loop is outer products and loads; then
+// the epilogue (epilogue/sme2_store.hpp) picks its way out of ZA by output type, clamp and
+// what bounds the variant. Packed operands are zero-padded, so only the stores are
+// predicated (M and N tails).
+//
+// Preconditions (ops/ guarantees them): streaming mode, ZA owned by the caller, rows in
+// [1, 2VL], n_begin a multiple of 2VL, operands packed for this SVL, `scratch` holding
+// scratch_bytes(VL).
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+
+#include "sme2k/arch/attributes.hpp"
+#include "sme2k/epilogue/ops.hpp"
+#include "sme2k/epilogue/sme2_store.hpp"
+#include "sme2k/kernels/sme2/mopa_steps.hpp"
+
+#if SME2K_HAS_SME2_CODE
+#include <arm_sme.h>
+
+namespace sme2k {
+
+template <class Step, class Lhs, class Rhs>
+struct Gemm2vlx2vlMopa {
+  using LhsFormat = Lhs;
+  using RhsFormat = Rhs;
+  using Element = typename Step::Element;
+  static_assert(std::is_same_v<typename Lhs::Element, Element> &&
+                    std::is_same_v<typename Rhs::Element, Element> && Lhs::kKr == Step::kKr &&
+                    Rhs::kKr == Step::kKr,
+                "the packed formats must hold what the k-step consumes");
+
+  static constexpr size_t mr(size_t vl) { return LhsFormat::mr(vl); }
+  static constexpr size_t nr(size_t vl) { return RhsFormat::nr(vl); }
+  static constexpr size_t kr() { return Step::kKr; }
+  static constexpr size_t m_step(size_t vl) { return mr(vl); }
+  static constexpr size_t n_step(size_t vl) { return nr(vl); }
+  /// Byte offsets of the data for row m_idx / column n_idx (multiples of m_step / n_step).
+  static constexpr size_t lhs_packed_offset(size_t m_idx, size_t k, size_t vl) {
+    return m_idx / mr(vl) * LhsFormat::panel_bytes(k, vl);
+  }
+  static constexpr size_t rhs_packed_offset(size_t n_idx, size_t k, size_t vl) {
+    return n_idx / nr(vl) * RhsFormat::panel_bytes(k, vl);
+  }
+  /// Element offset of C(m_idx, n_idx).
+  static constexpr size_t dst_offset(size_t m_idx, size_t n_idx, size_t ldc) {
+    return m_idx * ldc + n_idx;
+  }
+  /// Bytes of epilogue scratch run() needs.
+  static constexpr size_t scratch_bytes(size_t vl) { return sme2::epilogue_scratch_bytes(vl); }
+
+  /// C[0, rows) x [n_begin, n_end) = clamp(bias + lhs_panel * B) for one packed LHS panel.
+  /// @param[in] lhs_panel    (kp / KR, 2VL, KR) elements: the panel of rows 0 .. rows-1
+  /// @param[in] rhs_payload  packed weights of all N columns (RhsFormat)
+  /// @param[in] clamp        null for none (decided outside streaming mode)
+  /// @param[out] c           (rows, n_end) f32 or f16 at row 0, column 0 of the panel
+  /// @param[in] scratch      scratch_bytes(VL) bytes for the epilogue
+  template <class Out>
+  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void run(
+      size_t rows, size_t n_begin, size_t n_end, size_t k, const Element* lhs_panel,
+      const void* rhs_payload, bool has_bias, const Clamp* clamp, Out* c, size_t ldc,
+      float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+    const size_t vl = svcntsw();
+    const size_t width = 2 * vl;
+    const size_t steps = LhsFormat::kp(k) / Step::kKr;
+    const size_t step_elements = width * Step::kKr;  // per operand per k-step
+    const svbool_t all = svptrue_b32();
+    const svfloat32_t ones = svdup_f32(1.0f);
+    const svfloat32_t lo = svdup_f32(clamp != nullptr ? clamp->min : 0.0f);
+    const svfloat32_t hi = svdup_f32(clamp != nullptr ? clamp->max : 0.0f);
+
+    for (size_t n0 = n_begin; n0 < n_end; n0 += width) {
+      const size_t panel = n0 / width;
+      const Element* b = RhsFormat::panel_data(rhs_payload, panel, k, vl);
+      svzero_za();
+      if (has_bias) {
+        const svfloat32x2_t bias =
+            svld1_x2(svptrue_c32(), RhsFormat::panel_bias(rhs_payload, panel, k, vl));
+        svmopa_za32_f32_m(/*tile=*/0, all, all, ones, svget2(bias, 0));
+        svmopa_za32_f32_m(/*tile=*/1, all, all, ones, svget2(bias, 1));
+        svmopa_za32_f32_m(/*tile=*/2, all, all, ones, svget2(bias, 0));
+        svmopa_za32_f32_m(/*tile=*/3, all, all, ones, svget2(bias, 1));
+      }
+      const Element* a = lhs_panel;
+#pragma clang loop unroll_count(4)
+      for (size_t s = 0; s < steps; ++s) {
+        Step::step(a, b);
+        a += step_elements;
+        b += step_elements;
+      }
+      const svbool_t cols_lo = svwhilelt_b32_u64(n0, n_end);
+      const svbool_t cols_hi = svwhilelt_b32_u64(n0 + vl, n_end);
+      Out* out = c + dst_offset(0, n0, ldc);
+      if constexpr (std::is_same_v<Out, float>) {
+        if (clamp == nullptr) {
+          sme2::store_f32_2vlx2vl(rows, cols_lo, cols_hi, out, ldc);
+        } else if constexpr (Step::kComputeBound) {
+          sme2::store_2vlx2vl_via_memory<true>(rows, cols_lo, cols_hi, svpfalse(), lo, hi, out, ldc,
+                                               scratch);
+        } else {
+          sme2::store_f32_2vlx2vl_clamped(rows, cols_lo, cols_hi, lo, hi, out, ldc);
+        }
+      } else {
+        const svbool_t cols_f16 = svwhilelt_b16_u64(n0, n_end);
+        if (clamp == nullptr) {
+          sme2::store_2vlx2vl_via_memory<false>(rows, cols_lo, cols_hi, cols_f16, lo, hi, out, ldc,
+                                                scratch);
+        } else {
+          sme2::store_2vlx2vl_via_memory<true>(rows, cols_lo, cols_hi, cols_f16, lo, hi, out, ldc,
+                                               scratch);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace sme2k
+
+#endif  // SME2K_HAS_SME2_CODE
