@@ -10,12 +10,11 @@
 //   f16:  4 widening FMOPA (2 cycles, 512 MACs)     vs 4 x 64 B loads: compute-bound, so the
 //         f16 variant's data movement (packing A, the epilogue's round trip) hides in the
 //         idle load/store bandwidth
-// The widening FMOPA takes 16-bit predicates: a 32-bit one would silently drop the odd k of
-// every pair.
 #pragma once
 
 #include <cstddef>
 
+#include "sme2k/arch/acle.hpp"
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/types/f16.hpp"
 
@@ -25,40 +24,28 @@
 namespace sme2k {
 namespace sme2 {
 
-struct MopaF32 {
-  using Element = float;
-  static constexpr size_t kKr = 1;
+/// Outer products of one k-block of Elem, accumulating in 32 bits: KR = 4 / sizeof(Elem)
+/// k per 32-bit lane (f32: 1, f16: 2).
+template <class Elem>
+struct MopaStep {
+  using Element = Elem;
+  static constexpr size_t kKr = 4 / sizeof(Elem);
   /// Whether outer products (not loads) bound the kernel on the M4 model at SVL 512.
-  static constexpr bool kComputeBound = false;
+  static constexpr bool kComputeBound = kKr > 1;
 
-  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void step(const Element* a, const Element* b)
+  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void step(const Elem* a, const Elem* b)
       SME2K_STREAMING SME2K_INOUT_ZA {
-    const svbool_t all = svptrue_b32();
-    const svfloat32x2_t av = svld1_x2(svptrue_c32(), a);
-    const svfloat32x2_t bv = svld1_x2(svptrue_c32(), b);
-    svmopa_za32_f32_m(/*tile=*/0, all, all, svget2(av, 0), svget2(bv, 0));
-    svmopa_za32_f32_m(/*tile=*/1, all, all, svget2(av, 0), svget2(bv, 1));
-    svmopa_za32_f32_m(/*tile=*/2, all, all, svget2(av, 1), svget2(bv, 0));
-    svmopa_za32_f32_m(/*tile=*/3, all, all, svget2(av, 1), svget2(bv, 1));
+    const auto av = load_x2(a);
+    const auto bv = load_x2(b);
+    mopa_za32</*tile=*/0>(svget2(av, 0), svget2(bv, 0));
+    mopa_za32</*tile=*/1>(svget2(av, 0), svget2(bv, 1));
+    mopa_za32</*tile=*/2>(svget2(av, 1), svget2(bv, 0));
+    mopa_za32</*tile=*/3>(svget2(av, 1), svget2(bv, 1));
   }
 };
 
-struct MopaF16 {
-  using Element = f16;
-  static constexpr size_t kKr = 2;
-  static constexpr bool kComputeBound = true;
-
-  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void step(const Element* a, const Element* b)
-      SME2K_STREAMING SME2K_INOUT_ZA {
-    const svbool_t all = svptrue_b16();
-    const svfloat16x2_t av = svld1_x2(svptrue_c16(), reinterpret_cast<const float16_t*>(a));
-    const svfloat16x2_t bv = svld1_x2(svptrue_c16(), reinterpret_cast<const float16_t*>(b));
-    svmopa_za32_f16_m(/*tile=*/0, all, all, svget2(av, 0), svget2(bv, 0));
-    svmopa_za32_f16_m(/*tile=*/1, all, all, svget2(av, 0), svget2(bv, 1));
-    svmopa_za32_f16_m(/*tile=*/2, all, all, svget2(av, 1), svget2(bv, 0));
-    svmopa_za32_f16_m(/*tile=*/3, all, all, svget2(av, 1), svget2(bv, 1));
-  }
-};
+using MopaF32 = MopaStep<float>;
+using MopaF16 = MopaStep<f16>;
 
 }  // namespace sme2
 }  // namespace sme2k
