@@ -32,9 +32,10 @@ constexpr size_t kMax = std::numeric_limits<size_t>::max();
     if (!s_.ok()) EXPECT_GT(std::strlen(s_.message()), 10u) << "message too terse"; \
   } while (0)
 
-// A valid small problem; each test breaks one thing.
+// A valid small problem; each test breaks one thing. M = 9 is above the small-M kernel's
+// range, so the SME2 path needs a workspace (FewRows checks the small-M path).
 struct Fixture {
-  static constexpr size_t m = 5, n = 7, k = 3;
+  static constexpr size_t m = 9, n = 7, k = 3;
   std::vector<float> a = std::vector<float>(m * k, 1.0f);
   std::vector<float> b = std::vector<float>(k * n, 1.0f);
   std::vector<float> bias = std::vector<float>(n, 0.5f);
@@ -82,7 +83,7 @@ TEST(GemmBadInput, WorkspaceSize) {
   EXPECT_STATUS(StatusCode::kInvalidArgument, gemm_workspace_size<F32>(4, 0, 4, &bytes));
   EXPECT_STATUS(StatusCode::kInvalidArgument, gemm_workspace_size<F32>(4, 4, 0, &bytes));
   if (select_path() != Path::kPortable) {  // the portable path needs no workspace at all
-    EXPECT_STATUS(StatusCode::kSizeOverflow, gemm_workspace_size<F32>(4, 4, kMax / 2, &bytes));
+    EXPECT_STATUS(StatusCode::kSizeOverflow, gemm_workspace_size<F32>(64, 4, kMax / 2, &bytes));
   }
 }
 
@@ -122,18 +123,37 @@ TEST(GemmBadInput, PackRhs) {
 
 TEST(GemmBadInput, GemmSizesPointersStrides) {
   Fixture f;
-  EXPECT_STATUS(StatusCode::kNullPointer, f.run({nullptr, 5, 3, 3}, f.C()));
-  EXPECT_STATUS(StatusCode::kNullPointer, f.run(f.A(), {nullptr, 5, 7, 7}));
+  EXPECT_STATUS(StatusCode::kNullPointer, f.run({nullptr, 9, 3, 3}, f.C()));
+  EXPECT_STATUS(StatusCode::kNullPointer, f.run(f.A(), {nullptr, 9, 7, 7}));
   EXPECT_STATUS(StatusCode::kInvalidArgument, f.run({f.a.data(), 0, 3, 3}, {f.c.data(), 0, 7, 7}));
-  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run({f.a.data(), 5, 0, 3}, f.C()));
-  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run(f.A(), {f.c.data(), 5, 0, 7}));
-  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run({f.a.data(), 5, 3, 2}, f.C()));  // lda < K
-  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run(f.A(), {f.c.data(), 5, 7, 6}));  // ldc < N
-  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run(f.A(), {f.c.data(), 4, 7, 7}));  // rows differ
+  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run({f.a.data(), 9, 0, 3}, f.C()));
+  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run(f.A(), {f.c.data(), 9, 0, 7}));
+  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run({f.a.data(), 9, 3, 2}, f.C()));  // lda < K
+  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run(f.A(), {f.c.data(), 9, 7, 6}));  // ldc < N
+  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run(f.A(), {f.c.data(), 8, 7, 7}));  // rows differ
   EXPECT_STATUS(StatusCode::kSizeOverflow,
                 f.run({f.a.data(), kMax / 2, 3, 3}, {f.c.data(), kMax / 2, 7, 7}));
-  EXPECT_STATUS(StatusCode::kSizeOverflow, f.run({f.a.data(), 5, 3, kMax / 3}, f.C()));
+  EXPECT_STATUS(StatusCode::kSizeOverflow, f.run({f.a.data(), 9, 3, kMax / 3}, f.C()));
   EXPECT_TRUE(f.c_untouched());
+}
+
+// Few rows run the small-M kernel on SME2, which reads A where it lies: no workspace, and a
+// null one is fine. Everything else is checked as for any M.
+TEST(GemmBadInput, FewRows) {
+  Fixture f;
+  size_t bytes = 1;
+  EXPECT_STATUS(StatusCode::kOk, gemm_workspace_size<F32>(3, f.n, f.k, &bytes));
+  if (select_path() == Path::kSme2) EXPECT_EQ(bytes, 0u);
+  const MatrixView<const float> a{f.a.data(), 3, 3, 3};
+  EXPECT_STATUS(StatusCode::kOk,
+                gemm<F32>(a, f.packed.data(), f.packed.size(),
+                          MatrixView<float>{f.c.data(), 3, 7, 7}, {}, nullptr, bytes));
+  EXPECT_STATUS(StatusCode::kInvalidArgument,
+                gemm<F32>(MatrixView<const float>{f.a.data(), 3, 3, 2}, f.packed.data(),
+                          f.packed.size(), MatrixView<float>{f.c.data(), 3, 7, 7}, {}, nullptr, 0));
+  EXPECT_STATUS(StatusCode::kPackedMismatch,
+                gemm<F32>(MatrixView<const float>{f.a.data(), 3, 2, 3}, f.packed.data(),
+                          f.packed.size(), MatrixView<float>{f.c.data(), 3, 7, 7}, {}, nullptr, 0));
 }
 
 TEST(GemmBadInput, GemmEpilogue) {
@@ -161,20 +181,20 @@ TEST(GemmBadInput, GemmWorkspace) {
   std::vector<float> c_and_workspace(f.m * f.n + f.workspace.size());
   EXPECT_STATUS(
       StatusCode::kInvalidArgument,
-      gemm<F32>(f.A(), f.packed.data(), f.packed.size(), {c_and_workspace.data(), 5, 7, 7}, {},
+      gemm<F32>(f.A(), f.packed.data(), f.packed.size(), {c_and_workspace.data(), 9, 7, 7}, {},
                 c_and_workspace.data(), f.workspace.size()));
   EXPECT_TRUE(f.c_untouched());
 }
 
 TEST(GemmBadInput, GemmOverlappingOperands) {
   Fixture f;
-  std::vector<float> shared(100, 1.0f);
-  const MatrixView<const float> a{shared.data(), 5, 3, 3};  // elements 0 .. 14
-  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run(a, {shared.data() + 14, 5, 7, 7}));
-  EXPECT_STATUS(StatusCode::kOk, f.run(a, {shared.data() + 15, 5, 7, 7}));  // adjacent is fine
+  std::vector<float> shared(200, 1.0f);
+  const MatrixView<const float> a{shared.data(), 9, 3, 3};  // elements 0 .. 26
+  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run(a, {shared.data() + 26, 9, 7, 7}));
+  EXPECT_STATUS(StatusCode::kOk, f.run(a, {shared.data() + 27, 9, 7, 7}));  // adjacent is fine
   EXPECT_STATUS(StatusCode::kInvalidArgument,
                 gemm<F32>(f.A(), f.packed.data(), f.packed.size(),
-                          {reinterpret_cast<float*>(f.packed.data()), 5, 7, 7}, {},
+                          {reinterpret_cast<float*>(f.packed.data()), 9, 7, 7}, {},
                           f.workspace.data(), f.workspace.size()));
 }
 
@@ -197,8 +217,8 @@ TEST(GemmBadInput, PackedBufferNotForThisCall) {
   EXPECT_STATUS(StatusCode::kPackedMismatch, gemm<F32>(f.A(), garbage.data(), garbage.size(), f.C(),
                                                        {}, f.workspace.data(), f.workspace.size()));
   // Another shape: weights for N=7, K=3 used with K=2 and with N=6.
-  EXPECT_STATUS(StatusCode::kPackedMismatch, f.run({f.a.data(), 5, 2, 3}, f.C()));
-  EXPECT_STATUS(StatusCode::kPackedMismatch, f.run(f.A(), {f.c.data(), 5, 6, 7}));
+  EXPECT_STATUS(StatusCode::kPackedMismatch, f.run({f.a.data(), 9, 2, 3}, f.C()));
+  EXPECT_STATUS(StatusCode::kPackedMismatch, f.run(f.A(), {f.c.data(), 9, 6, 7}));
   // Another variant: sme2k has one variant so far, so forge the id a second one would have.
   std::vector<uint8_t> forged = f.packed;
   forged[offsetof(PackedHeader, variant)] = 99;

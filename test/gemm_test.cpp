@@ -74,6 +74,19 @@ TYPED_TEST(Gemm, TailsInMAndNTogether) {
   }
 }
 
+// Below 8 rows the SME2 path runs the small-M kernel: every row count, with K tails of the
+// 4-block activation quads and panels beyond one pass of ZA groups (VL/2 panels).
+TYPED_TEST(Gemm, FewRows) {
+  const Steps s = this->steps();
+  for (size_t m = 1; m <= 8; ++m) {
+    for (size_t k : {1, 2, 3, 5, 8, 9, 15, 16, 17}) {
+      this->tester().m(m).n(s.n * 5 + 3).k(k).seed(m * 100 + k).Test();
+    }
+    this->tester().m(m).n(1).k(33).clamp(-0.5f, 0.5f).Test();
+    this->tester().m(m).n(s.n - 1).k(40).b_layout(RhsLayout::kNxK).ldc(s.n + 2).lda(45).Test();
+  }
+}
+
 TYPED_TEST(Gemm, DepthsFromOneToLong) {
   const Steps s = this->steps();
   for (size_t k : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 33, 64, 65, 127}) {

@@ -24,7 +24,7 @@ size_t extent(const std::string& s) {
 const std::regex kOperand("([a-z]+[0-9]+)(?:p([0-9]+(?:vl)?)x([0-9]+)(?:b([a-z]+[0-9]+))?)?");
 const std::regex kKernel(
     "(gemm)_([a-z]+[0-9]+)_([a-z0-9]+)_([a-z0-9]+)_([0-9]+(?:vl)?)x([0-9]+(?:vl)?)_"
-    "(sme2|portable)_(mopa|loops)");
+    "(sme2|portable)_(mopa|dot|loops)");
 
 template <class Format>
 void check_rhs_descriptor(std::string_view name, std::string_view element) {
@@ -72,11 +72,13 @@ TEST(Naming, RegistryTableMatchesTypes) {
   size_t sme2 = 0, portable = 0;
   for (const KernelInfo& k : kGemmKernelInfos.items) {
     EXPECT_FALSE(k.name.empty());
+    // The tech says what the kernel is for: outer products for any M, dots for few rows.
+    EXPECT_EQ(k.use == KernelUse::kSmallM, k.name.find("_dot") != std::string_view::npos) << k.name;
     (k.path == Path::kPortable ? portable : sme2) += 1;
   }
-  // One kernel per variant and path: F32 and F16.
+  // Per variant (F32, F16): a portable kernel; on SME2 an any-M and a small-M kernel.
   EXPECT_EQ(portable, 2u);
-  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 2u : 0u);
+  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 4u : 0u);
 }
 
 TEST(Naming, PackedFormatIdsNameTheirFormats) {

@@ -4,6 +4,7 @@
 // 32-bit predicate silently drops the odd k of every pair).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "sme2k/arch/attributes.hpp"
@@ -34,6 +35,39 @@ template <uint64_t kTile>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void mopa_za32(svfloat16_t a,
                                                      svfloat16_t b) SME2K_STREAMING SME2K_INOUT_ZA {
   svmopa_za32_f16_m(kTile, svptrue_b16(), svptrue_b16(), a, b);
+}
+
+/// Four consecutive vectors from p.
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t load_x4(const float* p) SME2K_STREAMING {
+  return svld1_x4(svptrue_c32(), p);
+}
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat16x4_t load_x4(const f16* p) SME2K_STREAMING {
+  return svld1_x4(svptrue_c16(), reinterpret_cast<const float16_t*>(p));
+}
+
+/// The 16 bytes at p (4 f32 or 8 f16), elements at or past `count` zero and not read,
+/// replicated into every 128-bit segment: the operand of the indexed dot products below.
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t load_quad(const float* p,
+                                                            size_t count) SME2K_STREAMING {
+  return svld1rq(svwhilelt_b32_u64(0, count), p);
+}
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat16_t load_quad(const f16* p,
+                                                            size_t count) SME2K_STREAMING {
+  return svld1rq(svwhilelt_b16_u64(0, count), reinterpret_cast<const float16_t*>(p));
+}
+
+/// ZA vector group `slice` (two f32 vectors) += w x x[kIndex]: each 32-bit lane of w (one
+/// output column) times element group kIndex of every 128-bit segment of x (the same k for
+/// all lanes). f32: one k per lane (FMLA); f16: a pair of k per lane, summed (FDOT).
+template <uint64_t kIndex>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void dot_lane_za32_vg2(
+    uint32_t slice, svfloat32x2_t w, svfloat32_t x) SME2K_STREAMING SME2K_INOUT_ZA {
+  svmla_lane_za32_f32_vg1x2(slice, w, x, kIndex);
+}
+template <uint64_t kIndex>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void dot_lane_za32_vg2(
+    uint32_t slice, svfloat16x2_t w, svfloat16_t x) SME2K_STREAMING SME2K_INOUT_ZA {
+  svdot_lane_za32_f16_vg1x2(slice, w, x, kIndex);
 }
 
 }  // namespace sme2

@@ -14,7 +14,9 @@
 #include "sme2k/arch/dispatch.hpp"
 #include "sme2k/kernels/portable/gemm_f16_f16_f16p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f32_f32_f32p8x1bf32_4x8_portable_loops.hpp"
+#include "sme2k/kernels/sme2/gemm_f16_f16_f16p2vlx2bf32_4x2vl_sme2_dot.hpp"
 #include "sme2k/kernels/sme2/gemm_f16_f16p2vlx2_f16p2vlx2bf32_2vlx2vl_sme2_mopa.hpp"
+#include "sme2k/kernels/sme2/gemm_f32_f32_f32p2vlx1bf32_4x2vl_sme2_dot.hpp"
 #include "sme2k/kernels/sme2/gemm_f32_f32p2vlx1_f32p2vlx1bf32_2vlx2vl_sme2_mopa.hpp"
 #include "sme2k/types/variant.hpp"
 
@@ -26,24 +28,40 @@ struct TypeList {};
 using GemmKernels = TypeList<
 #if SME2K_HAS_SME2_CODE
     GemmF32F32p2vlx1F32p2vlx1bf32_2vlx2vlSme2Mopa, GemmF16F16p2vlx2F16p2vlx2bf32_2vlx2vlSme2Mopa,
+    GemmF32F32F32p2vlx1bf32_4x2vlSme2Dot, GemmF16F16F16p2vlx2bf32_4x2vlSme2Dot,
 #endif
     GemmF32F32F32p8x1bf32_4x8PortableLoops, GemmF16F16F16p8x1bf32_4x8PortableLoops>;
 
+/// What a GEMM kernel is for: any M, or only few rows (it has kMaxRows, and the op runs it
+/// for M <= kMaxRows on the weights the any-M kernel of its path reads).
+enum class KernelUse : uint8_t { kAnyM = 1, kSmallM = 2 };
+
 namespace detail {
-template <class V, Path P, class List>
+template <class K, class = void>
+struct UseOf : std::integral_constant<KernelUse, KernelUse::kAnyM> {};
+template <class K>
+struct UseOf<K, std::void_t<decltype(K::kMaxRows)>>
+    : std::integral_constant<KernelUse, KernelUse::kSmallM> {};
+
+template <class V, Path P, KernelUse U, class List>
 struct FindGemmKernel {
   using type = void;
 };
-template <class V, Path P, class K, class... Rest>
-struct FindGemmKernel<V, P, TypeList<K, Rest...>> {
-  using type = std::conditional_t<std::is_same_v<typename K::Variant, V> && K::kPath == P, K,
-                                  typename FindGemmKernel<V, P, TypeList<Rest...>>::type>;
+template <class V, Path P, KernelUse U, class K, class... Rest>
+struct FindGemmKernel<V, P, U, TypeList<K, Rest...>> {
+  using type = std::conditional_t<std::is_same_v<typename K::Variant, V> && K::kPath == P &&
+                                      UseOf<K>::value == U,
+                                  K, typename FindGemmKernel<V, P, U, TypeList<Rest...>>::type>;
 };
 }  // namespace detail
 
-/// The GEMM kernel of variant V on path P, or void when this build has none.
-template <class V, Path P>
-using GemmKernelFor = typename detail::FindGemmKernel<V, P, GemmKernels>::type;
+template <class K>
+inline constexpr KernelUse kKernelUse = detail::UseOf<K>::value;
+
+/// The GEMM kernel of variant V on path P for any M (or only for few rows, U = kSmallM), or
+/// void when this build has none.
+template <class V, Path P, KernelUse U = KernelUse::kAnyM>
+using GemmKernelFor = typename detail::FindGemmKernel<V, P, U, GemmKernels>::type;
 
 template <class K>
 struct KernelTag {
@@ -76,6 +94,7 @@ struct KernelInfo {
   std::string_view rhs_format;
   Path path;
   VariantId variant;
+  KernelUse use;
 };
 
 namespace detail {
@@ -85,7 +104,7 @@ constexpr auto kernel_infos(TypeList<Ks...>) {
     KernelInfo items[sizeof...(Ks)];
   };
   return Table{{KernelInfo{Ks::kName, Ks::LhsFormat::kName, Ks::RhsFormat::kName, Ks::kPath,
-                           VariantTraits<typename Ks::Variant>::kId}...}};
+                           VariantTraits<typename Ks::Variant>::kId, kKernelUse<Ks>}...}};
 }
 }  // namespace detail
 

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <type_traits>
 
 #include "sme2k/arch/dispatch.hpp"
 #include "sme2k/arch/vl.hpp"
@@ -69,14 +70,36 @@ inline bool ranges_overlap(uintptr_t a0, uintptr_t a1, uintptr_t b0, uintptr_t b
   return a0 < b1 && b0 < a1;
 }
 
+/// The small-M kernel the op runs instead of Kernel for few rows (void: none). It reads the
+/// same packed weights.
+template <class V, class Kernel>
+using SmallMKernelFor = GemmKernelFor<V, Kernel::kPath, KernelUse::kSmallM>;
+
+template <class V, class Kernel>
+bool uses_small_m_kernel(size_t m) {
+  using SmallM = SmallMKernelFor<V, Kernel>;
+  if constexpr (std::is_void_v<SmallM>) {
+    return false;
+  } else {
+    static_assert(std::is_same_v<typename SmallM::RhsFormat, typename Kernel::RhsFormat>,
+                  "the small-M kernel must read the weights the any-M kernel reads");
+    return m <= SmallM::kMaxRows;
+  }
+}
+
 // The SME2 driver's workspace: one packed LHS panel, then the epilogue scratch, each on a
-// cache line; plus the slack to align an arbitrary caller pointer.
-template <class Kernel>
-bool gemm_workspace_bytes(size_t k, size_t vl, size_t* bytes) {
+// cache line; plus the slack to align an arbitrary caller pointer. Kernels that read A where
+// it lies (portable, small M) need none.
+template <class V, class Kernel>
+bool gemm_workspace_bytes(size_t m, size_t k, size_t vl, size_t* bytes) {
   if constexpr (Kernel::kPath == Path::kPortable) {
-    *bytes = 0;  // reads A where it lies
+    *bytes = 0;
     return true;
   } else {
+    if (uses_small_m_kernel<V, Kernel>(m)) {
+      *bytes = 0;
+      return true;
+    }
     size_t panel = 0;
     return Kernel::LhsFormat::checked_panel_bytes(k, vl, &panel) &&
            checked_add(panel, kWorkspaceAlignment - 1, &panel) &&
@@ -197,7 +220,7 @@ Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes) {
   }
   return visit_gemm_kernel<V>(select_path(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
-    if (!detail::gemm_workspace_bytes<Kernel>(k, kernel_vl<Kernel>(), bytes)) {
+    if (!detail::gemm_workspace_bytes<V, Kernel>(m, k, kernel_vl<Kernel>(), bytes)) {
       return Status::error(StatusCode::kSizeOverflow, "gemm_workspace_size: K=%zu overflows", k);
     }
     return Status();
@@ -248,7 +271,7 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
     size_t payload = 0;
     size_t needed = 0;
     if (!detail::gemm_payload_bytes<Kernel>(n, k, vl, &payload) ||
-        !detail::gemm_workspace_bytes<Kernel>(k, vl, &needed)) {
+        !detail::gemm_workspace_bytes<V, Kernel>(a.rows, k, vl, &needed)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
     }
     SME2K_RETURN_IF_ERROR(
@@ -281,6 +304,14 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
       detail::run_gemm_portable<Kernel>(call);
     } else {
 #if SME2K_HAS_SME2_CODE
+      using SmallM = detail::SmallMKernelFor<V, Kernel>;
+      if constexpr (!std::is_void_v<SmallM>) {
+        if (detail::uses_small_m_kernel<V, Kernel>(a.rows)) {
+          detail::run_gemm_small_m_sme2<SmallM>(call);
+          detail::record_path(Kernel::kPath);
+          return Status();
+        }
+      }
       detail::run_gemm_sme2<Kernel>(call);
 #endif
     }

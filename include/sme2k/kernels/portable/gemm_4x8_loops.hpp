@@ -14,17 +14,10 @@
 #include <type_traits>
 
 #include "sme2k/epilogue/ops.hpp"
+#include "sme2k/formats/row_major_lhs.hpp"
 #include "sme2k/types/f16.hpp"
 
 namespace sme2k {
-
-/// An LHS the kernel reads unpacked, row-major with a leading dimension; kName is the
-/// element type as docs/naming.md writes an unpacked operand.
-template <class Elem>
-struct RowMajorLhs {
-  using Element = Elem;
-  static constexpr std::string_view kName = std::is_same_v<Elem, float> ? "f32" : "f16";
-};
 
 template <class LhsElem, class Rhs>
 struct GemmPortable4x8Loops {

@@ -55,6 +55,14 @@ SME2K_TARGET_SME2 SME2K_LOCALLY_STREAMING
                 call.c.data + Kernel::dst_offset(m0, 0, call.c.ld), call.c.ld, scratch);
   }
 }
+
+// Few rows: the small-M kernel reads A where it lies and needs no workspace.
+template <class Kernel, class Lhs, class Out>
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_small_m_sme2(
+    const GemmCall<Lhs, Out>& call) {
+  Kernel::run(call.a.rows, call.c.cols, call.a.cols, call.a.data, call.a.ld, call.rhs_payload,
+              call.has_bias, call.clamp, call.c.data, call.c.ld);
+}
 #endif
 
 }  // namespace detail
