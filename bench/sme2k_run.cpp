@@ -236,6 +236,7 @@ enum class OutChoice { kDefault, kF32, kF16 };
 struct GemmOptions {
   const char* variant = nullptr;
   OutChoice out = OutChoice::kDefault;
+  size_t batch = 0;  // 0: a plain GEMM with packed weights; >= 1: batch_matmul, B packed inside
   size_t m = 0, n = 0, k = 0;
   size_t lda = 0, ldb = 0, ldc = 0;  // 0: dense
   sme2k::RhsLayout b_layout = sme2k::RhsLayout::kKxN;
@@ -280,6 +281,14 @@ const GemmSpec kGemmOptions[] = {
      [](const char* v, GemmOptions* o) { return parse_positive(v, &o->ldc); }},
     {"--b-layout", "kxn|nxk", "how B is stored before packing (default kxn)",
      [](const char* v, GemmOptions* o) { return parse_choice(v, kLayoutNames, &o->b_layout); }},
+    {"--batch", "B",
+     "run batch_matmul over B items (B is packed inside the op, in the region; no bias)",
+     [](const char* v, GemmOptions* o) { return parse_positive(v, &o->batch); }},
+    {"--bt", nullptr, "B given as N x K (the attention form Q x K^T): --b-layout nxk",
+     [](const char*, GemmOptions* o) {
+       o->b_layout = sme2k::RhsLayout::kNxK;
+       return true;
+     }},
     {"--no-bias", nullptr, "no bias (default: a random bias)",
      [](const char*, GemmOptions* o) {
        o->bias = false;
@@ -314,7 +323,15 @@ struct GemmData {
   Buffer<Out> c;
   Buffer<unsigned char> packed, workspace;
   size_t packed_bytes = 0, workspace_bytes = 0;
+  size_t a_stride = 0, b_stride = 0, c_stride = 0;  // between batch items
+  sme2k::reference::GemmF32Problem problem;         // of batch item 0
+};
+
+/// One batch item's problem and result, as the verify functions read them.
+template <class Out>
+struct Item {
   sme2k::reference::GemmF32Problem problem;
+  const Out* c;
 };
 
 /// `values` rounded to T and back (NaN padding stays NaN), and the T copy.
@@ -346,22 +363,34 @@ template <class V, class Out>
 sme2k::Status prepare_gemm(const GemmOptions& o, GemmData<V, Out>* d) {
   const bool kxn = o.b_layout == sme2k::RhsLayout::kKxN;
   const size_t b_rows = kxn ? o.k : o.n, b_cols = kxn ? o.n : o.k;
-  d->a_ref = random_matrix(o.m, o.k, o.lda, o.seed * 3 + 0);
-  d->b_ref = random_matrix(b_rows, b_cols, o.ldb, o.seed * 3 + 1);
-  d->a = stored_as<typename GemmData<V, Out>::Lhs>(&d->a_ref, matrix_extent(o.m, o.k, o.lda));
-  d->b = stored_as<typename GemmData<V, Out>::Rhs>(&d->b_ref, matrix_extent(b_rows, b_cols, o.ldb));
-  if (o.bias) d->bias = random_matrix(1, o.n, o.n, o.seed * 3 + 2);
+  const size_t items = o.batch > 0 ? o.batch : 1;
+  // Items back to back, as one tall matrix of `items` x rows (row padding NaN throughout).
+  d->a_stride = o.m * o.lda;
+  d->b_stride = b_rows * o.ldb;
+  d->c_stride = o.m * o.ldc;
+  d->a_ref = random_matrix(items * o.m, o.k, o.lda, o.seed * 3 + 0);
+  d->b_ref = random_matrix(items * b_rows, b_cols, o.ldb, o.seed * 3 + 1);
+  d->a =
+      stored_as<typename GemmData<V, Out>::Lhs>(&d->a_ref, matrix_extent(items * o.m, o.k, o.lda));
+  d->b = stored_as<typename GemmData<V, Out>::Rhs>(&d->b_ref,
+                                                   matrix_extent(items * b_rows, b_cols, o.ldb));
+  if (o.bias && o.batch == 0) d->bias = random_matrix(1, o.n, o.n, o.seed * 3 + 2);
   // NaN everywhere: an element the op forgets to write, or padding it writes, is caught.
-  const size_t c_extent = matrix_extent(o.m, o.n, o.ldc);
+  const size_t c_extent = matrix_extent(items * o.m, o.n, o.ldc);
   d->c = allocate<Out>(c_extent);
   std::fill(d->c.get(), d->c.get() + c_extent,
             sme2k::convert_to<Out>(std::numeric_limits<float>::quiet_NaN()));
 
-  SME2K_RETURN_IF_ERROR(sme2k::gemm_packed_rhs_size<V>(o.n, o.k, &d->packed_bytes));
-  d->packed = allocate<unsigned char>(d->packed_bytes);
-  SME2K_RETURN_IF_ERROR(sme2k::gemm_pack_rhs<V>({d->b.get(), b_rows, b_cols, o.ldb}, o.b_layout,
-                                                d->bias.get(), d->packed.get(), d->packed_bytes));
-  SME2K_RETURN_IF_ERROR(sme2k::gemm_workspace_size<V>(o.m, o.n, o.k, &d->workspace_bytes));
+  if (o.batch > 0) {
+    SME2K_RETURN_IF_ERROR(
+        sme2k::batch_matmul_workspace_size<V>(o.batch, o.m, o.n, o.k, &d->workspace_bytes));
+  } else {
+    SME2K_RETURN_IF_ERROR(sme2k::gemm_packed_rhs_size<V>(o.n, o.k, &d->packed_bytes));
+    d->packed = allocate<unsigned char>(d->packed_bytes);
+    SME2K_RETURN_IF_ERROR(sme2k::gemm_pack_rhs<V>({d->b.get(), b_rows, b_cols, o.ldb}, o.b_layout,
+                                                  d->bias.get(), d->packed.get(), d->packed_bytes));
+    SME2K_RETURN_IF_ERROR(sme2k::gemm_workspace_size<V>(o.m, o.n, o.k, &d->workspace_bytes));
+  }
   d->workspace = allocate<unsigned char>(d->workspace_bytes);
 
   auto& p = d->problem;
@@ -372,6 +401,33 @@ sme2k::Status prepare_gemm(const GemmOptions& o, GemmData<V, Out>* d) {
   p.clamp = o.clamp.active();
   p.clamp_min = o.clamp.min, p.clamp_max = o.clamp.max;
   return sme2k::Status();
+}
+
+/// Batch item i of the data, for the reference.
+template <class V, class Out>
+Item<Out> item(const GemmData<V, Out>& d, size_t i) {
+  Item<Out> it{d.problem, d.c.get() + i * d.c_stride};
+  it.problem.a += i * d.a_stride;
+  it.problem.b += i * d.b_stride;
+  return it;
+}
+
+/// The op, between the markers: gemm() with packed weights, or batch_matmul() packing B.
+template <class V, class Out>
+sme2k::Status run_op(const GemmOptions& o, GemmData<V, Out>* d) {
+  using Lhs = typename GemmData<V, Out>::Lhs;
+  using Rhs = typename GemmData<V, Out>::Rhs;
+  const sme2k::MatrixView<const Lhs> a{d->a.get(), o.m, o.k, o.lda};
+  const sme2k::MatrixView<Out> c{d->c.get(), o.m, o.n, o.ldc};
+  const sme2k::GemmEpilogue epilogue{o.clamp};
+  if (o.batch == 0) {
+    return sme2k::gemm<V>(a, d->packed.get(), d->packed_bytes, c, epilogue, d->workspace.get(),
+                          d->workspace_bytes);
+  }
+  const bool kxn = o.b_layout == sme2k::RhsLayout::kKxN;
+  const sme2k::MatrixView<const Rhs> b{d->b.get(), kxn ? o.k : o.n, kxn ? o.n : o.k, o.ldb};
+  return sme2k::batch_matmul<V>(o.batch, a, d->a_stride, b, o.b_layout, d->b_stride, c, d->c_stride,
+                                epilogue, d->workspace.get(), d->workspace_bytes);
 }
 
 /// The error bound at an element whose exact value is `want`: f32 accumulation, then the
@@ -480,15 +536,9 @@ int run_gemm(const GemmOptions& options) {
 
   GemmData<V, Out> d;
   sme2k::Status status = prepare_gemm(o, &d);
-  const sme2k::MatrixView<const typename GemmData<V, Out>::Lhs> a{d.a.get(), o.m, o.k, o.lda};
-  const sme2k::MatrixView<Out> c{d.c.get(), o.m, o.n, o.ldc};
-  const sme2k::GemmEpilogue epilogue{o.clamp};
 
   sme2k_roi_begin();
-  for (size_t r = 0; r < o.repeat && status.ok(); ++r) {
-    status = sme2k::gemm<V>(a, d.packed.get(), d.packed_bytes, c, epilogue, d.workspace.get(),
-                            d.workspace_bytes);
-  }
+  for (size_t r = 0; r < o.repeat && status.ok(); ++r) status = run_op(o, &d);
   sme2k_roi_end();
 
   const sme2k::Path path = sme2k::last_used_path();
@@ -499,10 +549,10 @@ int run_gemm(const GemmOptions& options) {
                   static_cast<double>(o.clamp.max));
   }
   std::printf(
-      "gemm %s out=%s M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu b=%s bias=%s clamp=%s "
-      "repeat=%zu path=%s svl=%zu cpu='%s' status=%s\n",
-      o.variant, std::is_same_v<Out, float> ? "f32" : "f16", o.m, o.n, o.k, o.lda, o.ldb, o.ldc,
-      sme2k::rhs_layout_name(o.b_layout), o.bias ? "yes" : "no", clamp, o.repeat,
+      "gemm %s out=%s batch=%zu M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu b=%s bias=%s "
+      "clamp=%s repeat=%zu path=%s svl=%zu cpu='%s' status=%s\n",
+      o.variant, std::is_same_v<Out, float> ? "f32" : "f16", o.batch, o.m, o.n, o.k, o.lda, o.ldb,
+      o.ldc, sme2k::rhs_layout_name(o.b_layout), d.bias ? "yes" : "no", clamp, o.repeat,
       status.ok() ? sme2k::path_name(path) : "-", svl_bits,
       sme2k::cpu_features_string(sme2k::cpu_features()).c_str(),
       status.ok() ? "ok" : sme2k::status_code_name(status.code()));
@@ -516,18 +566,22 @@ int run_gemm(const GemmOptions& options) {
     return kExitFailure;
   }
 
-  const double macs =
-      static_cast<double>(o.m) * static_cast<double>(o.n) * static_cast<double>(o.k);
+  const size_t items = o.batch > 0 ? o.batch : 1;
+  const double macs = static_cast<double>(items) * static_cast<double>(o.m) *
+                      static_cast<double>(o.n) * static_cast<double>(o.k);
   const bool full =
       o.verify == VerifyPolicy::kFull || (o.verify == VerifyPolicy::kAuto && macs <= 0x1p24);
   Verifier v;
-  if (full) {
-    verify_full(d, o.ldc, &v);
-  } else {
-    verify_sample(d, o.ldc, &v);
+  for (size_t i = 0; i < items; ++i) {
+    const Item<Out> it = item(d, i);
+    if (full) {
+      verify_full(it, o.ldc, &v);
+    } else {
+      verify_sample(it, o.ldc, &v);
+    }
+    verify_padding(it, o.n, o.ldc, &v);
   }
-  verify_padding(d, o.n, o.ldc, &v);
-  std::printf("verified %zu of %zu elements (%s): %s\n", v.checked(), o.m * o.n,
+  std::printf("verified %zu of %zu elements (%s): %s\n", v.checked(), items * o.m * o.n,
               full ? "full" : "sample", v.failed() == 0 ? "ok" : "MISMATCH");
   if (v.failed() != 0) {
     std::fprintf(stderr, "sme2k-run: %zu wrong element(s)\n", v.failed());

@@ -1,7 +1,8 @@
 // sme2k: Arm SME2 kernels for inference runtimes. Include this one header.
 //
-// What is here (see README.md): GEMM for the variants of types/variant.hpp with weight
-// packing, run-time CPU dispatch to SME2 or a portable path, Status errors, f16 storage.
+// What is here (see README.md): GEMM and batched matmul for the variants of
+// types/variant.hpp with weight packing, run-time CPU dispatch to SME2 or a portable path,
+// Status errors, f16 storage.
 #pragma once
 
 #include "sme2k/arch/cpu_features.hpp"
@@ -9,6 +10,7 @@
 #include "sme2k/arch/vl.hpp"
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/kernels/registry.hpp"
+#include "sme2k/ops/batch_matmul.hpp"
 #include "sme2k/ops/gemm.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/layout.hpp"

@@ -22,12 +22,9 @@
 
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/arch/vl.hpp"
+#include "sme2k/formats/za_transpose.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/size_math.hpp"
-
-#if SME2K_HAS_SME2_CODE
-#include <arm_sme.h>
-#endif
 
 namespace sme2k {
 
@@ -71,65 +68,13 @@ struct LhsPanelFormat {
   }
 
 #if SME2K_HAS_SME2_CODE
-  /// pack_panel() through ZA, in streaming mode, for a panel of 2VL rows whose k-blocks are
-  /// 32-bit words (f32 with KR = 1, f16 with KR = 2): each block of VL rows x VL words of A
-  /// is loaded as horizontal slices of tiles 0 (rows 0..VL-1) and 1 (rows VL..2VL-1) and
-  /// stored as vertical slices, which are the panel's rows. Loads and stores only: per 64 B,
-  /// 1 cycle in and 1.28 out on the M4 model at SVL 512, no ZA-to-register moves. A last word
-  /// only partly inside K (odd K for f16) is loaded element-wise into a register and moved
-  /// into ZA, so nothing past A's last element is read. Clobbers ZA tiles 0 and 1.
+  /// pack_panel() in streaming mode, through ZA (formats/za_transpose.hpp): loads and
+  /// stores only. Clobbers ZA tiles 0 and 1.
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void pack_panel_sme2(
       MatrixView<const Elem> a, Elem* panel) SME2K_STREAMING SME2K_INOUT_ZA {
-    static_assert(sizeof(Elem) * Kr == 4 && Width::kScalesWithVl && Width::kUnits == 2,
-                  "pack_panel_sme2 moves k-blocks as 32-bit words through two 32-bit ZA tiles");
-    const size_t vl = svcntsw();
-    const size_t rows_top = a.rows < vl ? a.rows : vl;
-    const size_t rows_bottom = a.rows > vl ? a.rows - vl : 0;
-    const size_t words = ceil_div(a.cols, Kr);  // per row, the last one zero-padded
-    const size_t whole_words = a.cols / Kr;
-    const size_t ld_bytes = a.ld * sizeof(Elem);
-    const svbool_t all = svptrue_b32();
-    // Loads zero the lanes past K; the slices of rows past M are never loaded: clear them.
-    if (rows_top < vl) {
-      svzero_mask_za(0x33);  // za0.s and za1.s
-    } else if (rows_bottom < vl) {
-      svzero_mask_za(0x22);  // za1.s
-    }
-    for (size_t w0 = 0; w0 < words; w0 += vl) {
-      const auto* row = reinterpret_cast<const uint8_t*>(a.data) + w0 * 4;
-      if (w0 + vl <= whole_words || whole_words == words) {
-        const svbool_t in_k = svwhilelt_b32_u64(w0, words);
-        for (uint32_t i = 0; i < rows_top; ++i, row += ld_bytes) svld1_hor_za32(0, i, in_k, row);
-        for (uint32_t i = 0; i < rows_bottom; ++i, row += ld_bytes) {
-          svld1_hor_za32(1, i, in_k, row);
-        }
-      } else if constexpr (Kr > 1) {
-        for (uint32_t i = 0; i < rows_top; ++i, row += ld_bytes) {
-          svwrite_hor_za32_u32_m(0, i, all, load_words_up_to_k(row, w0 * Kr, a.cols));
-        }
-        for (uint32_t i = 0; i < rows_bottom; ++i, row += ld_bytes) {
-          svwrite_hor_za32_u32_m(1, i, all, load_words_up_to_k(row, w0 * Kr, a.cols));
-        }
-      }
-      const size_t cols = words - w0 < vl ? words - w0 : vl;
-      auto* out = reinterpret_cast<uint8_t*>(panel) + w0 * 2 * vl * 4;
-      for (uint32_t j = 0; j < cols; ++j, out += 2 * vl * 4) {
-        svst1_ver_za32(0, j, all, out);
-        svst1_ver_za32(1, j, all, out + vl * 4);
-      }
-    }
+    static_assert(Width::kScalesWithVl && Width::kUnits == 2, "2VL-row panels");
+    sme2::transpose_words_2vl<Kr>(a, panel);
   }
-
- private:
-  // The words at `row` holding elements [k0, k): elements past k read as zero, never loaded.
-  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static svuint32_t load_words_up_to_k(
-      const uint8_t* row, size_t k0, size_t k) SME2K_STREAMING {
-    static_assert(sizeof(Elem) == 2, "only 16-bit elements have partial 32-bit words so far");
-    return svreinterpret_u32(
-        svld1_u16(svwhilelt_b16_u64(k0, k), reinterpret_cast<const uint16_t*>(row)));
-  }
-
- public:
 #endif
 };
 

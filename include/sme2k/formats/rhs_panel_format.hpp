@@ -28,7 +28,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include "sme2k/arch/attributes.hpp"
 #include "sme2k/arch/vl.hpp"
+#include "sme2k/formats/za_transpose.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
@@ -110,6 +112,46 @@ struct RhsPanelFormat {
       }
     }
   }
+
+#if SME2K_HAS_SME2_CODE
+  /// One panel (columns [n0, n0 + NR) of B, zero past N and K) packed at run time in
+  /// streaming mode, for B that changes every call (attention's K and V). The bias row is
+  /// zeroed. N x K through ZA (a transpose of B's rows: formats/za_transpose.hpp); K x N by
+  /// copying rows (KR = 1) or by zipping pairs of rows into k pairs (KR = 2, one SME2
+  /// two-register ZIP per panel row). Clobbers ZA tiles 0 and 1.
+  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void pack_panel_sme2(
+      MatrixView<const Elem> b, RhsLayout layout, size_t n0,
+      void* panel) SME2K_STREAMING SME2K_INOUT_ZA {
+    static_assert(
+        sizeof(Bias) == 4 && sizeof(Elem) * Kr == 4 && Width::kScalesWithVl && Width::kUnits == 2,
+        "2VL-column panels of 32-bit words behind a 32-bit bias row");
+    const size_t vl = svcntsw();
+    const size_t width = 2 * vl;
+    const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
+    const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
+    const size_t cols = n - n0 < width ? n - n0 : width;
+    svst1(svptrue_c32(), static_cast<float*>(panel), svcreate2(svdup_f32(0), svdup_f32(0)));
+    Elem* data = reinterpret_cast<Elem*>(static_cast<uint8_t*>(panel) + width * sizeof(Bias));
+    if (layout == RhsLayout::kNxK) {
+      sme2::transpose_words_2vl<Kr>(MatrixView<const Elem>{&b(n0, 0), cols, k, b.ld}, data);
+    } else if constexpr (Kr == 1) {
+      const svcount_t in_n = svwhilelt_c32_u64(0, cols, 2);
+      for (size_t kk = 0; kk < k; ++kk, data += width) {
+        svst1(svptrue_c32(), reinterpret_cast<float*>(data),
+              svld1_x2(in_n, reinterpret_cast<const float*>(&b(kk, n0))));
+      }
+    } else {
+      const svbool_t in_n = svwhilelt_b16_u64(0, cols);
+      for (size_t kk = 0; kk < k; kk += 2, data += 2 * width) {
+        const auto* even = reinterpret_cast<const float16_t*>(&b(kk, n0));
+        const svfloat16_t r0 = svld1(in_n, even);
+        const svfloat16_t r1 =
+            kk + 1 < k ? svld1(in_n, even + b.ld) : svdup_f16(static_cast<float16_t>(0));
+        svst1(svptrue_c16(), reinterpret_cast<float16_t*>(data), svzip_f16_x2(svcreate2(r0, r1)));
+      }
+    }
+  }
+#endif
 
   /// The inverse of pack(), for tests: B as dense K x N and the bias (N values).
   static void unpack(const void* payload, size_t n, size_t k, size_t vl, Elem* b_kxn, Bias* bias) {

@@ -27,6 +27,7 @@
 #include "sme2k/formats/packed_header.hpp"
 #include "sme2k/kernels/registry.hpp"
 #include "sme2k/ops/detail/gemm_driver.hpp"
+#include "sme2k/ops/detail/validate.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/size_math.hpp"
@@ -35,40 +36,6 @@
 
 namespace sme2k {
 namespace detail {
-
-constexpr size_t kWorkspaceAlignment = 64;  // one cache line; SME loads need no more
-
-/// Checks a caller matrix: non-null, non-empty, ld >= cols, extent fits. `what` names it.
-template <class T>
-Status validate_matrix(const MatrixView<T>& m, const char* op, const char* what) {
-  if (m.data == nullptr) return Status::error(StatusCode::kNullPointer, "%s: %s is null", op, what);
-  if (m.rows == 0 || m.cols == 0) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: %s is %zu x %zu; sizes must be >= 1",
-                         op, what, m.rows, m.cols);
-  }
-  if (m.ld < m.cols) {
-    return Status::error(StatusCode::kInvalidArgument,
-                         "%s: leading dimension of %s (%zu) is smaller than its %zu columns", op,
-                         what, m.ld, m.cols);
-  }
-  size_t extent = 0;
-  if (!checked_extent(m.rows, m.cols, m.ld, sizeof(T), &extent)) {
-    return Status::error(StatusCode::kSizeOverflow, "%s: %s (%zu x %zu, ld %zu) overflows size_t",
-                         op, what, m.rows, m.cols, m.ld);
-  }
-  return Status();
-}
-
-/// [begin, end) byte range of a validated matrix.
-template <class T>
-void matrix_bytes(const MatrixView<T>& m, uintptr_t* begin, uintptr_t* end) {
-  *begin = reinterpret_cast<uintptr_t>(m.data);
-  *end = *begin + ((m.rows - 1) * m.ld + m.cols) * sizeof(T);
-}
-
-inline bool ranges_overlap(uintptr_t a0, uintptr_t a1, uintptr_t b0, uintptr_t b1) {
-  return a0 < b1 && b0 < a1;
-}
 
 /// The small-M kernel the op runs instead of Kernel for few rows (void: none). It reads the
 /// same packed weights.
@@ -287,15 +254,13 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
     void* aligned = workspace;
     if (needed > 0) {
       const auto w = reinterpret_cast<uintptr_t>(workspace);
-      const uintptr_t wa =
-          (w + detail::kWorkspaceAlignment - 1) & ~(detail::kWorkspaceAlignment - 1);
       if (detail::ranges_overlap(w, w + needed, a0, a1) ||
           detail::ranges_overlap(w, w + needed, c0, c1) ||
           detail::ranges_overlap(w, w + needed, p0, p0 + packed_rhs_bytes)) {
         return Status::error(StatusCode::kInvalidArgument,
                              "%s: workspace overlaps A, C or the packed weights", op);
       }
-      aligned = reinterpret_cast<void*>(wa);
+      aligned = detail::align_workspace(workspace);
     }
     const detail::GemmCall<typename VariantTraits<V>::Lhs, Out> call{
         a, static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes, header.has_bias(),
@@ -304,15 +269,7 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
       detail::run_gemm_portable<Kernel>(call);
     } else {
 #if SME2K_HAS_SME2_CODE
-      using SmallM = detail::SmallMKernelFor<V, Kernel>;
-      if constexpr (!std::is_void_v<SmallM>) {
-        if (detail::uses_small_m_kernel<V, Kernel>(a.rows)) {
-          detail::run_gemm_small_m_sme2<SmallM>(call);
-          detail::record_path(Kernel::kPath);
-          return Status();
-        }
-      }
-      detail::run_gemm_sme2<Kernel>(call);
+      detail::run_gemm_sme2<Kernel, detail::SmallMKernelFor<V, Kernel>>(call);
 #endif
     }
     detail::record_path(Kernel::kPath);

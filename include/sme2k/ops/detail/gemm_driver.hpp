@@ -1,11 +1,13 @@
-// The tile loop of a validated GEMM call, per path. This is the only place that enters
-// streaming mode: the SME2 driver is locally streaming with its own ZA, so one op call
-// toggles streaming mode exactly twice (in, out) whatever the shape, and everything it
-// calls (packer, kernel, epilogue) is inlined streaming code.
+// The tile loops of validated GEMM and batched-matmul calls, per path. This is the only place
+// that enters streaming mode: each SME2 driver is locally streaming with its own ZA, so one
+// op call toggles streaming mode exactly twice (in, out) whatever the shape or the batch,
+// and everything it calls (packers, kernels, epilogue) is inlined streaming code.
 //
 // Loop order: for each 2VL-row panel of A, pack it (through ZA) into the workspace, then run
 // the kernel across all of N. The panel (2VL x K) stays in L1 while N / 2VL blocks reuse it;
-// the packed weights stream through once per panel.
+// the packed weights stream through once per panel. Few rows (the small-M kernel) read A
+// where it lies. A batched call packs its B at run time into the workspace first, once per
+// batch (or once, when B is broadcast).
 #pragma once
 
 #include <cstddef>
@@ -14,6 +16,7 @@
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/arch/vl.hpp"
 #include "sme2k/epilogue/ops.hpp"
+#include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/size_math.hpp"
 
@@ -28,8 +31,30 @@ struct GemmCall {
   bool has_bias;
   MatrixView<Out> c;   // (M, N)
   const Clamp* clamp;  // null: no clamp
-  void* workspace;     // gemm_workspace_layout(): the LHS panel, then epilogue scratch
+  void* workspace;     // 64-byte aligned: LHS panel, then epilogue scratch (any-M SME2 kernel)
 };
+
+/// A batched call after validation: batch i reads A at a.data + i * a_stride, B at b.data +
+/// i * b_stride (0: the same B for all) and writes C at c.data + i * c_stride (elements).
+template <class Lhs, class Rhs, class Out>
+struct BatchCall {
+  size_t batch;
+  MatrixView<const Lhs> a;  // batch 0: (M, K)
+  size_t a_stride;
+  MatrixView<const Rhs> b;  // batch 0: (K, N) or (N, K) as `layout` says
+  RhsLayout layout;
+  size_t b_stride;
+  MatrixView<Out> c;  // batch 0: (M, N)
+  size_t c_stride;
+  const Clamp* clamp;
+  void* workspace;        // 64-byte aligned: packed B payload, then what the kernel needs
+  size_t packed_b_bytes;  // rounded up to 64
+};
+
+template <class T>
+MatrixView<T> batch_item(MatrixView<T> m, size_t stride, size_t i) {
+  return {m.data + i * stride, m.rows, m.cols, m.ld};
+}
 
 template <class Kernel, class Lhs, class Out>
 void run_gemm_portable(const GemmCall<Lhs, Out>& call) {
@@ -37,31 +62,75 @@ void run_gemm_portable(const GemmCall<Lhs, Out>& call) {
               call.clamp, call.c.data, call.c.ld);
 }
 
-#if SME2K_HAS_SME2_CODE
-template <class Kernel, class Lhs, class Out>
-SME2K_TARGET_SME2 SME2K_LOCALLY_STREAMING
-    SME2K_NEW_ZA void run_gemm_sme2(const GemmCall<Lhs, Out>& call) {
-  using LhsFormat = typename Kernel::LhsFormat;
-  const size_t m = call.a.rows;
-  const size_t k = call.a.cols;
-  const size_t mr = Kernel::m_step(sme2::vl());
-  auto* panel = static_cast<Lhs*>(call.workspace);
-  auto* scratch = reinterpret_cast<float*>(static_cast<uint8_t*>(call.workspace) +
-                                           round_up(LhsFormat::panel_bytes(k, sme2::vl()), 64));
-  for (size_t m0 = 0; m0 < m; m0 += mr) {
-    const size_t rows = m - m0 < mr ? m - m0 : mr;
-    LhsFormat::pack_panel_sme2({call.a.data + m0 * call.a.ld, rows, k, call.a.ld}, panel);
-    Kernel::run(rows, 0, call.c.cols, k, panel, call.rhs_payload, call.has_bias, call.clamp,
-                call.c.data + Kernel::dst_offset(m0, 0, call.c.ld), call.c.ld, scratch);
+template <class Kernel, class Lhs, class Rhs, class Out>
+void run_batch_portable(const BatchCall<Lhs, Rhs, Out>& call) {
+  for (size_t i = 0; i < call.batch; ++i) {
+    if (i == 0 || call.b_stride != 0) {
+      Kernel::RhsFormat::pack(batch_item(call.b, call.b_stride, i), call.layout,
+                              static_cast<const float*>(nullptr), 0, call.workspace);
+    }
+    const MatrixView<const Lhs> a = batch_item(call.a, call.a_stride, i);
+    const MatrixView<Out> c = batch_item(call.c, call.c_stride, i);
+    Kernel::run(a.rows, 0, c.cols, a.cols, a.data, a.ld, call.workspace, call.clamp, c.data, c.ld);
   }
 }
 
-// Few rows: the small-M kernel reads A where it lies and needs no workspace.
-template <class Kernel, class Lhs, class Out>
-SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_small_m_sme2(
+#if SME2K_HAS_SME2_CODE
+/// C = A x packed B on SME2, in streaming mode with ZA: the small-M kernel for few rows
+/// (SmallM, when not void), else panels of A through the any-M kernel. `workspace` holds
+/// the LHS panel and the epilogue scratch (unused by the small-M kernel).
+template <class Kernel, class SmallM, class Lhs, class Out>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void multiply_sme2(
+    MatrixView<const Lhs> a, const void* rhs_payload, bool has_bias, const Clamp* clamp,
+    MatrixView<Out> c, void* workspace) SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t m = a.rows, k = a.cols;
+  if constexpr (!std::is_void_v<SmallM>) {
+    if (m <= SmallM::kMaxRows) {
+      SmallM::run(m, c.cols, k, a.data, a.ld, rhs_payload, has_bias, clamp, c.data, c.ld);
+      return;
+    }
+  }
+  using LhsFormat = typename Kernel::LhsFormat;
+  const size_t vl = sme2::vl();
+  const size_t mr = Kernel::m_step(vl);
+  auto* panel = static_cast<Lhs*>(workspace);
+  auto* scratch = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) +
+                                           round_up(LhsFormat::panel_bytes(k, vl), 64));
+  for (size_t m0 = 0; m0 < m; m0 += mr) {
+    const size_t rows = m - m0 < mr ? m - m0 : mr;
+    LhsFormat::pack_panel_sme2({a.data + m0 * a.ld, rows, k, a.ld}, panel);
+    Kernel::run(rows, 0, c.cols, k, panel, rhs_payload, has_bias, clamp,
+                c.data + Kernel::dst_offset(m0, 0, c.ld), c.ld, scratch);
+  }
+}
+
+template <class Kernel, class SmallM, class Lhs, class Out>
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_sme2(
     const GemmCall<Lhs, Out>& call) {
-  Kernel::run(call.a.rows, call.c.cols, call.a.cols, call.a.data, call.a.ld, call.rhs_payload,
-              call.has_bias, call.clamp, call.c.data, call.c.ld);
+  multiply_sme2<Kernel, SmallM>(call.a, call.rhs_payload, call.has_bias, call.clamp, call.c,
+                                call.workspace);
+}
+
+template <class Kernel, class SmallM, class Lhs, class Rhs, class Out>
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_batch_sme2(
+    const BatchCall<Lhs, Rhs, Out>& call) {
+  using RhsFormat = typename Kernel::RhsFormat;
+  const size_t vl = sme2::vl();
+  const size_t width = RhsFormat::nr(vl);
+  const size_t n = call.c.cols, k = call.a.cols;
+  auto* payload = static_cast<uint8_t*>(call.workspace);
+  for (size_t i = 0; i < call.batch; ++i) {
+    if (i == 0 || call.b_stride != 0) {
+      const MatrixView<const Rhs> b = batch_item(call.b, call.b_stride, i);
+      for (size_t n0 = 0; n0 < n; n0 += width) {
+        RhsFormat::pack_panel_sme2(b, call.layout, n0,
+                                   payload + n0 / width * RhsFormat::panel_bytes(k, vl));
+      }
+    }
+    multiply_sme2<Kernel, SmallM>(batch_item(call.a, call.a_stride, i), payload, false, call.clamp,
+                                  batch_item(call.c, call.c_stride, i),
+                                  payload + call.packed_b_bytes);
+  }
 }
 #endif
 
