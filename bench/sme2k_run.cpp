@@ -237,6 +237,9 @@ struct GemmOptions {
   const char* variant = nullptr;
   OutChoice out = OutChoice::kDefault;
   size_t batch = 0;  // 0: a plain GEMM with packed weights; >= 1: batch_matmul, B packed inside
+  sme2k::Activation activation = sme2k::Activation::kNone;
+  bool affine = false;      // a random per-channel affine after the activation
+  bool transposed = false;  // C stored N x M
   size_t m = 0, n = 0, k = 0;
   size_t lda = 0, ldb = 0, ldc = 0;  // 0: dense
   sme2k::RhsLayout b_layout = sme2k::RhsLayout::kKxN;
@@ -254,6 +257,10 @@ constexpr std::pair<const char*, PathChoice> kPathNames[] = {
     {"auto", PathChoice::kAuto}, {"portable", PathChoice::kPortable}, {"sme2", PathChoice::kSme2}};
 constexpr std::pair<const char*, OutChoice> kOutNames[] = {{"f32", OutChoice::kF32},
                                                            {"f16", OutChoice::kF16}};
+constexpr std::pair<const char*, sme2k::Activation> kActivationNames[] = {
+    {"none", sme2k::Activation::kNone},   {"relu", sme2k::Activation::kRelu},
+    {"relu6", sme2k::Activation::kRelu6}, {"hardswish", sme2k::Activation::kHardSwish},
+    {"gelu", sme2k::Activation::kGelu},   {"silu", sme2k::Activation::kSilu}};
 constexpr std::pair<const char*, VerifyPolicy> kVerifyNames[] = {{"auto", VerifyPolicy::kAuto},
                                                                  {"full", VerifyPolicy::kFull},
                                                                  {"sample", VerifyPolicy::kSample}};
@@ -294,6 +301,20 @@ const GemmSpec kGemmOptions[] = {
        o->bias = false;
        return true;
      }},
+    {"--act", "NAME", "activation: none relu relu6 hardswish gelu silu (default none)",
+     [](const char* v, GemmOptions* o) {
+       return parse_choice(v, kActivationNames, &o->activation);
+     }},
+    {"--affine", nullptr, "a per-channel affine (scale, shift) after the activation",
+     [](const char*, GemmOptions* o) {
+       o->affine = true;
+       return true;
+     }},
+    {"--transposed", nullptr, "store C transposed (N x M)",
+     [](const char*, GemmOptions* o) {
+       o->transposed = true;
+       return true;
+     }},
     {"--clamp", "LO,HI", "clamp the output to [LO, HI]",
      [](const char* v, GemmOptions* o) { return parse_pair(v, &o->clamp.min, &o->clamp.max); }},
     {"--seed", "S", "seed of the random data (default 1)",
@@ -317,13 +338,14 @@ template <class V, class Out>
 struct GemmData {
   using Lhs = typename sme2k::VariantTraits<V>::Lhs;
   using Rhs = typename sme2k::VariantTraits<V>::Rhs;
-  Buffer<float> a_ref, b_ref, bias;
+  Buffer<float> a_ref, b_ref, bias, scale, shift;
   Buffer<Lhs> a;
   Buffer<Rhs> b;
   Buffer<Out> c;
   Buffer<unsigned char> packed, workspace;
   size_t packed_bytes = 0, workspace_bytes = 0;
   size_t a_stride = 0, b_stride = 0, c_stride = 0;  // between batch items
+  size_t row_step = 0, col_step = 0;                // C(i, j) at c[i * row_step + j * col_step]
   sme2k::reference::GemmF32Problem problem;         // of batch item 0
 };
 
@@ -332,6 +354,9 @@ template <class Out>
 struct Item {
   sme2k::reference::GemmF32Problem problem;
   const Out* c;
+  size_t row_step, col_step;  // C(i, j) at c[i * row_step + j * col_step]
+
+  float at(size_t i, size_t j) const { return sme2k::to_f32(c[i * row_step + j * col_step]); }
 };
 
 /// `values` rounded to T and back (NaN padding stays NaN), and the T copy.
@@ -355,7 +380,7 @@ Buffer<T> stored_as(Buffer<float>* values, size_t count) {
 GemmOptions with_dense_strides(GemmOptions o) {
   if (o.lda == 0) o.lda = o.k;
   if (o.ldb == 0) o.ldb = o.b_layout == sme2k::RhsLayout::kKxN ? o.n : o.k;
-  if (o.ldc == 0) o.ldc = o.n;
+  if (o.ldc == 0) o.ldc = o.transposed ? o.m : o.n;
   return o;
 }
 
@@ -367,7 +392,10 @@ sme2k::Status prepare_gemm(const GemmOptions& o, GemmData<V, Out>* d) {
   // Items back to back, as one tall matrix of `items` x rows (row padding NaN throughout).
   d->a_stride = o.m * o.lda;
   d->b_stride = b_rows * o.ldb;
-  d->c_stride = o.m * o.ldc;
+  const size_t c_rows = o.transposed ? o.n : o.m, c_cols = o.transposed ? o.m : o.n;
+  d->c_stride = c_rows * o.ldc;
+  d->row_step = o.transposed ? 1 : o.ldc;
+  d->col_step = o.transposed ? o.ldc : 1;
   d->a_ref = random_matrix(items * o.m, o.k, o.lda, o.seed * 3 + 0);
   d->b_ref = random_matrix(items * b_rows, b_cols, o.ldb, o.seed * 3 + 1);
   d->a =
@@ -376,7 +404,12 @@ sme2k::Status prepare_gemm(const GemmOptions& o, GemmData<V, Out>* d) {
                                                    matrix_extent(items * b_rows, b_cols, o.ldb));
   if (o.bias && o.batch == 0) d->bias = random_matrix(1, o.n, o.n, o.seed * 3 + 2);
   // NaN everywhere: an element the op forgets to write, or padding it writes, is caught.
-  const size_t c_extent = matrix_extent(items * o.m, o.n, o.ldc);
+  const size_t c_extent = matrix_extent(items * c_rows, c_cols, o.ldc);
+  if (o.affine) {
+    d->scale = random_matrix(1, o.n, o.n, o.seed * 3 + 3);
+    d->shift = random_matrix(1, o.n, o.n, o.seed * 3 + 4);
+    for (size_t j = 0; j < o.n; ++j) d->scale[j] = 1.0f + 0.5f * d->scale[j];
+  }
   d->c = allocate<Out>(c_extent);
   std::fill(d->c.get(), d->c.get() + c_extent,
             sme2k::convert_to<Out>(std::numeric_limits<float>::quiet_NaN()));
@@ -400,13 +433,25 @@ sme2k::Status prepare_gemm(const GemmOptions& o, GemmData<V, Out>* d) {
   p.bias = d->bias.get();
   p.clamp = o.clamp.active();
   p.clamp_min = o.clamp.min, p.clamp_max = o.clamp.max;
+  p.activation = o.activation;
+  p.scale = d->scale.get(), p.shift = d->shift.get();
   return sme2k::Status();
+}
+
+template <class V, class Out>
+sme2k::GemmEpilogue epilogue_of(const GemmOptions& o, const GemmData<V, Out>& d) {
+  sme2k::GemmEpilogue e;
+  e.activation = o.activation;
+  e.affine = {d.scale.get(), d.shift.get()};
+  e.clamp = o.clamp;
+  e.order = o.transposed ? sme2k::OutputOrder::kTransposed : sme2k::OutputOrder::kRowMajor;
+  return e;
 }
 
 /// Batch item i of the data, for the reference.
 template <class V, class Out>
 Item<Out> item(const GemmData<V, Out>& d, size_t i) {
-  Item<Out> it{d.problem, d.c.get() + i * d.c_stride};
+  Item<Out> it{d.problem, d.c.get() + i * d.c_stride, d.row_step, d.col_step};
   it.problem.a += i * d.a_stride;
   it.problem.b += i * d.b_stride;
   return it;
@@ -418,8 +463,10 @@ sme2k::Status run_op(const GemmOptions& o, GemmData<V, Out>* d) {
   using Lhs = typename GemmData<V, Out>::Lhs;
   using Rhs = typename GemmData<V, Out>::Rhs;
   const sme2k::MatrixView<const Lhs> a{d->a.get(), o.m, o.k, o.lda};
-  const sme2k::MatrixView<Out> c{d->c.get(), o.m, o.n, o.ldc};
-  const sme2k::GemmEpilogue epilogue{o.clamp};
+  const sme2k::MatrixView<Out> c = o.transposed
+                                       ? sme2k::MatrixView<Out>{d->c.get(), o.n, o.m, o.ldc}
+                                       : sme2k::MatrixView<Out>{d->c.get(), o.m, o.n, o.ldc};
+  const sme2k::GemmEpilogue epilogue = epilogue_of(o, *d);
   if (o.batch == 0) {
     return sme2k::gemm<V>(a, d->packed.get(), d->packed_bytes, c, epilogue, d->workspace.get(),
                           d->workspace_bytes);
@@ -430,49 +477,47 @@ sme2k::Status run_op(const GemmOptions& o, GemmData<V, Out>* d) {
                                 epilogue, d->workspace.get(), d->workspace_bytes);
 }
 
-/// The error bound at an element whose exact value is `want`: f32 accumulation, then the
-/// rounding to the output type.
+/// The error bound at an element whose exact value is `want`: f32 accumulation through the
+/// epilogue, then the rounding to the output type.
 template <class Out>
-double output_bound(size_t k, double want, double magnitude) {
-  const double bound = sme2k::reference::f32_gemm_error_bound(k, magnitude);
+double output_bound(const sme2k::reference::GemmF32Problem& p, size_t j, double pre,
+                    double magnitude, double want) {
+  const double bound = sme2k::reference::f32_epilogue_bound(p, j, pre, magnitude, want);
   return std::is_same_v<Out, float> ? bound : sme2k::reference::f16_rounding_bound(want, bound);
 }
 
-template <class D>
-void verify_full(const D& d, size_t ldc, Verifier* v) {
-  using Out = std::remove_reference_t<decltype(d.c[0])>;
+template <class Out>
+void verify_full(const Item<Out>& d, Verifier* v) {
   const auto& p = d.problem;
   const sme2k::reference::GemmF32Result r = sme2k::reference::gemm_f32(p);
   for (size_t i = 0; i < p.m; ++i) {
     for (size_t j = 0; j < p.n; ++j) {
-      const double want = r.value[i * p.n + j];
-      v->expect_near(i, j, sme2k::to_f32(d.c[i * ldc + j]), want,
-                     output_bound<Out>(p.k, want, r.magnitude[i * p.n + j]));
+      const size_t e = i * p.n + j;
+      v->expect_near(i, j, d.at(i, j), r.value[e],
+                     output_bound<Out>(p, j, r.pre[e], r.magnitude[e], r.value[e]));
     }
   }
 }
 
-template <class D>
-void verify_at(const D& d, size_t ldc, size_t i, size_t j, Verifier* v) {
-  using Out = std::remove_reference_t<decltype(d.c[0])>;
-  double magnitude = 0;
-  const double want = sme2k::reference::gemm_f32_at(d.problem, i, j, &magnitude);
-  v->expect_near(i, j, sme2k::to_f32(d.c[i * ldc + j]), want,
-                 output_bound<Out>(d.problem.k, want, magnitude));
+template <class Out>
+void verify_at(const Item<Out>& d, size_t i, size_t j, Verifier* v) {
+  double magnitude = 0, pre = 0;
+  const double want = sme2k::reference::gemm_f32_at(d.problem, i, j, &magnitude, &pre);
+  v->expect_near(i, j, d.at(i, j), want, output_bound<Out>(d.problem, j, pre, magnitude, want));
 }
 
 /// Edges (first and last row, first and last column: where tile tails are) and ~2048 distinct
 /// interior elements on a walk whose stride is coprime with their count.
-template <class D>
-void verify_sample(const D& d, size_t ldc, Verifier* v) {
+template <class Out>
+void verify_sample(const Item<Out>& d, Verifier* v) {
   const size_t m = d.problem.m, n = d.problem.n;
   for (size_t j = 0; j < n; ++j) {
-    verify_at(d, ldc, 0, j, v);
-    if (m > 1) verify_at(d, ldc, m - 1, j, v);
+    verify_at(d, 0, j, v);
+    if (m > 1) verify_at(d, m - 1, j, v);
   }
   for (size_t i = 1; i + 1 < m; ++i) {
-    verify_at(d, ldc, i, 0, v);
-    if (n > 1) verify_at(d, ldc, i, n - 1, v);
+    verify_at(d, i, 0, v);
+    if (n > 1) verify_at(d, i, n - 1, v);
   }
   if (m < 3 || n < 3) return;
   const size_t rows = m - 2, cols = n - 2, interior = rows * cols;
@@ -480,14 +525,17 @@ void verify_sample(const D& d, size_t ldc, Verifier* v) {
   while (std::gcd(stride, interior) != 1) ++stride;
   const size_t samples = std::min<size_t>(2048, interior);
   for (size_t t = 0, x = interior / 3; t < samples; ++t, x = (x + stride) % interior) {
-    verify_at(d, ldc, 1 + x / cols, 1 + x % cols, v);
+    verify_at(d, 1 + x / cols, 1 + x % cols, v);
   }
 }
 
-template <class D>
-void verify_padding(const D& d, size_t n, size_t ldc, Verifier* v) {
-  for (size_t i = 0; i + 1 < d.problem.m; ++i) {
-    for (size_t j = n; j < ldc; ++j) v->expect_untouched(i, j, sme2k::to_f32(d.c[i * ldc + j]));
+/// The gaps between C's stored rows (rows x cols as stored, leading dimension ld): NaN still.
+template <class Out>
+void verify_padding(const Item<Out>& d, size_t rows, size_t cols, size_t ld, Verifier* v) {
+  for (size_t r = 0; r + 1 < rows; ++r) {
+    for (size_t col = cols; col < ld; ++col) {
+      v->expect_untouched(r, col, sme2k::to_f32(d.c[r * ld + col]));
+    }
   }
 }
 
@@ -575,11 +623,11 @@ int run_gemm(const GemmOptions& options) {
   for (size_t i = 0; i < items; ++i) {
     const Item<Out> it = item(d, i);
     if (full) {
-      verify_full(it, o.ldc, &v);
+      verify_full(it, &v);
     } else {
-      verify_sample(it, o.ldc, &v);
+      verify_sample(it, &v);
     }
-    verify_padding(it, o.n, o.ldc, &v);
+    verify_padding(it, o.transposed ? o.n : o.m, o.transposed ? o.m : o.n, o.ldc, &v);
   }
   std::printf("verified %zu of %zu elements (%s): %s\n", v.checked(), items * o.m * o.n,
               full ? "full" : "sample", v.failed() == 0 ? "ok" : "MISMATCH");

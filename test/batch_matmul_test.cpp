@@ -89,7 +89,8 @@ void check_batch(const BatchCase& t) {
     const reference::GemmF32Result want = reference::gemm_f32(p);
     for (size_t e = 0; e < t.m * t.n; ++e) {
       const float got = to_f32(c[i * c_stride + e]);
-      double bound = reference::f32_gemm_error_bound(t.k, want.magnitude[e]);
+      double bound =
+          reference::f32_epilogue_bound(p, e % t.n, want.pre[e], want.magnitude[e], want.value[e]);
       if (std::is_same_v<Out, f16>) bound = reference::f16_rounding_bound(want.value[e], bound);
       if (!(std::fabs(got - want.value[e]) <= bound) && failures++ < 8) {
         ADD_FAILURE() << "batch " << i << " C(" << e / t.n << ", " << e % t.n << ") = " << got

@@ -168,6 +168,27 @@ TEST(GemmBadInput, GemmEpilogue) {
   EXPECT_TRUE(f.c_untouched());
 }
 
+TEST(GemmBadInput, GemmEpilogueStages) {
+  Fixture f;
+  GemmEpilogue e;
+  e.activation = static_cast<Activation>(42);
+  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run(f.A(), f.C(), e));
+  e = {};
+  e.order = static_cast<OutputOrder>(7);
+  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run(f.A(), f.C(), e));
+  // Transposed C is N x M: the row-major shape is refused, and vice versa.
+  e = {};
+  e.order = OutputOrder::kTransposed;
+  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run(f.A(), f.C(), e));
+  std::vector<float> ct(f.n * f.m);
+  EXPECT_STATUS(StatusCode::kOk, f.run(f.A(), {ct.data(), f.n, f.m, f.m}, e));
+  // The affine's arrays are read while C is written: they must not overlap it.
+  e = {};
+  e.affine.scale = f.c.data() + 2;
+  EXPECT_STATUS(StatusCode::kInvalidArgument, f.run(f.A(), f.C(), e));
+  EXPECT_TRUE(f.c_untouched());
+}
+
 TEST(GemmBadInput, GemmWorkspace) {
   Fixture f;
   if (f.workspace.empty())

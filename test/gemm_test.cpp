@@ -127,6 +127,40 @@ TYPED_TEST(Gemm, Clamp) {
   }
 }
 
+// Every activation, with and without the per-channel affine after it, C row-major and
+// transposed, on tails (few rows too), with and without a clamp.
+TYPED_TEST(Gemm, FusedEpilogue) {
+  const Steps s = this->steps();
+  for (Activation act : {Activation::kNone, Activation::kRelu, Activation::kRelu6,
+                         Activation::kHardSwish, Activation::kGelu, Activation::kSilu}) {
+    for (bool affine : {false, true}) {
+      for (bool transposed : {false, true}) {
+        for (size_t m : {size_t{3}, s.m + 1}) {
+          auto t = this->tester().m(m).n(s.n + 3).k(13).activation(act).affine(affine);
+          t.transposed(transposed).seed(m + 10 * static_cast<size_t>(act));
+          t.clone().Test();
+          t.clone().clamp(-0.25f, 0.5f).Test();
+        }
+      }
+    }
+  }
+}
+
+// Inputs that reach the activations' interesting ranges (large |x|: exp over- and underflow).
+TYPED_TEST(Gemm, ActivationsOnLargeValues) {
+  const Steps s = this->steps();
+  for (Activation act : {Activation::kGelu, Activation::kSilu, Activation::kHardSwish}) {
+    this->tester().m(s.m + 2).n(s.n + 1).k(400).activation(act).Test();
+    this->tester().m(2).n(s.n).k(400).activation(act).affine(true).Test();
+  }
+}
+
+TYPED_TEST(Gemm, TransposedWithStrides) {
+  const Steps s = this->steps();
+  this->tester().m(s.m * 2 + 1).n(s.n + 2).k(7).transposed(true).ldc(s.m * 2 + 9).Test();
+  this->tester().m(5).n(3).k(2).transposed(true).ldc(12).clamp(-0.1f, 0.1f).Test();
+}
+
 TYPED_TEST(Gemm, StridesLargerThanTheMatrix) {
   const Steps s = this->steps();
   auto t = this->tester().m(s.m + 2).n(s.n + 1).k(13);

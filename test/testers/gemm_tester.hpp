@@ -100,6 +100,20 @@ class GemmTester {
     seed_ = v;
     return *this;
   }
+  GemmTester& activation(Activation v) {
+    activation_ = v;
+    return *this;
+  }
+  /// A per-channel affine after the activation (random scale in [0.5, 1.5), shift in [-1, 1)).
+  GemmTester& affine(bool v) {
+    affine_ = v;
+    return *this;
+  }
+  /// Store C transposed (N x M, ldc >= M).
+  GemmTester& transposed(bool v) {
+    transposed_ = v;
+    return *this;
+  }
   /// Where every operand sits: against the guard page after it (default) or before it.
   GemmTester& guard_side(GuardSide v) {
     side_ = v;
@@ -109,16 +123,18 @@ class GemmTester {
 
   size_t get_m() const { return m_; }
 
-  /// "f16->f32 M=33 N=17 K=5 lda=5 ldb=17 ldc=17 kxn bias clamp=[-0.5,0.5] seed=1"
+  /// "f16->f32 M=33 N=17 K=5 lda=5 ldb=17 ldc=17 kxn bias act=gelu affine transposed
+  /// clamp=[-0.5,0.5] seed=1"
   std::string describe() const {
-    char s[240];
-    std::snprintf(
-        s, sizeof s,
-        "%s->%s M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu %s %s%s clamp=[%g,%g] seed=%llu",
-        VariantTraits<V>::kName.data(), std::is_same_v<Out, f16> ? "f16" : "f32", m_, n_, k_, lda(),
-        ldb(), ldc(), rhs_layout_name(layout_), bias_ ? "bias" : "no-bias",
-        f16_bias_ ? "(f16)" : "", static_cast<double>(clamp_.min), static_cast<double>(clamp_.max),
-        static_cast<unsigned long long>(seed_));
+    char s[300];
+    std::snprintf(s, sizeof s,
+                  "%s->%s M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu %s %s%s act=%s%s%s "
+                  "clamp=[%g,%g] seed=%llu",
+                  VariantTraits<V>::kName.data(), std::is_same_v<Out, f16> ? "f16" : "f32", m_, n_,
+                  k_, lda(), ldb(), ldc(), rhs_layout_name(layout_), bias_ ? "bias" : "no-bias",
+                  f16_bias_ ? "(f16)" : "", activation_name(activation_), affine_ ? " affine" : "",
+                  transposed_ ? " transposed" : "", static_cast<double>(clamp_.min),
+                  static_cast<double>(clamp_.max), static_cast<unsigned long long>(seed_));
     return s;
   }
 
@@ -134,7 +150,8 @@ class GemmTester {
     GuardedArray<Rhs> b((b_rows - 1) * ldb() + b_cols, side_);
     GuardedArray<float> bias(bias_ ? n_ : 0, side_);
     GuardedArray<f16> bias_f16(bias_ && f16_bias_ ? n_ : 0, side_);
-    GuardedArray<Out> c((m_ - 1) * ldc() + n_, side_);
+    GuardedArray<Out> c((c_rows() - 1) * ldc() + c_cols(), side_);
+    GuardedArray<float> scale(affine_ ? n_ : 0, side_), shift(affine_ ? n_ : 0, side_);
     // Values with 12 significant bits: exact in f16 and f32 alike, so the reference sees the
     // same inputs whatever the variant stores.
     std::vector<float> a_values(a.size()), b_values(b.size());
@@ -142,6 +159,8 @@ class GemmTester {
     for (size_t i = 0; i < b.size(); ++i) b[i] = convert_to<Rhs>(b_values[i] = values.next());
     for (float& x : bias) x = values.next();
     for (size_t i = 0; i < bias_f16.size(); ++i) bias_f16[i] = to_f16(bias[i]);
+    for (float& x : scale) x = 1.0f + 0.5f * values.next();
+    for (float& x : shift) x = values.next();
     // C's gaps between rows must survive the call: fill everything with a NaN sentinel.
     for (Out& x : c) x = convert_to<Out>(std::numeric_limits<float>::quiet_NaN());
 
@@ -169,16 +188,21 @@ class GemmTester {
     ASSERT_TRUE(status.ok()) << status.message();
 
     size_t workspace_bytes = 0;
-    SME2K_EXPECT_ABI_PRESERVED(status = gemm_workspace_size<V>(m_, n_, k_, &workspace_bytes));
+    const OutputOrder order = transposed_ ? OutputOrder::kTransposed : OutputOrder::kRowMajor;
+    SME2K_EXPECT_ABI_PRESERVED(status =
+                                   gemm_workspace_size<V>(m_, n_, k_, &workspace_bytes, order));
     ASSERT_TRUE(status.ok()) << status.message();
     GuardedBuffer workspace(workspace_bytes, side_);
 
     GemmEpilogue epilogue;
     epilogue.clamp = clamp_;
-    SME2K_EXPECT_ABI_PRESERVED(status = gemm<V>(MatrixView<const Lhs>{a.data(), m_, k_, lda()},
-                                                packed.data(), packed_bytes,
-                                                MatrixView<Out>{c.data(), m_, n_, ldc()}, epilogue,
-                                                workspace.data(), workspace_bytes));
+    epilogue.activation = activation_;
+    epilogue.affine = {affine_ ? scale.data() : nullptr, affine_ ? shift.data() : nullptr};
+    epilogue.order = order;
+    SME2K_EXPECT_ABI_PRESERVED(
+        status = gemm<V>(MatrixView<const Lhs>{a.data(), m_, k_, lda()}, packed.data(),
+                         packed_bytes, MatrixView<Out>{c.data(), c_rows(), c_cols(), ldc()},
+                         epilogue, workspace.data(), workspace_bytes));
     ASSERT_TRUE(status.ok()) << status.message();
     if (!expected) expected = expected_path();
     if (expected) {
@@ -186,7 +210,7 @@ class GemmTester {
     }
     EXPECT_TRUE(a.canary_intact() && b.canary_intact() && c.canary_intact() &&
                 bias.canary_intact() && bias_f16.canary_intact() && packed.canary_intact() &&
-                workspace.canary_intact())
+                workspace.canary_intact() && scale.canary_intact() && shift.canary_intact())
         << "a write landed just before an operand";
 
     reference::GemmF32Problem p;
@@ -202,23 +226,31 @@ class GemmTester {
     p.clamp = clamp_.active();
     p.clamp_min = clamp_.min;
     p.clamp_max = clamp_.max;
+    p.activation = activation_;
+    p.scale = affine_ ? scale.data() : nullptr;
+    p.shift = affine_ ? shift.data() : nullptr;
     const reference::GemmF32Result want = reference::gemm_f32(p);
     size_t failures = 0;
-    for (size_t i = 0; i < m_; ++i) {
-      for (size_t j = 0; j < ldc() && (i + 1 < m_ || j < n_); ++j) {
-        const float got = to_f32(c[i * ldc() + j]);
-        if (j >= n_) {  // a gap between rows of C: untouched
+    // Walk C as stored: (r, col) is C(i, j) row-major, C(j, i) transposed.
+    for (size_t r = 0; r < c_rows(); ++r) {
+      for (size_t col = 0; col < ldc() && (r + 1 < c_rows() || col < c_cols()); ++col) {
+        const float got = to_f32(c[r * ldc() + col]);
+        if (col >= c_cols()) {  // a gap between rows of C: untouched
           if (!std::isnan(got) && failures++ < 8) {
-            ADD_FAILURE() << "C(" << i << ", " << j << ") is past N but was written: " << got;
+            ADD_FAILURE() << "C storage (" << r << ", " << col
+                          << ") is a gap but was written: " << got;
           }
           continue;
         }
-        const double w = want.value[i * n_ + j];
-        double bound = reference::f32_gemm_error_bound(k_, want.magnitude[i * n_ + j]);
+        const size_t i = transposed_ ? col : r, j = transposed_ ? r : col;
+        const size_t e = i * n_ + j;
+        const double w = want.value[e];
+        double bound = reference::f32_epilogue_bound(p, j, want.pre[e], want.magnitude[e], w);
         if (std::is_same_v<Out, f16>) bound = reference::f16_rounding_bound(w, bound);
         if (!(std::fabs(got - w) <= bound) && failures++ < 8) {
           ADD_FAILURE() << "C(" << i << ", " << j << ") = " << got << ", want " << w
-                        << " (error bound " << bound << ")";
+                        << " (error bound " << bound << ", before the epilogue " << want.pre[e]
+                        << ")";
         }
       }
     }
@@ -228,7 +260,9 @@ class GemmTester {
  private:
   size_t lda() const { return lda_ != 0 ? lda_ : k_; }
   size_t ldb() const { return ldb_ != 0 ? ldb_ : (layout_ == RhsLayout::kKxN ? n_ : k_); }
-  size_t ldc() const { return ldc_ != 0 ? ldc_ : n_; }
+  size_t c_rows() const { return transposed_ ? n_ : m_; }
+  size_t c_cols() const { return transposed_ ? m_ : n_; }
+  size_t ldc() const { return ldc_ != 0 ? ldc_ : c_cols(); }
 
   size_t m_ = 1, n_ = 1, k_ = 1;
   size_t lda_ = 0, ldb_ = 0, ldc_ = 0;
@@ -236,6 +270,9 @@ class GemmTester {
   bool bias_ = true;
   bool f16_bias_ = false;
   Clamp clamp_;
+  Activation activation_ = Activation::kNone;
+  bool affine_ = false;
+  bool transposed_ = false;
   uint64_t seed_ = 1;
   GuardSide side_ = GuardSide::kEnd;
 };

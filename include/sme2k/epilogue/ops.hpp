@@ -1,20 +1,44 @@
 // What the fused output stage does, as plain data. The order is fixed and written once:
 //
-//   acc (in ZA or registers, started from the packed bias)  ->  clamp  ->  store
+//   acc (started from the packed bias) -> activation -> per-channel affine -> clamp
+//     -> convert to the output type -> store (row-major C, or C transposed)
 //
 // Bias lives in the packed weights (a constant of the layer), so it costs the SME2 kernel
-// one outer product per tile instead of an add per output. The SME2 "how" (ZA slices,
-// registers, stores) is in epilogue/sme2_store.hpp, the portable one in the portable
-// kernel; test/reference/gemm.hpp follows the same order. Activations, a per-channel affine
-// after the activation, and conversions join this list as the variants that need them land.
+// one outer product per tile instead of an add per output. A BatchNorm before the
+// activation folds into weights and bias; one after it (which an activation keeps from
+// folding) is the per-channel affine here, so Conv -> Act -> BN needs no extra pass. The
+// SME2 "how" (ZA slices, registers, stores) is in epilogue/sme2_store.hpp and
+// epilogue/sme2_activation.hpp, the portable one is apply() below; test/reference/ follows
+// the same definitions in double precision.
 #pragma once
 
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <limits>
 
 #include "sme2k/types/status.hpp"
 
 namespace sme2k {
+
+/// Activations, applied to acc + bias. Definitions (the reference's):
+///   relu(x) = max(x, 0)      relu6(x) = min(max(x, 0), 6)
+///   hard_swish(x) = x * min(max(x + 3, 0), 6) / 6
+///   gelu(x) = x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))     (the tanh form)
+///   silu(x) = x / (1 + exp(-x))
+enum class Activation : uint8_t { kNone = 0, kRelu, kRelu6, kHardSwish, kGelu, kSilu };
+
+inline const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::kNone: return "none";
+    case Activation::kRelu: return "relu";
+    case Activation::kRelu6: return "relu6";
+    case Activation::kHardSwish: return "hardswish";
+    case Activation::kGelu: return "gelu";
+    case Activation::kSilu: return "silu";
+  }
+  return "unknown";
+}
 
 /// out = fmin(fmax(x, min), max): IEEE maxNum/minNum, as the SME2 FCLAMP instruction and C's
 /// fmin/fmax do, so an active clamp turns a NaN into `min`. Inactive (both bounds infinite)
@@ -27,9 +51,81 @@ struct Clamp {
   float apply(float x) const { return std::fmin(std::fmax(x, min), max); }
 };
 
-struct GemmEpilogue {
-  Clamp clamp;
+/// y = x * scale[n] + shift[n] for output column (channel) n; null scale means 1, null
+/// shift 0. Both arrays hold N values and must stay valid during the call.
+struct ChannelAffine {
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+
+  bool active() const { return scale != nullptr || shift != nullptr; }
 };
+
+/// How C is stored: row-major M x N (c.rows = M), or transposed, N x M (c.rows = N; each
+/// row holds one output channel: what an NCHW consumer of a pixels-by-channels GEMM wants).
+enum class OutputOrder : uint8_t { kRowMajor = 0, kTransposed = 1 };
+
+struct GemmEpilogue {
+  Activation activation = Activation::kNone;
+  ChannelAffine affine;
+  Clamp clamp;
+  OutputOrder order = OutputOrder::kRowMajor;
+};
+
+/// The stages after the accumulator, resolved outside streaming mode: an activation that is a
+/// clamp (ReLU, ReLU6, with no affine after it) is merged into the clamp.
+struct EpiloguePlan {
+  Activation activation = Activation::kNone;  // what is left to compute
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+  bool clamped = false;
+  Clamp clamp;
+  bool transposed = false;
+
+  /// Whether anything beyond a clamp touches the values (activation or affine).
+  bool elementwise() const {
+    return activation != Activation::kNone || scale != nullptr || shift != nullptr;
+  }
+};
+
+inline EpiloguePlan plan_epilogue(const GemmEpilogue& e) {
+  EpiloguePlan p;
+  p.activation = e.activation;
+  p.scale = e.affine.scale;
+  p.shift = e.affine.shift;
+  p.clamp = e.clamp;
+  p.transposed = e.order == OutputOrder::kTransposed;
+  if (!e.affine.active() &&
+      (e.activation == Activation::kRelu || e.activation == Activation::kRelu6)) {
+    p.clamp.min = std::fmax(p.clamp.min, 0.0f);
+    if (e.activation == Activation::kRelu6) p.clamp.max = std::fmin(p.clamp.max, 6.0f);
+    if (p.clamp.max < p.clamp.min) p.clamp.min = p.clamp.max;  // e.g. relu then clamp to [-2, -1]
+    p.activation = Activation::kNone;
+  }
+  p.clamped = p.clamp.active();
+  return p;
+}
+
+/// The scalar definition of the activations (portable kernels), in float.
+inline float activate(Activation a, float x) {
+  switch (a) {
+    case Activation::kNone: return x;
+    case Activation::kRelu: return std::fmax(x, 0.0f);
+    case Activation::kRelu6: return std::fmin(std::fmax(x, 0.0f), 6.0f);
+    case Activation::kHardSwish: return x * std::fmin(std::fmax(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+    case Activation::kGelu:
+      return 0.5f * x * (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
+    case Activation::kSilu: return x / (1.0f + std::exp(-x));
+  }
+  return x;
+}
+
+/// Everything after the accumulator for output column n, in float (portable kernels).
+inline float apply(const EpiloguePlan& p, float acc, size_t n) {
+  float y = activate(p.activation, acc);
+  if (p.scale != nullptr) y *= p.scale[n];
+  if (p.shift != nullptr) y += p.shift[n];
+  return p.clamped ? p.clamp.apply(y) : y;
+}
 
 /// Checks an epilogue at the door of an op named `op`.
 inline Status validate_epilogue(const GemmEpilogue& e, const char* op) {
@@ -39,6 +135,14 @@ inline Status validate_epilogue(const GemmEpilogue& e, const char* op) {
   if (e.clamp.min > e.clamp.max) {
     return Status::error(StatusCode::kInvalidArgument, "%s: clamp min (%g) is above max (%g)", op,
                          static_cast<double>(e.clamp.min), static_cast<double>(e.clamp.max));
+  }
+  if (static_cast<uint8_t>(e.activation) > static_cast<uint8_t>(Activation::kSilu)) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: unknown activation %d", op,
+                         static_cast<int>(e.activation));
+  }
+  if (e.order != OutputOrder::kRowMajor && e.order != OutputOrder::kTransposed) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: unknown output order %d", op,
+                         static_cast<int>(e.order));
   }
   return Status();
 }

@@ -4,17 +4,18 @@
 //   rows 0 .. VL-1    za0.s       za1.s
 //   rows VL .. 2VL-1  za2.s       za3.s
 //
-// Three ways out, chosen by what bounds the kernel (M4 model, SVL 512):
-//  - f32, no clamp: horizontal ZA slices go straight to C (st1w from ZA): stores only.
-//  - f32 with a clamp, load-bound kernels (f32): four slices at a time move to registers
-//    (one SME2 MOVA, 1 cycle per register), one four-register FCLAMP, four stores.
-//  - anything else on compute-bound kernels (f16: f16 output, or a clamp): the two halves
-//    of a row leave ZA by st1w into a small scratch row and come back with one
-//    two-register load, so the row is in a consecutive register pair: FCLAMP and the
-//    two-to-one FCVT to f16 then work on whole rows, and one store writes a row. This spends
-//    the idle load/store bandwidth instead of MOVA's compute slot: per 2VL outputs, 4 cycles
-//    of FCVT instead of 4 + 2 of MOVA. (A MOVA of four slices gives four rows of one tile,
-//    never a row's two halves as the FCVT pair.)
+// Ways out, chosen by the epilogue and by what bounds the kernel (M4 model, SVL 512):
+//  - f32, nothing but a store: horizontal ZA slices go straight to C (st1w from ZA).
+//  - f32 with only a clamp, load-bound kernels (f32): four slices at a time move to
+//    registers (one SME2 MOVA, 1 cycle per register), one four-register FCLAMP, four stores.
+//  - everything else (f16 output, activations, the per-channel affine, clamps on
+//    compute-bound kernels): the two halves of a row leave ZA by st1w into a small scratch
+//    row and come back with one two-register load, so the row is in a consecutive register
+//    pair for the elementwise work (sme2_activation.hpp) and the two-to-one FCVT to f16; one
+//    store writes a row. This spends the idle load/store bandwidth of compute-bound kernels
+//    instead of MOVA's compute slot: per 2VL outputs, 4 cycles of FCVT instead of 4 + 2.
+//    (A MOVA of four slices gives four rows of one tile, never a row's two halves.)
+//  - C transposed: the same, with vertical slices (columns of C are rows of C^T).
 // Tails: rows past `rows` are not stored, columns outside the predicates are not written.
 #pragma once
 
@@ -23,6 +24,8 @@
 #include <type_traits>
 
 #include "sme2k/arch/attributes.hpp"
+#include "sme2k/epilogue/ops.hpp"
+#include "sme2k/epilogue/sme2_activation.hpp"
 #include "sme2k/types/f16.hpp"
 
 #if SME2K_HAS_SME2_CODE
@@ -97,47 +100,119 @@ namespace detail {
 
 // Rows [0, rows) of a VL-row half held in tiles kLeft and kRight, through `scratch` (4 rows
 // of 2VL floats, used in turn so consecutive rows do not wait on one buffer).
-template <int kLeft, int kRight, bool kClamp, class Out>
+template <int kLeft, int kRight, class Out>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_via_memory(
-    size_t rows, svbool_t cols_lo, svbool_t cols_hi, svbool_t cols_f16, svfloat32_t lo,
-    svfloat32_t hi, Out* c, size_t ldc, float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+    size_t rows, const EpiloguePlan& p, svbool_t cols_lo, svbool_t cols_hi, svbool_t cols_f16,
+    svfloat32x2_t scale, svfloat32x2_t shift, svfloat32_t lo, svfloat32_t hi, Out* c, size_t ldc,
+    float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t vl = svcntsw();
   const svbool_t all = svptrue_b32();
   for (uint32_t i = 0; i < rows; ++i, c += ldc) {
     float* row = scratch + (i % 4) * 2 * vl;
     svst1_hor_za32(kLeft, i, all, row);
     svst1_hor_za32(kRight, i, all, row + vl);
-    svfloat32x2_t v = svld1_x2(svptrue_c32(), row);
-    if constexpr (kClamp) v = svclamp(v, lo, hi);
+    const svfloat32x2_t v = svld1_x2(svptrue_c32(), row);
+    const svfloat32_t left = finish(p, svget2(v, 0), svget2(scale, 0), svget2(shift, 0), lo, hi);
+    const svfloat32_t right = finish(p, svget2(v, 1), svget2(scale, 1), svget2(shift, 1), lo, hi);
     if constexpr (std::is_same_v<Out, float>) {
-      svst1(cols_lo, c, svget2(v, 0));
-      svst1(cols_hi, c + vl, svget2(v, 1));
+      svst1(cols_lo, c, left);
+      svst1(cols_hi, c + vl, right);
     } else {
       static_assert(std::is_same_v<Out, f16>, "f32 or f16 output");
-      svst1(cols_f16, reinterpret_cast<float16_t*>(c), svcvt_f16_f32_x2(v));
+      svst1(cols_f16, reinterpret_cast<float16_t*>(c), svcvt_f16_f32_x2(svcreate2(left, right)));
+    }
+  }
+}
+
+// Columns [0, cols) of the VL-column half held in tiles kTop (rows 0..VL-1) and kBottom
+// (rows VL..2VL-1), as rows of C^T: vertical slices, through `scratch` unless nothing but
+// an f32 store is asked for.
+template <int kTop, int kBottom, class Out>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_transposed(
+    size_t cols, size_t n0, const EpiloguePlan& p, svbool_t rows_lo, svbool_t rows_hi,
+    svbool_t rows_f16, svfloat32_t lo, svfloat32_t hi, Out* ct, size_t ldct,
+    float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  const svbool_t all = svptrue_b32();
+  for (uint32_t j = 0; j < cols; ++j, ct += ldct) {
+    if constexpr (std::is_same_v<Out, float>) {
+      if (!p.elementwise() && !p.clamped) {
+        svst1_ver_za32(kTop, j, rows_lo, ct);
+        svst1_ver_za32(kBottom, j, rows_hi, ct + vl);
+        continue;
+      }
+    }
+    float* row = scratch + (j % 4) * 2 * vl;
+    svst1_ver_za32(kTop, j, all, row);
+    svst1_ver_za32(kBottom, j, all, row + vl);
+    const svfloat32x2_t v = svld1_x2(svptrue_c32(), row);
+    // One output channel per row of C^T: its scale and shift are scalars.
+    const svfloat32_t scale = svdup_f32(p.scale != nullptr ? p.scale[n0 + j] : 1.0f);
+    const svfloat32_t shift = svdup_f32(p.shift != nullptr ? p.shift[n0 + j] : 0.0f);
+    const svfloat32_t top = finish(p, svget2(v, 0), scale, shift, lo, hi);
+    const svfloat32_t bottom = finish(p, svget2(v, 1), scale, shift, lo, hi);
+    if constexpr (std::is_same_v<Out, float>) {
+      svst1(rows_lo, ct, top);
+      svst1(rows_hi, ct + vl, bottom);
+    } else {
+      svst1(rows_f16, reinterpret_cast<float16_t*>(ct), svcvt_f16_f32_x2(svcreate2(top, bottom)));
     }
   }
 }
 
 }  // namespace detail
 
-/// Rows [0, rows) of the block to C through a scratch row (see the top of this file), as f32
-/// or f16, clamped to [lo, hi] when kClamp. `cols_f16` selects the columns of a whole f16 row.
+/// Rows [0, rows) of the block, columns [n0, n_end) of C, through a scratch row (see the top
+/// of this file) with the plan's activation, affine and clamp, as f32 or f16.
+/// @param[in] c        C at (row 0 of the block, column n0)
 /// @param[in] scratch  4 x 2VL floats
-template <bool kClamp, class Out>
+template <class Out>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_via_memory(
-    size_t rows, svbool_t cols_lo, svbool_t cols_hi, svbool_t cols_f16, svfloat32_t lo,
-    svfloat32_t hi, Out* c, size_t ldc, float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+    size_t rows, size_t n0, size_t n_end, const EpiloguePlan& p, Out* c, size_t ldc,
+    float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t vl = svcntsw();
-  detail::store_half_via_memory<0, 1, kClamp>(rows < vl ? rows : vl, cols_lo, cols_hi, cols_f16, lo,
-                                              hi, c, ldc, scratch);
+  const svbool_t cols_lo = svwhilelt_b32_u64(n0, n_end);
+  const svbool_t cols_hi = svwhilelt_b32_u64(n0 + vl, n_end);
+  const svbool_t cols_f16 = svwhilelt_b16_u64(n0, n_end);
+  const svcount_t in_n = svwhilelt_c32_u64(n0, n_end, 2);  // never reads past N
+  const svfloat32x2_t scale = p.scale != nullptr ? svld1_x2(in_n, p.scale + n0)
+                                                 : svcreate2(svdup_f32(1.0f), svdup_f32(1.0f));
+  const svfloat32x2_t shift = p.shift != nullptr ? svld1_x2(in_n, p.shift + n0)
+                                                 : svcreate2(svdup_f32(0.0f), svdup_f32(0.0f));
+  const svfloat32_t lo = svdup_f32(p.clamp.min);
+  const svfloat32_t hi = svdup_f32(p.clamp.max);
+  detail::store_half_via_memory<0, 1>(rows < vl ? rows : vl, p, cols_lo, cols_hi, cols_f16, scale,
+                                      shift, lo, hi, c, ldc, scratch);
   if (rows > vl) {
-    detail::store_half_via_memory<2, 3, kClamp>(rows - vl, cols_lo, cols_hi, cols_f16, lo, hi,
-                                                c + vl * ldc, ldc, scratch);
+    detail::store_half_via_memory<2, 3>(rows - vl, p, cols_lo, cols_hi, cols_f16, scale, shift, lo,
+                                        hi, c + vl * ldc, ldc, scratch);
   }
 }
 
-/// Bytes of scratch store_2vlx2vl_via_memory() needs for a VL.
+/// The block transposed: columns [n0, n_end) of C become rows of C^T, rows [0, rows) of the
+/// block their first elements. Vertical ZA slices are the columns of C, so this costs what
+/// a row-major store costs.
+/// @param[in] ct  C^T at (row n0, column of the block's row 0)
+template <class Out>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_transposed(
+    size_t rows, size_t n0, size_t n_end, const EpiloguePlan& p, Out* ct, size_t ldct,
+    float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  const size_t cols = n_end - n0 < 2 * vl ? n_end - n0 : 2 * vl;
+  const svbool_t rows_lo = svwhilelt_b32_u64(0, rows);
+  const svbool_t rows_hi = svwhilelt_b32_u64(vl, rows);
+  const svbool_t rows_f16 = svwhilelt_b16_u64(0, rows);
+  const svfloat32_t lo = svdup_f32(p.clamp.min);
+  const svfloat32_t hi = svdup_f32(p.clamp.max);
+  detail::store_half_transposed<0, 2>(cols < vl ? cols : vl, n0, p, rows_lo, rows_hi, rows_f16, lo,
+                                      hi, ct, ldct, scratch);
+  if (cols > vl) {
+    detail::store_half_transposed<1, 3>(cols - vl, n0 + vl, p, rows_lo, rows_hi, rows_f16, lo, hi,
+                                        ct + vl * ldct, ldct, scratch);
+  }
+}
+
+/// Bytes of scratch the stores through memory need for a VL.
 constexpr size_t epilogue_scratch_bytes(size_t vl) { return 4 * 2 * vl * sizeof(float); }
 
 }  // namespace sme2

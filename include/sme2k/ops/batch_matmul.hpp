@@ -1,4 +1,4 @@
-// Batched matmul: C[i] = clamp(A[i] x B[i]) for i < batch, with B given raw ([K x N] or the
+// Batched matmul: C[i] = epilogue(A[i] x B[i]) for i < batch, with B given raw ([K x N] or the
 // attention form [N x K], e.g. Q x K^T) and packed inside the op, at run time, into the
 // workspace: B is an activation here, not a weight packed once.
 //
@@ -36,14 +36,14 @@ namespace detail {
 
 // Packed B (rounded to a cache line), then what the kernel needs (the GEMM workspace).
 template <class V, class Kernel>
-bool batch_workspace_bytes(size_t m, size_t n, size_t k, size_t vl, size_t* packed_b,
-                           size_t* bytes) {
+bool batch_workspace_bytes(size_t m, size_t n, size_t k, size_t vl, OutputOrder order,
+                           size_t* packed_b, size_t* bytes) {
   size_t gemm = 0;
   return gemm_payload_bytes<Kernel>(n, k, vl, packed_b) &&
          checked_add(*packed_b, kWorkspaceAlignment - 1, packed_b) &&
          (*packed_b = *packed_b / kWorkspaceAlignment * kWorkspaceAlignment, true) &&
-         gemm_workspace_bytes<V, Kernel>(m, k, vl, &gemm) && checked_add(*packed_b, gemm, bytes) &&
-         checked_add(*bytes, kWorkspaceAlignment - 1, bytes);
+         gemm_workspace_bytes<V, Kernel>(m, k, vl, order, &gemm) &&
+         checked_add(*packed_b, gemm, bytes) && checked_add(*bytes, kWorkspaceAlignment - 1, bytes);
 }
 
 /// Elements spanned by `batch` matrices `stride` apart; false when it does not fit.
@@ -57,9 +57,11 @@ bool checked_batch_span(size_t batch, size_t stride, const MatrixView<T>& m, siz
 
 }  // namespace detail
 
-/// Bytes of scratch batch_matmul() needs (packed B for one batch item and the kernel's).
+/// Bytes of scratch batch_matmul() needs (packed B for one batch item and the kernel's), for
+/// C stored in `order` (the epilogue's).
 template <class V = F32>
-Status batch_matmul_workspace_size(size_t batch, size_t m, size_t n, size_t k, size_t* bytes) {
+Status batch_matmul_workspace_size(size_t batch, size_t m, size_t n, size_t k, size_t* bytes,
+                                   OutputOrder order = OutputOrder::kRowMajor) {
   constexpr const char* op = "batch_matmul_workspace_size";
   if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "%s: bytes is null", op);
   if (batch == 0 || m == 0 || n == 0 || k == 0) {
@@ -70,14 +72,15 @@ Status batch_matmul_workspace_size(size_t batch, size_t m, size_t n, size_t k, s
   return visit_gemm_kernel<V>(select_path(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     size_t packed_b = 0;
-    if (!detail::batch_workspace_bytes<V, Kernel>(m, n, k, kernel_vl<Kernel>(), &packed_b, bytes)) {
+    if (!detail::batch_workspace_bytes<V, Kernel>(m, n, k, kernel_vl<Kernel>(), order, &packed_b,
+                                                  bytes)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: N=%zu, K=%zu overflow", op, n, k);
     }
     return Status();
   });
 }
 
-/// C[i] = clamp(A[i] x B[i]) for i < batch.
+/// C[i] = epilogue(A[i] x B[i]) for i < batch (activation, affine, clamp, order).
 /// @param[in]  a, a_stride  batch 0's M x K, elements between batch items (0: broadcast)
 /// @param[in]  b, b_layout  batch 0's B: K x N (kKxN) or N x K (kNxK, as attention's K)
 /// @param[in]  b_stride     elements between batch items of B (0: one B for all)
@@ -99,15 +102,17 @@ Status batch_matmul(size_t batch, MatrixView<const typename VariantTraits<V>::Lh
     return Status::error(StatusCode::kInvalidArgument, "%s: unknown RhsLayout %d", op,
                          static_cast<int>(b_layout));
   }
+  SME2K_RETURN_IF_ERROR(validate_epilogue(epilogue, op));
+  const bool transposed = epilogue.order == OutputOrder::kTransposed;
   const size_t m = a.rows, k = a.cols;
   const size_t n = b_layout == RhsLayout::kKxN ? b.cols : b.rows;
   const size_t b_k = b_layout == RhsLayout::kKxN ? b.rows : b.cols;
-  if (b_k != k || c.rows != m || c.cols != n) {
+  const size_t c_m = transposed ? c.cols : c.rows, c_n = transposed ? c.rows : c.cols;
+  if (b_k != k || c_m != m || c_n != n) {
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: shapes do not chain: A %zu x %zu, B gives K=%zu N=%zu, C %zu x %zu",
                          op, m, k, b_k, n, c.rows, c.cols);
   }
-  SME2K_RETURN_IF_ERROR(validate_epilogue(epilogue, op));
   size_t a_span = 0, b_span = 0, c_span = 0, c_one = 0;
   if (!detail::checked_batch_span(batch, a_stride, a, &a_span) ||
       !detail::checked_batch_span(batch, b_stride, b, &b_span) ||
@@ -129,11 +134,12 @@ Status batch_matmul(size_t batch, MatrixView<const typename VariantTraits<V>::Lh
   if (detail::ranges_overlap(c0, c1, a0, a1) || detail::ranges_overlap(c0, c1, b0, b1)) {
     return Status::error(StatusCode::kInvalidArgument, "%s: C overlaps A or B", op);
   }
+  SME2K_RETURN_IF_ERROR(detail::validate_affine(epilogue.affine, n, c0, c1, op));
   return visit_gemm_kernel<V>(select_path(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     size_t packed_b = 0, needed = 0;
-    if (!detail::batch_workspace_bytes<V, Kernel>(m, n, k, kernel_vl<Kernel>(), &packed_b,
-                                                  &needed)) {
+    if (!detail::batch_workspace_bytes<V, Kernel>(m, n, k, kernel_vl<Kernel>(), epilogue.order,
+                                                  &packed_b, &needed)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
     }
     if (workspace == nullptr)
@@ -156,7 +162,7 @@ Status batch_matmul(size_t batch, MatrixView<const typename VariantTraits<V>::Lh
                                                 b_stride,
                                                 c,
                                                 c_stride,
-                                                epilogue.clamp.active() ? &epilogue.clamp : nullptr,
+                                                plan_epilogue(epilogue),
                                                 detail::align_workspace(workspace),
                                                 packed_b};
     if constexpr (Kernel::kPath == Path::kPortable) {

@@ -43,14 +43,14 @@ template <class V, class Kernel>
 using SmallMKernelFor = GemmKernelFor<V, Kernel::kPath, KernelUse::kSmallM>;
 
 template <class V, class Kernel>
-bool uses_small_m_kernel(size_t m) {
+bool uses_small_m_kernel(size_t m, OutputOrder order) {
   using SmallM = SmallMKernelFor<V, Kernel>;
   if constexpr (std::is_void_v<SmallM>) {
     return false;
   } else {
     static_assert(std::is_same_v<typename SmallM::RhsFormat, typename Kernel::RhsFormat>,
                   "the small-M kernel must read the weights the any-M kernel reads");
-    return m <= SmallM::kMaxRows;
+    return m <= SmallM::kMaxRows && order == OutputOrder::kRowMajor;
   }
 }
 
@@ -58,12 +58,12 @@ bool uses_small_m_kernel(size_t m) {
 // cache line; plus the slack to align an arbitrary caller pointer. Kernels that read A where
 // it lies (portable, small M) need none.
 template <class V, class Kernel>
-bool gemm_workspace_bytes(size_t m, size_t k, size_t vl, size_t* bytes) {
+bool gemm_workspace_bytes(size_t m, size_t k, size_t vl, OutputOrder order, size_t* bytes) {
   if constexpr (Kernel::kPath == Path::kPortable) {
     *bytes = 0;
     return true;
   } else {
-    if (uses_small_m_kernel<V, Kernel>(m)) {
+    if (uses_small_m_kernel<V, Kernel>(m, order)) {
       *bytes = 0;
       return true;
     }
@@ -176,9 +176,11 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
                           packed, packed_bytes);
 }
 
-/// Bytes of scratch gemm() needs for an M x N x K call on the current path (0 is possible).
+/// Bytes of scratch gemm() needs for an M x N x K call on the current path (0 is possible),
+/// for C stored in `order` (the epilogue's).
 template <class V = F32>
-Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes) {
+Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes,
+                           OutputOrder order = OutputOrder::kRowMajor) {
   if (bytes == nullptr)
     return Status::error(StatusCode::kNullPointer, "gemm_workspace_size: bytes is null");
   if (m == 0 || n == 0 || k == 0) {
@@ -187,7 +189,7 @@ Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes) {
   }
   return visit_gemm_kernel<V>(select_path(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
-    if (!detail::gemm_workspace_bytes<V, Kernel>(m, k, kernel_vl<Kernel>(), bytes)) {
+    if (!detail::gemm_workspace_bytes<V, Kernel>(m, k, kernel_vl<Kernel>(), order, bytes)) {
       return Status::error(StatusCode::kSizeOverflow, "gemm_workspace_size: K=%zu overflows", k);
     }
     return Status();
@@ -208,18 +210,21 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
   constexpr const char* op = "gemm";
   SME2K_RETURN_IF_ERROR(detail::validate_matrix(a, op, "A"));
   SME2K_RETURN_IF_ERROR(detail::validate_matrix(c, op, "C"));
-  if (c.rows != a.rows) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: C has %zu rows, A has %zu", op, c.rows,
-                         a.rows);
-  }
   SME2K_RETURN_IF_ERROR(validate_epilogue(epilogue, op));
+  const bool transposed = epilogue.order == OutputOrder::kTransposed;
+  const size_t c_m = transposed ? c.cols : c.rows;  // C's M and N, whichever way it is stored
+  const size_t c_n = transposed ? c.rows : c.cols;
+  if (c_m != a.rows) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: C%s has M=%zu, A has %zu rows", op,
+                         transposed ? " (transposed)" : "", c_m, a.rows);
+  }
   PackedHeader header{};
   SME2K_RETURN_IF_ERROR(read_packed_header(packed_rhs, packed_rhs_bytes, &header));
-  if (header.n != c.cols || header.k != a.cols) {
+  if (header.n != c_n || header.k != a.cols) {
     return Status::error(StatusCode::kPackedMismatch,
                          "%s: weights packed for N=%llu, K=%llu; call has N=%zu, K=%zu", op,
                          static_cast<unsigned long long>(header.n),
-                         static_cast<unsigned long long>(header.k), c.cols, a.cols);
+                         static_cast<unsigned long long>(header.k), c_n, a.cols);
   }
   uintptr_t a0 = 0, a1 = 0, c0 = 0, c1 = 0;
   detail::matrix_bytes(a, &a0, &a1);
@@ -230,15 +235,16 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
     return Status::error(StatusCode::kInvalidArgument, "%s: C overlaps A or the packed weights",
                          op);
   }
+  SME2K_RETURN_IF_ERROR(detail::validate_affine(epilogue.affine, c_n, c0, c1, op));
   const Path path = select_path();
   return visit_gemm_kernel<V>(path, [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     const size_t vl = kernel_vl<Kernel>();
-    const size_t n = c.cols, k = a.cols;
+    const size_t n = c_n, k = a.cols;
     size_t payload = 0;
     size_t needed = 0;
     if (!detail::gemm_payload_bytes<Kernel>(n, k, vl, &payload) ||
-        !detail::gemm_workspace_bytes<V, Kernel>(a.rows, k, vl, &needed)) {
+        !detail::gemm_workspace_bytes<V, Kernel>(a.rows, k, vl, epilogue.order, &needed)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
     }
     SME2K_RETURN_IF_ERROR(
@@ -263,8 +269,12 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
       aligned = detail::align_workspace(workspace);
     }
     const detail::GemmCall<typename VariantTraits<V>::Lhs, Out> call{
-        a, static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes, header.has_bias(),
-        c, epilogue.clamp.active() ? &epilogue.clamp : nullptr,          aligned};
+        a,
+        static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes,
+        header.has_bias(),
+        c,
+        plan_epilogue(epilogue),
+        aligned};
     if constexpr (Kernel::kPath == Path::kPortable) {
       detail::run_gemm_portable<Kernel>(call);
     } else {
@@ -282,7 +292,8 @@ template <class V = F32, class Out = typename VariantTraits<V>::Out>
 Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* packed_rhs,
             size_t packed_rhs_bytes, MatrixView<Out> c, const GemmEpilogue& epilogue = {}) {
   size_t bytes = 0;
-  SME2K_RETURN_IF_ERROR(gemm_workspace_size<V>(a.rows, c.cols, a.cols, &bytes));
+  const size_t n = epilogue.order == OutputOrder::kTransposed ? c.rows : c.cols;
+  SME2K_RETURN_IF_ERROR(gemm_workspace_size<V>(a.rows, n, a.cols, &bytes, epilogue.order));
   void* workspace = bytes > 0 ? std::malloc(bytes) : nullptr;
   if (bytes > 0 && workspace == nullptr) {
     return Status::error(StatusCode::kOutOfMemory, "gemm: cannot allocate %zu bytes of workspace",

@@ -38,14 +38,17 @@ struct GemmPortable4x8Loops {
     return m_idx * ldc + n_idx;
   }
 
-  /// C[0, m) x [n_begin, n_end) = clamp(bias + A * B). n_begin is a multiple of nr().
+  /// C[0, m) x [n_begin, n_end) = epilogue(bias + A * B). n_begin is a multiple of nr().
   /// @param[in] a            (m, k) row-major, row stride lda
   /// @param[in] rhs_payload  RhsFormat payload of all N columns
-  /// @param[in] clamp        null for none
-  /// @param[out] c           (m, n_end) f32 or f16, row stride ldc
+  /// @param[in] plan         activation, affine, clamp, order
+  /// @param[out] c           f32 or f16: C (m, n_end) row-major, or C^T (n_end, m) with
+  ///                         plan.transposed; stride ldc
   template <class Out>
   static void run(size_t m, size_t n_begin, size_t n_end, size_t k, const LhsElem* a, size_t lda,
-                  const void* rhs_payload, const Clamp* clamp, Out* c, size_t ldc) {
+                  const void* rhs_payload, const EpiloguePlan& plan, Out* c, size_t ldc) {
+    const size_t row_step = plan.transposed ? 1 : ldc;  // between C(i, j) and C(i + 1, j)
+    const size_t col_step = plan.transposed ? ldc : 1;
     for (size_t m0 = 0; m0 < m; m0 += mr()) {
       const size_t rows = m - m0 < mr() ? m - m0 : mr();
       for (size_t n0 = n_begin; n0 < n_end; n0 += nr()) {
@@ -56,14 +59,16 @@ struct GemmPortable4x8Loops {
                           lda,
                           RhsFormat::panel_bias(rhs_payload, panel, k, 0),
                           RhsFormat::panel_data(rhs_payload, panel, k, 0),
+                          n0,
                           cols,
-                          c + dst_offset(m0, n0, ldc),
-                          ldc};
+                          c + m0 * row_step + n0 * col_step,
+                          row_step,
+                          col_step};
         switch (rows) {  // full-size register blocks for the tail rows too
-          case 4: tile<4>(t, clamp); break;
-          case 3: tile<3>(t, clamp); break;
-          case 2: tile<2>(t, clamp); break;
-          default: tile<1>(t, clamp); break;
+          case 4: tile<4>(t, plan); break;
+          case 3: tile<3>(t, plan); break;
+          case 2: tile<2>(t, plan); break;
+          default: tile<1>(t, plan); break;
         }
       }
     }
@@ -79,13 +84,14 @@ struct GemmPortable4x8Loops {
     size_t lda;
     const float* bias;  // (8)
     const RhsElem* b;   // (k, 8)
+    size_t n0;          // the tile's first column of C
     size_t cols;        // 1..8 columns to store
-    Out* c;             // (rows, cols), stride ldc
-    size_t ldc;
+    Out* c;             // C(tile row 0, column n0); C(i, j) at c[i * row_step + j * col_step]
+    size_t row_step, col_step;
   };
 
   template <size_t kRows, class Out>
-  static void tile(const Tile<Out>& t, const Clamp* clamp) {
+  static void tile(const Tile<Out>& t, const EpiloguePlan& plan) {
     constexpr size_t kNr = 8;
     float acc[kRows][kNr];
     for (size_t i = 0; i < kRows; ++i) {
@@ -101,8 +107,7 @@ struct GemmPortable4x8Loops {
     }
     for (size_t i = 0; i < kRows; ++i) {
       for (size_t j = 0; j < t.cols; ++j) {
-        const float v = clamp != nullptr ? clamp->apply(acc[i][j]) : acc[i][j];
-        t.c[i * t.ldc + j] = convert_to<Out>(v);
+        t.c[i * t.row_step + j * t.col_step] = convert_to<Out>(apply(plan, acc[i][j], t.n0 + j));
       }
     }
   }

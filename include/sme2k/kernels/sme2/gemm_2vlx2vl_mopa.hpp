@@ -50,23 +50,24 @@ struct Gemm2vlx2vlMopa {
   static constexpr size_t rhs_packed_offset(size_t n_idx, size_t k, size_t vl) {
     return n_idx / nr(vl) * RhsFormat::panel_bytes(k, vl);
   }
-  /// Element offset of C(m_idx, n_idx).
+  /// Element offset of C(m_idx, n_idx) (row-major C).
   static constexpr size_t dst_offset(size_t m_idx, size_t n_idx, size_t ldc) {
     return m_idx * ldc + n_idx;
   }
   /// Bytes of epilogue scratch run() needs.
   static constexpr size_t scratch_bytes(size_t vl) { return sme2::epilogue_scratch_bytes(vl); }
 
-  /// C[0, rows) x [n_begin, n_end) = clamp(bias + lhs_panel * B) for one packed LHS panel.
+  /// C[0, rows) x [n_begin, n_end) = epilogue(bias + lhs_panel * B) for one packed LHS panel.
   /// @param[in] lhs_panel    (kp / KR, 2VL, KR) elements: the panel of rows 0 .. rows-1
   /// @param[in] rhs_payload  packed weights of all N columns (RhsFormat)
-  /// @param[in] clamp        null for none (decided outside streaming mode)
-  /// @param[out] c           (rows, n_end) f32 or f16 at row 0, column 0 of the panel
+  /// @param[in] plan         activation, affine, clamp, order (decided outside streaming mode)
+  /// @param[out] c           f32 or f16: C at (row 0 of the panel, column 0), or with
+  ///                         plan.transposed C^T at (row 0, column of the panel's row 0)
   /// @param[in] scratch      scratch_bytes(VL) bytes for the epilogue
   template <class Out>
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void run(
       size_t rows, size_t n_begin, size_t n_end, size_t k, const Element* lhs_panel,
-      const void* rhs_payload, bool has_bias, const Clamp* clamp, Out* c, size_t ldc,
+      const void* rhs_payload, bool has_bias, const EpiloguePlan& plan, Out* c, size_t ldc,
       float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
     const size_t vl = svcntsw();
     const size_t width = 2 * vl;
@@ -74,8 +75,9 @@ struct Gemm2vlx2vlMopa {
     const size_t step_elements = width * Step::kKr;  // per operand per k-step
     const svbool_t all = svptrue_b32();
     const svfloat32_t ones = svdup_f32(1.0f);
-    const svfloat32_t lo = svdup_f32(clamp != nullptr ? clamp->min : 0.0f);
-    const svfloat32_t hi = svdup_f32(clamp != nullptr ? clamp->max : 0.0f);
+    // Only f32 output with nothing but a clamp can skip the trip through scratch.
+    const bool direct = std::is_same_v<Out, float> && !plan.transposed && !plan.elementwise() &&
+                        (!plan.clamped || !Step::kComputeBound);
 
     for (size_t n0 = n_begin; n0 < n_end; n0 += width) {
       const size_t panel = n0 / width;
@@ -96,26 +98,18 @@ struct Gemm2vlx2vlMopa {
         a += step_elements;
         b += step_elements;
       }
-      const svbool_t cols_lo = svwhilelt_b32_u64(n0, n_end);
-      const svbool_t cols_hi = svwhilelt_b32_u64(n0 + vl, n_end);
-      Out* out = c + dst_offset(0, n0, ldc);
-      if constexpr (std::is_same_v<Out, float>) {
-        if (clamp == nullptr) {
-          sme2::store_f32_2vlx2vl(rows, cols_lo, cols_hi, out, ldc);
-        } else if constexpr (Step::kComputeBound) {
-          sme2::store_2vlx2vl_via_memory<true>(rows, cols_lo, cols_hi, svpfalse(), lo, hi, out, ldc,
-                                               scratch);
+      if (plan.transposed) {
+        sme2::store_2vlx2vl_transposed(rows, n0, n_end, plan, c + n0 * ldc, ldc, scratch);
+      } else if (!direct) {
+        sme2::store_2vlx2vl_via_memory(rows, n0, n_end, plan, c + n0, ldc, scratch);
+      } else if constexpr (std::is_same_v<Out, float>) {
+        const svbool_t cols_lo = svwhilelt_b32_u64(n0, n_end);
+        const svbool_t cols_hi = svwhilelt_b32_u64(n0 + vl, n_end);
+        if (plan.clamped) {
+          sme2::store_f32_2vlx2vl_clamped(rows, cols_lo, cols_hi, svdup_f32(plan.clamp.min),
+                                          svdup_f32(plan.clamp.max), c + n0, ldc);
         } else {
-          sme2::store_f32_2vlx2vl_clamped(rows, cols_lo, cols_hi, lo, hi, out, ldc);
-        }
-      } else {
-        const svbool_t cols_f16 = svwhilelt_b16_u64(n0, n_end);
-        if (clamp == nullptr) {
-          sme2::store_2vlx2vl_via_memory<false>(rows, cols_lo, cols_hi, cols_f16, lo, hi, out, ldc,
-                                                scratch);
-        } else {
-          sme2::store_2vlx2vl_via_memory<true>(rows, cols_lo, cols_hi, cols_f16, lo, hi, out, ldc,
-                                               scratch);
+          sme2::store_f32_2vlx2vl(rows, cols_lo, cols_hi, c + n0, ldc);
         }
       }
     }

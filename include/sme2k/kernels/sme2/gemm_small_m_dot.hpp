@@ -25,6 +25,7 @@
 #include "sme2k/arch/acle.hpp"
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/epilogue/ops.hpp"
+#include "sme2k/epilogue/sme2_activation.hpp"
 #include "sme2k/formats/row_major_lhs.hpp"
 
 #if SME2K_HAS_SME2_CODE
@@ -56,18 +57,20 @@ struct GemmSmallMDot {
     return m_idx * ldc + n_idx;
   }
 
-  /// C[0, m) x [0, n) = clamp(bias + A * B).
+  /// C[0, m) x [0, n) = epilogue(bias + A * B), C row-major (the op runs the any-M kernel
+  /// for a transposed C).
   /// @param[in] a            (m, k) row-major, row stride lda
   /// @param[in] rhs_payload  RhsFormat payload of all N columns
-  /// @param[in] clamp        null for none (decided outside streaming mode)
+  /// @param[in] plan         activation, affine, clamp (decided outside streaming mode)
   /// @param[out] c           (m, n) f32 or f16, row stride ldc
   template <class Out>
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void run(size_t m, size_t n, size_t k, const Elem* a,
                                                         size_t lda, const void* rhs_payload,
-                                                        bool has_bias, const Clamp* clamp, Out* c,
+                                                        bool has_bias, const EpiloguePlan& plan,
+                                                        Out* c,
                                                         size_t ldc) SME2K_STREAMING SME2K_INOUT_ZA {
     for (size_t r0 = 0; r0 < m; r0 += kRowsPerPass) {
-      const Pass<Out> p{n, k, a + r0 * lda, lda, rhs_payload, has_bias, clamp, c + r0 * ldc, ldc};
+      const Pass<Out> p{n, k, a + r0 * lda, lda, rhs_payload, has_bias, &plan, c + r0 * ldc, ldc};
       switch (m - r0 < kRowsPerPass ? m - r0 : kRowsPerPass) {
         case 4: pass<4>(p); break;
         case 3: pass<3>(p); break;
@@ -85,7 +88,7 @@ struct GemmSmallMDot {
     size_t lda;
     const void* rhs_payload;
     bool has_bias;
-    const Clamp* clamp;
+    const EpiloguePlan* plan;
     Out* c;  // (rows, n), stride ldc
     size_t ldc;
   };
@@ -162,33 +165,46 @@ struct GemmSmallMDot {
     dot1<kRows, 3>(slice, stride, svcreate2(svget4(w23, 2), svget4(w23, 3)), x);
   }
 
-  // Bias (added in ZA), clamp, convert and store the np panels of every row.
+  // Bias (added in ZA), the plan's elementwise stages, convert and store the np panels of
+  // every row.
   template <size_t kRows, class Out>
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void store(const Pass<Out>& p, size_t p0, size_t np)
       SME2K_STREAMING SME2K_INOUT_ZA {
+    const EpiloguePlan& plan = *p.plan;
     const size_t vl = svcntsw();
     const size_t width = 2 * vl;
     const size_t chunk = vl / 2;
-    const svfloat32_t lo = svdup_f32(p.clamp != nullptr ? p.clamp->min : 0.0f);
-    const svfloat32_t hi = svdup_f32(p.clamp != nullptr ? p.clamp->max : 0.0f);
+    const svfloat32_t lo = svdup_f32(plan.clamp.min);
+    const svfloat32_t hi = svdup_f32(plan.clamp.max);
     for (size_t j = 0; j < np; ++j) {
       const size_t n0 = (p0 + j) * width;
       const svbool_t cols_lo = svwhilelt_b32_u64(n0, p.n);
       const svbool_t cols_hi = svwhilelt_b32_u64(n0 + vl, p.n);
       const svbool_t cols_f16 = svwhilelt_b16_u64(n0, p.n);
+      const svcount_t in_n = svwhilelt_c32_u64(n0, p.n, 2);  // never reads past N
       const svfloat32x2_t bias =
           sme2::load_x2(RhsFormat::panel_bias(p.rhs_payload, p0 + j, p.k, vl));
+      const svfloat32x2_t scale = plan.scale != nullptr
+                                      ? svld1_x2(in_n, plan.scale + n0)
+                                      : svcreate2(svdup_f32(1.0f), svdup_f32(1.0f));
+      const svfloat32x2_t shift = plan.shift != nullptr
+                                      ? svld1_x2(in_n, plan.shift + n0)
+                                      : svcreate2(svdup_f32(0.0f), svdup_f32(0.0f));
       for (size_t r = 0; r < kRows; ++r) {
         const auto slice = static_cast<uint32_t>(r * chunk + j);
         if (p.has_bias) svadd_za32_f32_vg1x2(slice, bias);
-        svfloat32x2_t v = svread_za32_f32_vg1x2(slice);
-        if (p.clamp != nullptr) v = svclamp(v, lo, hi);
+        const svfloat32x2_t v = svread_za32_f32_vg1x2(slice);
+        const svfloat32_t left =
+            sme2::finish(plan, svget2(v, 0), svget2(scale, 0), svget2(shift, 0), lo, hi);
+        const svfloat32_t right =
+            sme2::finish(plan, svget2(v, 1), svget2(scale, 1), svget2(shift, 1), lo, hi);
         Out* out = p.c + r * p.ldc + n0;
         if constexpr (std::is_same_v<Out, float>) {
-          svst1(cols_lo, out, svget2(v, 0));
-          svst1(cols_hi, out + vl, svget2(v, 1));
+          svst1(cols_lo, out, left);
+          svst1(cols_hi, out + vl, right);
         } else {
-          svst1(cols_f16, reinterpret_cast<float16_t*>(out), svcvt_f16_f32_x2(v));
+          svst1(cols_f16, reinterpret_cast<float16_t*>(out),
+                svcvt_f16_f32_x2(svcreate2(left, right)));
         }
       }
     }

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/arch/vl.hpp"
@@ -29,9 +30,9 @@ struct GemmCall {
   MatrixView<const Lhs> a;  // (M, K)
   const void* rhs_payload;  // packed weights after the header
   bool has_bias;
-  MatrixView<Out> c;   // (M, N)
-  const Clamp* clamp;  // null: no clamp
-  void* workspace;     // 64-byte aligned: LHS panel, then epilogue scratch (any-M SME2 kernel)
+  MatrixView<Out> c;  // (M, N), or (N, M) with plan.transposed
+  EpiloguePlan plan;
+  void* workspace;  // 64-byte aligned: LHS panel, then epilogue scratch (any-M SME2 kernel)
 };
 
 /// A batched call after validation: batch i reads A at a.data + i * a_stride, B at b.data +
@@ -44,9 +45,9 @@ struct BatchCall {
   MatrixView<const Rhs> b;  // batch 0: (K, N) or (N, K) as `layout` says
   RhsLayout layout;
   size_t b_stride;
-  MatrixView<Out> c;  // batch 0: (M, N)
+  MatrixView<Out> c;  // batch 0: (M, N), or (N, M) with plan.transposed
   size_t c_stride;
-  const Clamp* clamp;
+  EpiloguePlan plan;
   void* workspace;        // 64-byte aligned: packed B payload, then what the kernel needs
   size_t packed_b_bytes;  // rounded up to 64
 };
@@ -56,10 +57,16 @@ MatrixView<T> batch_item(MatrixView<T> m, size_t stride, size_t i) {
   return {m.data + i * stride, m.rows, m.cols, m.ld};
 }
 
+/// N of a call: the columns of C, or its rows when C is stored transposed.
+template <class Out>
+size_t output_columns(const MatrixView<Out>& c, const EpiloguePlan& plan) {
+  return plan.transposed ? c.rows : c.cols;
+}
+
 template <class Kernel, class Lhs, class Out>
 void run_gemm_portable(const GemmCall<Lhs, Out>& call) {
-  Kernel::run(call.a.rows, 0, call.c.cols, call.a.cols, call.a.data, call.a.ld, call.rhs_payload,
-              call.clamp, call.c.data, call.c.ld);
+  Kernel::run(call.a.rows, 0, output_columns(call.c, call.plan), call.a.cols, call.a.data,
+              call.a.ld, call.rhs_payload, call.plan, call.c.data, call.c.ld);
 }
 
 template <class Kernel, class Lhs, class Rhs, class Out>
@@ -71,22 +78,23 @@ void run_batch_portable(const BatchCall<Lhs, Rhs, Out>& call) {
     }
     const MatrixView<const Lhs> a = batch_item(call.a, call.a_stride, i);
     const MatrixView<Out> c = batch_item(call.c, call.c_stride, i);
-    Kernel::run(a.rows, 0, c.cols, a.cols, a.data, a.ld, call.workspace, call.clamp, c.data, c.ld);
+    Kernel::run(a.rows, 0, output_columns(c, call.plan), a.cols, a.data, a.ld, call.workspace,
+                call.plan, c.data, c.ld);
   }
 }
 
 #if SME2K_HAS_SME2_CODE
-/// C = A x packed B on SME2, in streaming mode with ZA: the small-M kernel for few rows
-/// (SmallM, when not void), else panels of A through the any-M kernel. `workspace` holds
-/// the LHS panel and the epilogue scratch (unused by the small-M kernel).
+/// C = epilogue(A x packed B) on SME2, in streaming mode with ZA: the small-M kernel for few
+/// rows (SmallM, when not void; row-major C only), else panels of A through the any-M
+/// kernel. `workspace` holds the LHS panel and the epilogue scratch (unused for few rows).
 template <class Kernel, class SmallM, class Lhs, class Out>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void multiply_sme2(
-    MatrixView<const Lhs> a, const void* rhs_payload, bool has_bias, const Clamp* clamp,
+    MatrixView<const Lhs> a, const void* rhs_payload, bool has_bias, const EpiloguePlan& plan,
     MatrixView<Out> c, void* workspace) SME2K_STREAMING SME2K_INOUT_ZA {
-  const size_t m = a.rows, k = a.cols;
+  const size_t m = a.rows, k = a.cols, n = output_columns(c, plan);
   if constexpr (!std::is_void_v<SmallM>) {
-    if (m <= SmallM::kMaxRows) {
-      SmallM::run(m, c.cols, k, a.data, a.ld, rhs_payload, has_bias, clamp, c.data, c.ld);
+    if (m <= SmallM::kMaxRows && !plan.transposed) {
+      SmallM::run(m, n, k, a.data, a.ld, rhs_payload, has_bias, plan, c.data, c.ld);
       return;
     }
   }
@@ -99,15 +107,15 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void multiply_sme2(
   for (size_t m0 = 0; m0 < m; m0 += mr) {
     const size_t rows = m - m0 < mr ? m - m0 : mr;
     LhsFormat::pack_panel_sme2({a.data + m0 * a.ld, rows, k, a.ld}, panel);
-    Kernel::run(rows, 0, c.cols, k, panel, rhs_payload, has_bias, clamp,
-                c.data + Kernel::dst_offset(m0, 0, c.ld), c.ld, scratch);
+    Out* out = plan.transposed ? c.data + m0 : c.data + m0 * c.ld;
+    Kernel::run(rows, 0, n, k, panel, rhs_payload, has_bias, plan, out, c.ld, scratch);
   }
 }
 
 template <class Kernel, class SmallM, class Lhs, class Out>
 SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_sme2(
     const GemmCall<Lhs, Out>& call) {
-  multiply_sme2<Kernel, SmallM>(call.a, call.rhs_payload, call.has_bias, call.clamp, call.c,
+  multiply_sme2<Kernel, SmallM>(call.a, call.rhs_payload, call.has_bias, call.plan, call.c,
                                 call.workspace);
 }
 
@@ -117,7 +125,7 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_batch_sme2(
   using RhsFormat = typename Kernel::RhsFormat;
   const size_t vl = sme2::vl();
   const size_t width = RhsFormat::nr(vl);
-  const size_t n = call.c.cols, k = call.a.cols;
+  const size_t n = output_columns(call.c, call.plan), k = call.a.cols;
   auto* payload = static_cast<uint8_t*>(call.workspace);
   for (size_t i = 0; i < call.batch; ++i) {
     if (i == 0 || call.b_stride != 0) {
@@ -127,7 +135,7 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_batch_sme2(
                                    payload + n0 / width * RhsFormat::panel_bytes(k, vl));
       }
     }
-    multiply_sme2<Kernel, SmallM>(batch_item(call.a, call.a_stride, i), payload, false, call.clamp,
+    multiply_sme2<Kernel, SmallM>(batch_item(call.a, call.a_stride, i), payload, false, call.plan,
                                   batch_item(call.c, call.c_stride, i),
                                   payload + call.packed_b_bytes);
   }

@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
+#include "sme2k/epilogue/ops.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/size_math.hpp"
 #include "sme2k/types/status.hpp"
@@ -44,6 +46,22 @@ void matrix_bytes(const MatrixView<T>& m, uintptr_t* begin, uintptr_t* end) {
 
 inline bool ranges_overlap(uintptr_t a0, uintptr_t a1, uintptr_t b0, uintptr_t b1) {
   return a0 < b1 && b0 < a1;
+}
+
+/// The per-channel affine's arrays (N values each, when given) must not be written by the
+/// op: they may not overlap C's bytes [c0, c1).
+inline Status validate_affine(const ChannelAffine& affine, size_t n, uintptr_t c0, uintptr_t c1,
+                              const char* op) {
+  for (const float* values : {affine.scale, affine.shift}) {
+    if (values == nullptr) continue;
+    const auto v0 = reinterpret_cast<uintptr_t>(values);
+    if (n > static_cast<size_t>(PTRDIFF_MAX) / sizeof(float) ||
+        ranges_overlap(v0, v0 + n * sizeof(float), c0, c1)) {
+      return Status::error(StatusCode::kInvalidArgument,
+                           "%s: the per-channel affine's scale or shift overlaps C", op);
+    }
+  }
+  return Status();
 }
 
 /// A workspace pointer rounded up to kWorkspaceAlignment (the sizes include the slack).
