@@ -98,9 +98,30 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_f32_2vlx2vl_clamped(
 
 namespace detail {
 
+// What a row goes through on its way out, fixed per tile so each row loop is straight code:
+// the two-register tuple from the scratch load stays in its consecutive registers unless an
+// elementwise stage must split it (a register move is 4 cycles on the M4 model).
+enum class RowStages { kStore, kClamp, kFull };
+
+template <RowStages kStages>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x2_t finish_pair(const EpiloguePlan& p,
+                                                                svfloat32x2_t v,
+                                                                svfloat32x2_t scale,
+                                                                svfloat32x2_t shift, svfloat32_t lo,
+                                                                svfloat32_t hi) SME2K_STREAMING {
+  if constexpr (kStages == RowStages::kStore) {
+    return v;
+  } else if constexpr (kStages == RowStages::kClamp) {
+    return svclamp(v, lo, hi);  // one four-cycle FCLAMP for both vectors
+  } else {
+    return svcreate2(finish(p, svget2(v, 0), svget2(scale, 0), svget2(shift, 0), lo, hi),
+                     finish(p, svget2(v, 1), svget2(scale, 1), svget2(shift, 1), lo, hi));
+  }
+}
+
 // Rows [0, rows) of a VL-row half held in tiles kLeft and kRight, through `scratch` (4 rows
 // of 2VL floats, used in turn so consecutive rows do not wait on one buffer).
-template <int kLeft, int kRight, class Out>
+template <int kLeft, int kRight, RowStages kStages, class Out>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_via_memory(
     size_t rows, const EpiloguePlan& p, svbool_t cols_lo, svbool_t cols_hi, svbool_t cols_f16,
     svfloat32x2_t scale, svfloat32x2_t shift, svfloat32_t lo, svfloat32_t hi, Out* c, size_t ldc,
@@ -111,16 +132,29 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_via_memory(
     float* row = scratch + (i % 4) * 2 * vl;
     svst1_hor_za32(kLeft, i, all, row);
     svst1_hor_za32(kRight, i, all, row + vl);
-    const svfloat32x2_t v = svld1_x2(svptrue_c32(), row);
-    const svfloat32_t left = finish(p, svget2(v, 0), svget2(scale, 0), svget2(shift, 0), lo, hi);
-    const svfloat32_t right = finish(p, svget2(v, 1), svget2(scale, 1), svget2(shift, 1), lo, hi);
+    const svfloat32x2_t v =
+        finish_pair<kStages>(p, svld1_x2(svptrue_c32(), row), scale, shift, lo, hi);
     if constexpr (std::is_same_v<Out, float>) {
-      svst1(cols_lo, c, left);
-      svst1(cols_hi, c + vl, right);
+      svst1(cols_lo, c, svget2(v, 0));
+      svst1(cols_hi, c + vl, svget2(v, 1));
     } else {
       static_assert(std::is_same_v<Out, f16>, "f32 or f16 output");
-      svst1(cols_f16, reinterpret_cast<float16_t*>(c), svcvt_f16_f32_x2(svcreate2(left, right)));
+      svst1(cols_f16, reinterpret_cast<float16_t*>(c), svcvt_f16_f32_x2(v));
     }
+  }
+}
+
+template <RowStages kStages, class Out>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_rows_via_memory(
+    size_t rows, const EpiloguePlan& p, svbool_t cols_lo, svbool_t cols_hi, svbool_t cols_f16,
+    svfloat32x2_t scale, svfloat32x2_t shift, svfloat32_t lo, svfloat32_t hi, Out* c, size_t ldc,
+    float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  store_half_via_memory<0, 1, kStages>(rows < vl ? rows : vl, p, cols_lo, cols_hi, cols_f16, scale,
+                                       shift, lo, hi, c, ldc, scratch);
+  if (rows > vl) {
+    store_half_via_memory<2, 3, kStages>(rows - vl, p, cols_lo, cols_hi, cols_f16, scale, shift, lo,
+                                         hi, c + vl * ldc, ldc, scratch);
   }
 }
 
@@ -163,10 +197,11 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_transposed(
 }  // namespace detail
 
 /// Rows [0, rows) of the block, columns [n0, n_end) of C, through a scratch row (see the top
-/// of this file) with the plan's activation, affine and clamp, as f32 or f16.
+/// of this file), through kStages (the plan's activation, affine and clamp as needed), as
+/// f32 or f16.
 /// @param[in] c        C at (row 0 of the block, column n0)
 /// @param[in] scratch  4 x 2VL floats
-template <class Out>
+template <detail::RowStages kStages, class Out>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_via_memory(
     size_t rows, size_t n0, size_t n_end, const EpiloguePlan& p, Out* c, size_t ldc,
     float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
@@ -174,18 +209,24 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_via_memory(
   const svbool_t cols_lo = svwhilelt_b32_u64(n0, n_end);
   const svbool_t cols_hi = svwhilelt_b32_u64(n0 + vl, n_end);
   const svbool_t cols_f16 = svwhilelt_b16_u64(n0, n_end);
-  const svcount_t in_n = svwhilelt_c32_u64(n0, n_end, 2);  // never reads past N
-  const svfloat32x2_t scale = p.scale != nullptr ? svld1_x2(in_n, p.scale + n0)
-                                                 : svcreate2(svdup_f32(1.0f), svdup_f32(1.0f));
-  const svfloat32x2_t shift = p.shift != nullptr ? svld1_x2(in_n, p.shift + n0)
-                                                 : svcreate2(svdup_f32(0.0f), svdup_f32(0.0f));
-  const svfloat32_t lo = svdup_f32(p.clamp.min);
-  const svfloat32_t hi = svdup_f32(p.clamp.max);
-  detail::store_half_via_memory<0, 1>(rows < vl ? rows : vl, p, cols_lo, cols_hi, cols_f16, scale,
-                                      shift, lo, hi, c, ldc, scratch);
-  if (rows > vl) {
-    detail::store_half_via_memory<2, 3>(rows - vl, p, cols_lo, cols_hi, cols_f16, scale, shift, lo,
-                                        hi, c + vl * ldc, ldc, scratch);
+  using detail::RowStages;
+  if constexpr (kStages == RowStages::kFull) {
+    const svcount_t in_n = svwhilelt_c32_u64(n0, n_end, 2);  // never reads past N
+    const svfloat32x2_t scale = p.scale != nullptr ? svld1_x2(in_n, p.scale + n0)
+                                                   : svcreate2(svdup_f32(1.0f), svdup_f32(1.0f));
+    const svfloat32x2_t shift = p.shift != nullptr ? svld1_x2(in_n, p.shift + n0)
+                                                   : svcreate2(svdup_f32(0.0f), svdup_f32(0.0f));
+    detail::store_rows_via_memory<kStages>(rows, p, cols_lo, cols_hi, cols_f16, scale, shift,
+                                           svdup_f32(p.clamp.min), svdup_f32(p.clamp.max), c, ldc,
+                                           scratch);
+  } else if constexpr (kStages == RowStages::kClamp) {
+    detail::store_rows_via_memory<kStages>(rows, p, cols_lo, cols_hi, cols_f16, svundef2_f32(),
+                                           svundef2_f32(), svdup_f32(p.clamp.min),
+                                           svdup_f32(p.clamp.max), c, ldc, scratch);
+  } else {
+    detail::store_rows_via_memory<kStages>(rows, p, cols_lo, cols_hi, cols_f16, svundef2_f32(),
+                                           svundef2_f32(), svundef_f32(), svundef_f32(), c, ldc,
+                                           scratch);
   }
 }
 

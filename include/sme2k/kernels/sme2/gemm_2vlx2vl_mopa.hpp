@@ -69,47 +69,85 @@ struct Gemm2vlx2vlMopa {
       size_t rows, size_t n_begin, size_t n_end, size_t k, const Element* lhs_panel,
       const void* rhs_payload, bool has_bias, const EpiloguePlan& plan, Out* c, size_t ldc,
       float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+    // One tile loop per way out, so what one epilogue needs (the activations' constants) is
+    // never hoisted into another's loop: each such constant is a 4-cycle instruction per tile
+    // on the M4 model.
+    const Tiles<Out> t{rows,     n_begin, n_end, k,   lhs_panel, rhs_payload,
+                       has_bias, &plan,   c,     ldc, scratch};
+    if (plan.transposed) return tiles<Exit::kTransposed>(t);
+    if (plan.elementwise()) return tiles<Exit::kRowsFull>(t);
+    if (std::is_same_v<Out, float> && (!plan.clamped || !Step::kComputeBound)) {
+      return plan.clamped ? tiles<Exit::kDirectClamp>(t) : tiles<Exit::kDirect>(t);
+    }
+    return plan.clamped ? tiles<Exit::kRowsClamp>(t) : tiles<Exit::kRowsStore>(t);
+  }
+
+ private:
+  // How a finished block leaves ZA (epilogue/sme2_store.hpp).
+  enum class Exit { kDirect, kDirectClamp, kRowsStore, kRowsClamp, kRowsFull, kTransposed };
+
+  template <class Out>
+  struct Tiles {
+    size_t rows, n_begin, n_end, k;
+    const Element* lhs_panel;
+    const void* rhs_payload;
+    bool has_bias;
+    const EpiloguePlan* plan;
+    Out* c;
+    size_t ldc;
+    float* scratch;
+  };
+
+  template <Exit kExit, class Out>
+  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void tiles(const Tiles<Out>& t)
+      SME2K_STREAMING SME2K_INOUT_ZA {
+    const EpiloguePlan& plan = *t.plan;
     const size_t vl = svcntsw();
     const size_t width = 2 * vl;
-    const size_t steps = LhsFormat::kp(k) / Step::kKr;
+    const size_t steps = LhsFormat::kp(t.k) / Step::kKr;
     const size_t step_elements = width * Step::kKr;  // per operand per k-step
     const svbool_t all = svptrue_b32();
     const svfloat32_t ones = svdup_f32(1.0f);
-    // Only f32 output with nothing but a clamp can skip the trip through scratch.
-    const bool direct = std::is_same_v<Out, float> && !plan.transposed && !plan.elementwise() &&
-                        (!plan.clamped || !Step::kComputeBound);
-
-    for (size_t n0 = n_begin; n0 < n_end; n0 += width) {
+    for (size_t n0 = t.n_begin; n0 < t.n_end; n0 += width) {
       const size_t panel = n0 / width;
-      const Element* b = RhsFormat::panel_data(rhs_payload, panel, k, vl);
+      const Element* b = RhsFormat::panel_data(t.rhs_payload, panel, t.k, vl);
       svzero_za();
-      if (has_bias) {
+      if (t.has_bias) {
         const svfloat32x2_t bias =
-            svld1_x2(svptrue_c32(), RhsFormat::panel_bias(rhs_payload, panel, k, vl));
+            svld1_x2(svptrue_c32(), RhsFormat::panel_bias(t.rhs_payload, panel, t.k, vl));
         svmopa_za32_f32_m(/*tile=*/0, all, all, ones, svget2(bias, 0));
         svmopa_za32_f32_m(/*tile=*/1, all, all, ones, svget2(bias, 1));
         svmopa_za32_f32_m(/*tile=*/2, all, all, ones, svget2(bias, 0));
         svmopa_za32_f32_m(/*tile=*/3, all, all, ones, svget2(bias, 1));
       }
-      const Element* a = lhs_panel;
+      const Element* a = t.lhs_panel;
 #pragma clang loop unroll_count(4)
       for (size_t s = 0; s < steps; ++s) {
         Step::step(a, b);
         a += step_elements;
         b += step_elements;
       }
-      if (plan.transposed) {
-        sme2::store_2vlx2vl_transposed(rows, n0, n_end, plan, c + n0 * ldc, ldc, scratch);
-      } else if (!direct) {
-        sme2::store_2vlx2vl_via_memory(rows, n0, n_end, plan, c + n0, ldc, scratch);
+      using sme2::detail::RowStages;
+      if constexpr (kExit == Exit::kTransposed) {
+        sme2::store_2vlx2vl_transposed(t.rows, n0, t.n_end, plan, t.c + n0 * t.ldc, t.ldc,
+                                       t.scratch);
+      } else if constexpr (kExit == Exit::kRowsFull) {
+        sme2::store_2vlx2vl_via_memory<RowStages::kFull>(t.rows, n0, t.n_end, plan, t.c + n0, t.ldc,
+                                                         t.scratch);
+      } else if constexpr (kExit == Exit::kRowsClamp) {
+        sme2::store_2vlx2vl_via_memory<RowStages::kClamp>(t.rows, n0, t.n_end, plan, t.c + n0,
+                                                          t.ldc, t.scratch);
+      } else if constexpr (kExit == Exit::kRowsStore) {
+        sme2::store_2vlx2vl_via_memory<RowStages::kStore>(t.rows, n0, t.n_end, plan, t.c + n0,
+                                                          t.ldc, t.scratch);
       } else if constexpr (std::is_same_v<Out, float>) {
-        const svbool_t cols_lo = svwhilelt_b32_u64(n0, n_end);
-        const svbool_t cols_hi = svwhilelt_b32_u64(n0 + vl, n_end);
-        if (plan.clamped) {
-          sme2::store_f32_2vlx2vl_clamped(rows, cols_lo, cols_hi, svdup_f32(plan.clamp.min),
-                                          svdup_f32(plan.clamp.max), c + n0, ldc);
+        const svbool_t cols_lo = svwhilelt_b32_u64(n0, t.n_end);
+        const svbool_t cols_hi = svwhilelt_b32_u64(n0 + vl, t.n_end);
+        if constexpr (kExit == Exit::kDirectClamp) {
+          sme2::store_f32_2vlx2vl_clamped(t.rows, cols_lo, cols_hi, svdup_f32(plan.clamp.min),
+                                          svdup_f32(plan.clamp.max), t.c + n0, t.ldc);
         } else {
-          sme2::store_f32_2vlx2vl(rows, cols_lo, cols_hi, c + n0, ldc);
+          sme2::store_f32_2vlx2vl(t.rows, cols_lo, cols_hi, t.c + n0, t.ldc);
         }
       }
     }
