@@ -267,7 +267,8 @@ constexpr std::pair<const char*, VerifyPolicy> kVerifyNames[] = {{"auto", Verify
 
 using GemmSpec = OptionSpec<GemmOptions>;
 const GemmSpec kGemmOptions[] = {
-    {"--variant", "NAME", "numeric variant: f32, f16",
+    {"--variant", "NAME",
+     "numeric variant: f32, f16, f16acc16 (f16 accumulation where the CPU has SME_F16F16)",
      [](const char* v, GemmOptions* o) {
        o->variant = v;
        return true;
@@ -355,6 +356,7 @@ struct Item {
   sme2k::reference::GemmF32Problem problem;
   const Out* c;
   size_t row_step, col_step;  // C(i, j) at c[i * row_step + j * col_step]
+  bool f16_accumulation;      // F16Acc16: its error bound grows with K
 
   float at(size_t i, size_t j) const { return sme2k::to_f32(c[i * row_step + j * col_step]); }
 };
@@ -451,7 +453,8 @@ sme2k::GemmEpilogue epilogue_of(const GemmOptions& o, const GemmData<V, Out>& d)
 /// Batch item i of the data, for the reference.
 template <class V, class Out>
 Item<Out> item(const GemmData<V, Out>& d, size_t i) {
-  Item<Out> it{d.problem, d.c.get() + i * d.c_stride, d.row_step, d.col_step};
+  Item<Out> it{d.problem, d.c.get() + i * d.c_stride, d.row_step, d.col_step,
+               std::is_same_v<V, sme2k::F16Acc16>};
   it.problem.a += i * d.a_stride;
   it.problem.b += i * d.b_stride;
   return it;
@@ -480,9 +483,11 @@ sme2k::Status run_op(const GemmOptions& o, GemmData<V, Out>* d) {
 /// The error bound at an element whose exact value is `want`: f32 accumulation through the
 /// epilogue, then the rounding to the output type.
 template <class Out>
-double output_bound(const sme2k::reference::GemmF32Problem& p, size_t j, double pre,
-                    double magnitude, double want) {
-  const double bound = sme2k::reference::f32_epilogue_bound(p, j, pre, magnitude, want);
+double output_bound(const Item<Out>& d, size_t j, double pre, double magnitude, double want) {
+  const auto& p = d.problem;
+  const double acc = d.f16_accumulation ? sme2k::reference::f16_accumulation_bound(p.k, magnitude)
+                                        : sme2k::reference::f32_gemm_error_bound(p.k, magnitude);
+  const double bound = sme2k::reference::f32_epilogue_bound(p, j, pre, magnitude, want, acc);
   return std::is_same_v<Out, float> ? bound : sme2k::reference::f16_rounding_bound(want, bound);
 }
 
@@ -494,7 +499,7 @@ void verify_full(const Item<Out>& d, Verifier* v) {
     for (size_t j = 0; j < p.n; ++j) {
       const size_t e = i * p.n + j;
       v->expect_near(i, j, d.at(i, j), r.value[e],
-                     output_bound<Out>(p, j, r.pre[e], r.magnitude[e], r.value[e]));
+                     output_bound(d, j, r.pre[e], r.magnitude[e], r.value[e]));
     }
   }
 }
@@ -503,7 +508,7 @@ template <class Out>
 void verify_at(const Item<Out>& d, size_t i, size_t j, Verifier* v) {
   double magnitude = 0, pre = 0;
   const double want = sme2k::reference::gemm_f32_at(d.problem, i, j, &magnitude, &pre);
-  v->expect_near(i, j, d.at(i, j), want, output_bound<Out>(d.problem, j, pre, magnitude, want));
+  v->expect_near(i, j, d.at(i, j), want, output_bound(d, j, pre, magnitude, want));
 }
 
 /// Edges (first and last row, first and last column: where tile tails are) and ~2048 distinct
@@ -660,7 +665,8 @@ struct GemmVariant {
   int (*run)(const GemmOptions& options);
 };
 constexpr GemmVariant kGemmVariants[] = {{"f32", run_gemm_variant<sme2k::F32>},
-                                         {"f16", run_gemm_variant<sme2k::F16>}};
+                                         {"f16", run_gemm_variant<sme2k::F16>},
+                                         {"f16acc16", run_gemm_variant<sme2k::F16Acc16>}};
 
 void gemm_usage(std::FILE* out) {
   std::fprintf(out, "usage: sme2k-run gemm --variant f32 --m M --n N --k K [options]\n\n");

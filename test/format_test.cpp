@@ -34,6 +34,7 @@ static_assert(offsetof(PackedHeader, payload_bytes) == 40);
 template <class Format>
 void check_rhs_format(size_t vl) {
   using Elem = typename Format::Element;
+  using BiasT = typename Format::BiasElement;
   ValueStream values(vl);
   const size_t nr = Format::nr(vl);
   for (size_t n : {size_t{1}, nr - 1, nr, nr + 1, 3 * nr + 2}) {
@@ -56,13 +57,16 @@ void check_rhs_format(size_t vl) {
           std::memset(packed.data(), 0xee, bytes);  // padding must be written, not left over
           Format::pack(MatrixView<const Elem>{b.data(), rows, cols, ld}, layout,
                        with_bias ? bias.data() : nullptr, vl, packed.data());
-          const std::vector<uint8_t> want = reference::pack_rhs<Elem, float>(
-              {nr, Format::kKr}, b.data(), ld, layout, n, k, with_bias ? bias.data() : nullptr);
+          std::vector<BiasT> bias_stored(n);  // the bias as the format keeps it (f32 or f16)
+          for (size_t j = 0; j < n; ++j) bias_stored[j] = convert_to<BiasT>(bias[j]);
+          const std::vector<uint8_t> want =
+              reference::pack_rhs<Elem, BiasT>({nr, Format::kKr}, b.data(), ld, layout, n, k,
+                                               with_bias ? bias_stored.data() : nullptr);
           ASSERT_EQ(want.size(), bytes);
           ASSERT_EQ(std::memcmp(want.data(), packed.data(), bytes), 0);
 
           std::vector<Elem> b_kxn(k * n);
-          std::vector<float> bias_back(n);
+          std::vector<BiasT> bias_back(n);
           Format::unpack(packed.data(), n, k, vl, b_kxn.data(), bias_back.data());
           for (size_t kk = 0; kk < k; ++kk) {
             for (size_t j = 0; j < n; ++j) {
@@ -71,7 +75,9 @@ void check_rhs_format(size_t vl) {
                   << kk << ", " << j;
             }
           }
-          for (size_t j = 0; j < n; ++j) ASSERT_EQ(bias_back[j], with_bias ? bias[j] : 0.0f);
+          for (size_t j = 0; j < n; ++j) {
+            ASSERT_EQ(to_f32(bias_back[j]), with_bias ? to_f32(bias_stored[j]) : 0.0f);
+          }
         }
       }
     }
@@ -91,6 +97,10 @@ TEST(RhsFormat, F16p2vlx2bf32AtEveryVl) {
 }
 
 TEST(RhsFormat, F16p8x1bf32) { check_rhs_format<RhsF16p8x1bf32>(0); }
+
+TEST(RhsFormat, F16p4vlx1bf16AtEveryVl) {
+  for (size_t vl : {4, 8, 16, 32, 64}) check_rhs_format<RhsF16p4vlx1bf16>(vl);
+}
 
 // An f16 bias is widened to the packed f32 row.
 TEST(RhsFormat, F16BiasIsWidened) {
@@ -154,6 +164,7 @@ void check_lhs_format() {
 
 TEST(LhsFormat, F32p2vlx1AtEveryVl) { check_lhs_format<LhsF32p2vlx1>(); }
 TEST(LhsFormat, F16p2vlx2AtEveryVl) { check_lhs_format<LhsF16p2vlx2>(); }
+TEST(LhsFormat, F16p2vlx1AtEveryVl) { check_lhs_format<LhsF16p2vlx1>(); }
 
 #if SME2K_HAS_SME2_CODE
 template <class Format>
@@ -200,6 +211,9 @@ void check_lhs_packer_through_za() {
 
 TEST(LhsFormat, F32Sme2PackerMatchesThePlainOne) { check_lhs_packer_through_za<LhsF32p2vlx1>(); }
 TEST(LhsFormat, F16Sme2PackerMatchesThePlainOne) { check_lhs_packer_through_za<LhsF16p2vlx2>(); }
+TEST(LhsFormat, F16HalvesSme2PackerMatchesThePlainOne) {
+  check_lhs_packer_through_za<LhsF16p2vlx1>();
+}
 
 }  // namespace
 }  // namespace sme2k

@@ -22,7 +22,7 @@ struct Steps {
 // The tile of the kernel the op will run now for variant V.
 template <class V>
 Steps active_steps() {
-  return visit_gemm_kernel<V>(select_path(), [](auto tag) {
+  return visit_gemm_kernel<V>(select_path_for<V>(), [](auto tag) {
     using Kernel = typename decltype(tag)::type;
     const size_t vl = kernel_vl<Kernel>();
     return Steps{Kernel::m_step(vl), Kernel::n_step(vl)};
@@ -50,7 +50,8 @@ struct CaseNames {
            (std::is_same_v<typename C::Out, f16> ? "f16" : "f32");
   }
 };
-using Cases = ::testing::Types<Case<F32, float>, Case<F16, f16>, Case<F16, float>>;
+using Cases =
+    ::testing::Types<Case<F32, float>, Case<F16, f16>, Case<F16, float>, Case<F16Acc16, f16>>;
 TYPED_TEST_SUITE(Gemm, Cases, CaseNames);
 
 TYPED_TEST(Gemm, TailsInM) {
@@ -101,7 +102,9 @@ TYPED_TEST(Gemm, SeveralTilesEachWay) {
 }
 
 TYPED_TEST(Gemm, LongAccumulationStaysInBound) {
-  this->tester().m(3).n(5).k(2500).Test();
+  // f16 accumulation has no useful bound once K * 2^-11 nears 1: its long case stops at 700.
+  const size_t k = std::is_same_v<typename TypeParam::Variant, F16Acc16> ? 700 : 2500;
+  this->tester().m(3).n(5).k(k).Test();
   this->tester().m(20).n(9).k(777).b_layout(RhsLayout::kNxK).Test();
 }
 
@@ -198,6 +201,41 @@ TEST(GemmF16, F16Bias) {
   const Steps s = active_steps<F16>();
   GemmTester<F16>().m(s.m + 1).n(s.n + 3).k(6).f16_bias(true).Test();
   GemmTester<F16, float>().m(3).n(s.n * 2 + 1).k(7).f16_bias(true).clamp(-1.0f, 0.5f).Test();
+}
+
+// F16Acc16 runs its own kernel only on a CPU with SME_F16F16; without it (narrowed features,
+// or a forced baseline path) it runs the f32-accumulating kernels, never SIGILL.
+TEST(GemmF16Acc16, FallsBackWithoutF16F16) {
+  const CpuFeatures without =
+      CpuFeatures{cpu_features().bits & ~static_cast<uint32_t>(CpuFeature::kSmeF16F16)};
+  const Path baseline = select_path(without);
+  {
+    testing::ScopedCpuFeatures narrowed(without);
+    EXPECT_FALSE(path_available(Path::kSme2F16F16, cpu_features()));
+    EXPECT_EQ(select_path_for<F16Acc16>(), baseline);
+    GemmTester<F16Acc16>().m(37).n(19).k(9).Test(baseline);
+    GemmTester<F16Acc16>().m(3).n(70).k(33).clamp(-1.0f, 1.0f).Test(baseline);
+  }
+  {
+    testing::ScopedForcePath force(Path::kPortable);
+    GemmTester<F16Acc16>().m(9).n(9).k(9).Test(Path::kPortable);
+  }
+}
+
+// Weights packed for one variant are refused by another (F16 and F16Acc16 pack differently
+// where the CPU has SME_F16F16, and the header names the variant everywhere).
+TEST(GemmF16Acc16, RefusesWeightsPackedForF16) {
+  const size_t n = 9, k = 5;
+  std::vector<f16> b(k * n, to_f16(0.5f)), a(4 * k, to_f16(1.0f)), c(4 * n);
+  size_t bytes = 0;
+  ASSERT_TRUE(gemm_packed_rhs_size<F16>(n, k, &bytes).ok());
+  std::vector<uint8_t> packed(bytes);
+  ASSERT_TRUE(gemm_pack_rhs<F16>(dense_matrix<const f16>(b.data(), k, n), RhsLayout::kKxN, nullptr,
+                                 packed.data(), bytes)
+                  .ok());
+  const Status s = gemm<F16Acc16>(dense_matrix<const f16>(a.data(), 4, k), packed.data(), bytes,
+                                  dense_matrix(c.data(), 4, n));
+  EXPECT_EQ(s.code(), StatusCode::kPackedMismatch) << s.message();
 }
 
 // The allocating overload runs the same path and gives the same answer.

@@ -5,6 +5,7 @@
 
 #include <regex>
 #include <string>
+#include <type_traits>
 
 #include "sme2k/sme2k.hpp"
 
@@ -26,8 +27,13 @@ const std::regex kKernel(
     "(gemm)_([a-z]+[0-9]+)_([a-z0-9]+)_([a-z0-9]+)_([0-9]+(?:vl)?)x([0-9]+(?:vl)?)_"
     "(sme2|portable)_(mopa|dot|loops)");
 
+template <class T>
+std::string dtype() {
+  return std::is_same_v<T, float> ? "f32" : std::is_same_v<T, f16> ? "f16" : "?";
+}
+
 template <class Format>
-void check_rhs_descriptor(std::string_view name, std::string_view element) {
+void check_rhs_descriptor(std::string_view name) {
   std::smatch m;
   const std::string s(name);
   ASSERT_TRUE(std::regex_match(s, m, kOperand)) << s;
@@ -35,8 +41,8 @@ void check_rhs_descriptor(std::string_view name, std::string_view element) {
   EXPECT_EQ(extent(m[2]), Format::nr(kVl)) << s;
   EXPECT_EQ(std::stoul(m[3]), Format::kKr) << s;
   EXPECT_TRUE(m[4].matched) << s << ": every RHS format so far has a bias row";
-  EXPECT_EQ(m[1].str(), std::string(element)) << s;
-  EXPECT_EQ(m[4].str(), "f32") << s << ": biases are packed as f32";
+  EXPECT_EQ(m[1].str(), dtype<typename Format::Element>()) << s;
+  EXPECT_EQ(m[4].str(), dtype<typename Format::BiasElement>()) << s;
 }
 
 template <class Kernel>
@@ -45,7 +51,7 @@ void check_kernel() {
   SCOPED_TRACE(name);
   std::smatch m;
   ASSERT_TRUE(std::regex_match(name, m, kKernel)) << "does not follow docs/naming.md";
-  EXPECT_EQ(m[2].str(), std::string(VariantTraits<typename Kernel::Variant>::kName));
+  EXPECT_EQ(m[2].str(), dtype<typename VariantTraits<typename Kernel::Variant>::Out>());
   EXPECT_EQ(m[3].str(), std::string(Kernel::LhsFormat::kName));
   EXPECT_EQ(m[4].str(), std::string(Kernel::RhsFormat::kName));
   EXPECT_EQ(extent(m[5]), Kernel::m_step(kVl));
@@ -55,10 +61,8 @@ void check_kernel() {
   const std::string lhs_name(Kernel::LhsFormat::kName);
   ASSERT_TRUE(std::regex_match(lhs_name, lhs, kOperand)) << lhs_name;
   if (lhs[2].matched) EXPECT_EQ(extent(lhs[2]), Kernel::m_step(kVl)) << lhs_name;
-  check_rhs_descriptor<typename Kernel::RhsFormat>(Kernel::RhsFormat::kName,
-                                                   VariantTraits<typename Kernel::Variant>::kName);
-  if (!lhs[2].matched)
-    EXPECT_EQ(lhs[1].str(), std::string(VariantTraits<typename Kernel::Variant>::kName));
+  check_rhs_descriptor<typename Kernel::RhsFormat>(Kernel::RhsFormat::kName);
+  EXPECT_EQ(lhs[1].str(), dtype<typename VariantTraits<typename Kernel::Variant>::Lhs>());
 }
 
 template <class... Ks>
@@ -76,9 +80,10 @@ TEST(Naming, RegistryTableMatchesTypes) {
     EXPECT_EQ(k.use == KernelUse::kSmallM, k.name.find("_dot") != std::string_view::npos) << k.name;
     (k.path == Path::kPortable ? portable : sme2) += 1;
   }
-  // Per variant (F32, F16): a portable kernel; on SME2 an any-M and a small-M kernel.
+  // Per variant (F32, F16): a portable kernel; on SME2 an any-M and a small-M kernel; and
+  // F16Acc16's f16-accumulating kernel (it borrows F16's elsewhere).
   EXPECT_EQ(portable, 2u);
-  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 4u : 0u);
+  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 5u : 0u);
 }
 
 TEST(Naming, PackedFormatIdsNameTheirFormats) {
@@ -88,6 +93,8 @@ TEST(Naming, PackedFormatIdsNameTheirFormats) {
   EXPECT_EQ(RhsF16p2vlx2bf32::kName, "f16p2vlx2bf32");
   EXPECT_EQ(RhsF16p8x1bf32::kName, "f16p8x1bf32");
   EXPECT_EQ(LhsF16p2vlx2::kName, "f16p2vlx2");
+  EXPECT_EQ(RhsF16p4vlx1bf16::kName, "f16p4vlx1bf16");
+  EXPECT_EQ(LhsF16p2vlx1::kName, "f16p2vlx1");
 }
 
 }  // namespace

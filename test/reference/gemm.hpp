@@ -143,12 +143,23 @@ inline double f32_gemm_error_bound(size_t k, double magnitude) {
   return n * u / (1.0 - n * u) * magnitude + std::ldexp(1.0, -126) * n;
 }
 
+/// Worst-case error of accumulating bias + k products in f16 (the F16Acc16 variant): gamma_n
+/// with u = 2^-11 and n = k + 2 (the bias is rounded to f16 when packed), times the magnitude,
+/// plus f16 subnormal steps. It grows with K: the precision contract of f16 accumulation.
+/// (No bound at all, +inf, once n u >= 1, K >= 2047.)
+inline double f16_accumulation_bound(size_t k, double magnitude) {
+  const double u = std::ldexp(1.0, -11);
+  const double n = static_cast<double>(k + 2);
+  if (n * u >= 1.0) return std::numeric_limits<double>::infinity();
+  return n * u / (1.0 - n * u) * magnitude + std::ldexp(1.0, -24) * n;
+}
+
 /// The bound on an f32 output of the whole epilogue at column j: the accumulation bound
 /// through the activation's slope and its own error, scaled by the affine, plus the affine's
 /// rounding. The clamp cannot increase it.
 inline double f32_epilogue_bound(const GemmF32Problem& p, size_t j, double pre, double magnitude,
-                                 double value) {
-  const double acc_bound = f32_gemm_error_bound(p.k, magnitude);
+                                 double value, double acc_bound = -1) {
+  if (acc_bound < 0) acc_bound = f32_gemm_error_bound(p.k, magnitude);
   const double act = activate(p.activation, pre);
   double bound =
       activation_lipschitz(p.activation) * acc_bound + activation_error(p.activation, pre, act);

@@ -55,6 +55,14 @@ inline Path select_path(CpuFeatures features = cpu_features()) {
   return path_available(Path::kSme2, features) ? Path::kSme2 : Path::kPortable;
 }
 
+/// The path for a variant that prefers `preferred` (kSme2F16F16 for F16Acc16): that one when
+/// the CPU has it, else select_path(). A forced path (tests) wins where runnable.
+inline Path select_path(Path preferred, CpuFeatures features = cpu_features()) {
+  const auto forced = static_cast<Path>(detail::g_forced_path.load(std::memory_order_relaxed));
+  if (static_cast<uint8_t>(forced) != 0 && path_available(forced, features)) return forced;
+  return path_available(preferred, features) ? preferred : select_path(features);
+}
+
 /// The path the calling thread's most recent successful op call ran.
 inline Path last_used_path() { return detail::t_last_used_path; }
 

@@ -159,9 +159,9 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_rows_via_memory(
 }
 
 // Columns [0, cols) of the VL-column half held in tiles kTop (rows 0..VL-1) and kBottom
-// (rows VL..2VL-1), as rows of C^T: vertical slices, through `scratch` unless nothing but
-// an f32 store is asked for.
-template <int kTop, int kBottom, class Out>
+// (rows VL..2VL-1), as rows of C^T: vertical slices, straight to C^T for a plain f32 store,
+// else through `scratch` and kStages (one output channel per row: scalar scale and shift).
+template <int kTop, int kBottom, RowStages kStages, class Out>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_transposed(
     size_t cols, size_t n0, const EpiloguePlan& p, svbool_t rows_lo, svbool_t rows_hi,
     svbool_t rows_f16, svfloat32_t lo, svfloat32_t hi, Out* ct, size_t ldct,
@@ -169,27 +169,27 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_transposed(
   const size_t vl = svcntsw();
   const svbool_t all = svptrue_b32();
   for (uint32_t j = 0; j < cols; ++j, ct += ldct) {
-    if constexpr (std::is_same_v<Out, float>) {
-      if (!p.elementwise() && !p.clamped) {
-        svst1_ver_za32(kTop, j, rows_lo, ct);
-        svst1_ver_za32(kBottom, j, rows_hi, ct + vl);
-        continue;
-      }
-    }
-    float* row = scratch + (j % 4) * 2 * vl;
-    svst1_ver_za32(kTop, j, all, row);
-    svst1_ver_za32(kBottom, j, all, row + vl);
-    const svfloat32x2_t v = svld1_x2(svptrue_c32(), row);
-    // One output channel per row of C^T: its scale and shift are scalars.
-    const svfloat32_t scale = svdup_f32(p.scale != nullptr ? p.scale[n0 + j] : 1.0f);
-    const svfloat32_t shift = svdup_f32(p.shift != nullptr ? p.shift[n0 + j] : 0.0f);
-    const svfloat32_t top = finish(p, svget2(v, 0), scale, shift, lo, hi);
-    const svfloat32_t bottom = finish(p, svget2(v, 1), scale, shift, lo, hi);
-    if constexpr (std::is_same_v<Out, float>) {
-      svst1(rows_lo, ct, top);
-      svst1(rows_hi, ct + vl, bottom);
+    if constexpr (std::is_same_v<Out, float> && kStages == RowStages::kStore) {
+      svst1_ver_za32(kTop, j, rows_lo, ct);
+      svst1_ver_za32(kBottom, j, rows_hi, ct + vl);
     } else {
-      svst1(rows_f16, reinterpret_cast<float16_t*>(ct), svcvt_f16_f32_x2(svcreate2(top, bottom)));
+      float* row = scratch + (j % 4) * 2 * vl;
+      svst1_ver_za32(kTop, j, all, row);
+      svst1_ver_za32(kBottom, j, all, row + vl);
+      svfloat32x2_t v = svld1_x2(svptrue_c32(), row);
+      if constexpr (kStages == RowStages::kFull) {
+        const svfloat32_t scale = svdup_f32(p.scale != nullptr ? p.scale[n0 + j] : 1.0f);
+        const svfloat32_t shift = svdup_f32(p.shift != nullptr ? p.shift[n0 + j] : 0.0f);
+        v = finish_pair<kStages>(p, v, svcreate2(scale, scale), svcreate2(shift, shift), lo, hi);
+      } else {
+        v = finish_pair<kStages>(p, v, svundef2_f32(), svundef2_f32(), lo, hi);
+      }
+      if constexpr (std::is_same_v<Out, float>) {
+        svst1(rows_lo, ct, svget2(v, 0));
+        svst1(rows_hi, ct + vl, svget2(v, 1));
+      } else {
+        svst1(rows_f16, reinterpret_cast<float16_t*>(ct), svcvt_f16_f32_x2(v));
+      }
     }
   }
 }
@@ -230,6 +230,26 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_via_memory(
   }
 }
 
+template <detail::RowStages kStages, class Out>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_transposed_as(
+    size_t rows, size_t n0, size_t n_end, const EpiloguePlan& p, Out* ct, size_t ldct,
+    float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  const size_t cols = n_end - n0 < 2 * vl ? n_end - n0 : 2 * vl;
+  const svbool_t rows_lo = svwhilelt_b32_u64(0, rows);
+  const svbool_t rows_hi = svwhilelt_b32_u64(vl, rows);
+  const svbool_t rows_f16 = svwhilelt_b16_u64(0, rows);
+  const bool clamps = kStages != detail::RowStages::kStore;
+  const svfloat32_t lo = clamps ? svdup_f32(p.clamp.min) : svundef_f32();
+  const svfloat32_t hi = clamps ? svdup_f32(p.clamp.max) : svundef_f32();
+  detail::store_half_transposed<0, 2, kStages>(cols < vl ? cols : vl, n0, p, rows_lo, rows_hi,
+                                               rows_f16, lo, hi, ct, ldct, scratch);
+  if (cols > vl) {
+    detail::store_half_transposed<1, 3, kStages>(cols - vl, n0 + vl, p, rows_lo, rows_hi, rows_f16,
+                                                 lo, hi, ct + vl * ldct, ldct, scratch);
+  }
+}
+
 /// The block transposed: columns [n0, n_end) of C become rows of C^T, rows [0, rows) of the
 /// block their first elements. Vertical ZA slices are the columns of C, so this costs what
 /// a row-major store costs.
@@ -238,18 +258,13 @@ template <class Out>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_transposed(
     size_t rows, size_t n0, size_t n_end, const EpiloguePlan& p, Out* ct, size_t ldct,
     float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
-  const size_t vl = svcntsw();
-  const size_t cols = n_end - n0 < 2 * vl ? n_end - n0 : 2 * vl;
-  const svbool_t rows_lo = svwhilelt_b32_u64(0, rows);
-  const svbool_t rows_hi = svwhilelt_b32_u64(vl, rows);
-  const svbool_t rows_f16 = svwhilelt_b16_u64(0, rows);
-  const svfloat32_t lo = svdup_f32(p.clamp.min);
-  const svfloat32_t hi = svdup_f32(p.clamp.max);
-  detail::store_half_transposed<0, 2>(cols < vl ? cols : vl, n0, p, rows_lo, rows_hi, rows_f16, lo,
-                                      hi, ct, ldct, scratch);
-  if (cols > vl) {
-    detail::store_half_transposed<1, 3>(cols - vl, n0 + vl, p, rows_lo, rows_hi, rows_f16, lo, hi,
-                                        ct + vl * ldct, ldct, scratch);
+  using detail::RowStages;
+  if (p.elementwise()) {
+    store_2vlx2vl_transposed_as<RowStages::kFull>(rows, n0, n_end, p, ct, ldct, scratch);
+  } else if (p.clamped) {
+    store_2vlx2vl_transposed_as<RowStages::kClamp>(rows, n0, n_end, p, ct, ldct, scratch);
+  } else {
+    store_2vlx2vl_transposed_as<RowStages::kStore>(rows, n0, n_end, p, ct, ldct, scratch);
   }
 }
 

@@ -69,11 +69,16 @@ struct LhsPanelFormat {
 
 #if SME2K_HAS_SME2_CODE
   /// pack_panel() in streaming mode, through ZA (formats/za_transpose.hpp): loads and
-  /// stores only. Clobbers ZA tiles 0 and 1.
+  /// stores only. Clobbers 32-bit ZA tiles 0 and 1 (or 16-bit tile 0).
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void pack_panel_sme2(
       MatrixView<const Elem> a, Elem* panel) SME2K_STREAMING SME2K_INOUT_ZA {
     static_assert(Width::kScalesWithVl && Width::kUnits == 2, "2VL-row panels");
-    sme2::transpose_words_2vl<Kr>(a, panel);
+    if constexpr (sizeof(Elem) * Kr == 4) {
+      sme2::transpose_words_2vl<Kr>(a, panel);
+    } else {
+      static_assert(sizeof(Elem) == 2 && Kr == 1, "32-bit k-blocks, or 16-bit elements alone");
+      sme2::transpose_halves_2vl(a, panel);
+    }
   }
 #endif
 };

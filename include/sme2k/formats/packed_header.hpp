@@ -40,6 +40,7 @@ enum class PackedFormatId : uint8_t {
   kRhsF32p8x1bf32 = 2,    ///< portable f32 weights: 8-column panels, f32 bias row
   kRhsF16p2vlx2bf32 = 3,  ///< SME2 f16 weights: 2VL-column panels of k pairs, f32 bias row
   kRhsF16p8x1bf32 = 4,    ///< portable f16 weights: 8-column panels, f32 bias row
+  kRhsF16p4vlx1bf16 = 5,  ///< SME2 + F16F16 f16 weights: 4VL-column panels, f16 bias row
 };
 
 constexpr const char* packed_format_name(PackedFormatId format) {
@@ -48,6 +49,7 @@ constexpr const char* packed_format_name(PackedFormatId format) {
     case PackedFormatId::kRhsF32p8x1bf32: return "f32p8x1bf32";
     case PackedFormatId::kRhsF16p2vlx2bf32: return "f16p2vlx2bf32";
     case PackedFormatId::kRhsF16p8x1bf32: return "f16p8x1bf32";
+    case PackedFormatId::kRhsF16p4vlx1bf16: return "f16p4vlx1bf16";
   }
   return "unknown";
 }

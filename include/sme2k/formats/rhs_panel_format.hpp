@@ -1,6 +1,6 @@
 // Packed weights (the GEMM's B, K x N) as column panels with a bias row: the generic format
-// behind rhs_f32p2vlx1bf32 and rhs_f16p2vlx2bf32 (SME2), rhs_f32p8x1bf32 and rhs_f16p8x1bf32
-// (portable).
+// behind rhs_f32p2vlx1bf32, rhs_f16p2vlx2bf32 and rhs_f16p4vlx1bf16 (SME2), rhs_f32p8x1bf32
+// and rhs_f16p8x1bf32 (portable).
 //
 // A micro-kernel producing NR columns of C reads, per k, NR consecutive weights; packing
 // puts them there once, offline, from either caller layout (K x N or N x K). The bias goes
@@ -93,7 +93,7 @@ struct RhsPanelFormat {
       std::memset(panel, 0, panel_bytes(k, vl));
       if (bias != nullptr) {
         for (size_t j = 0; j < cols; ++j) {
-          const auto value = static_cast<Bias>(to_f32(bias[n0 + j]));
+          const Bias value = convert_to<Bias>(to_f32(bias[n0 + j]));
           std::memcpy(panel + j * sizeof(Bias), &value, sizeof value);
         }
       }

@@ -75,6 +75,27 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void transpose_words_2vl(
   }
 }
 
+/// The same for 16-bit elements taken one by one (KR = 1): dst (K rows of 2VL elements) = the
+/// transpose of src (at most 2VL rows of K elements), through 16-bit ZA tile 0, whose slices
+/// hold 2VL elements. Clobbers ZA tile za0.h (= za0.s and za2.s).
+template <class Elem>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void transpose_halves_2vl(
+    MatrixView<const Elem> src, Elem* dst) SME2K_STREAMING SME2K_INOUT_ZA {
+  static_assert(sizeof(Elem) == 2, "16-bit elements");
+  const size_t width = svcnth();  // 2VL
+  const size_t ld_bytes = src.ld * sizeof(Elem);
+  const svbool_t all = svptrue_b16();
+  if (src.rows < width) svzero_mask_za(0x55);  // za0.h: rows past the source stay zero
+  for (size_t k0 = 0; k0 < src.cols; k0 += width) {
+    const svbool_t in_k = svwhilelt_b16_u64(k0, src.cols);
+    const auto* row = reinterpret_cast<const uint8_t*>(src.data) + k0 * sizeof(Elem);
+    for (uint32_t i = 0; i < src.rows; ++i, row += ld_bytes) svld1_hor_za16(0, i, in_k, row);
+    const size_t cols = src.cols - k0 < width ? src.cols - k0 : width;
+    Elem* out = dst + k0 * width;
+    for (uint32_t j = 0; j < cols; ++j, out += width) svst1_ver_za16(0, j, all, out);
+  }
+}
+
 }  // namespace sme2
 }  // namespace sme2k
 

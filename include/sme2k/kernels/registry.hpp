@@ -15,6 +15,7 @@
 #include "sme2k/kernels/portable/gemm_f16_f16_f16p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f32_f32_f32p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/sme2/gemm_f16_f16_f16p2vlx2bf32_4x2vl_sme2_dot.hpp"
+#include "sme2k/kernels/sme2/gemm_f16_f16p2vlx1_f16p4vlx1bf16_2vlx4vl_sme2_mopa.hpp"
 #include "sme2k/kernels/sme2/gemm_f16_f16p2vlx2_f16p2vlx2bf32_2vlx2vl_sme2_mopa.hpp"
 #include "sme2k/kernels/sme2/gemm_f32_f32_f32p2vlx1bf32_4x2vl_sme2_dot.hpp"
 #include "sme2k/kernels/sme2/gemm_f32_f32p2vlx1_f32p2vlx1bf32_2vlx2vl_sme2_mopa.hpp"
@@ -29,6 +30,7 @@ using GemmKernels = TypeList<
 #if SME2K_HAS_SME2_CODE
     GemmF32F32p2vlx1F32p2vlx1bf32_2vlx2vlSme2Mopa, GemmF16F16p2vlx2F16p2vlx2bf32_2vlx2vlSme2Mopa,
     GemmF32F32F32p2vlx1bf32_4x2vlSme2Dot, GemmF16F16F16p2vlx2bf32_4x2vlSme2Dot,
+    GemmF16F16p2vlx1F16p4vlx1bf16_2vlx4vlSme2Mopa,
 #endif
     GemmF32F32F32p8x1bf32_4x8PortableLoops, GemmF16F16F16p8x1bf32_4x8PortableLoops>;
 
@@ -58,10 +60,42 @@ struct FindGemmKernel<V, P, U, TypeList<K, Rest...>> {
 template <class K>
 inline constexpr KernelUse kKernelUse = detail::UseOf<K>::value;
 
-/// The GEMM kernel of variant V on path P for any M (or only for few rows, U = kSmallM), or
-/// void when this build has none.
+namespace detail {
+template <class V, class = void>
+struct FallbackOf {
+  using type = void;
+};
+template <class V>
+struct FallbackOf<V, std::void_t<typename VariantTraits<V>::Fallback>> {
+  using type = typename VariantTraits<V>::Fallback;
+};
+// V's own kernel, else its fallback variant's (F16Acc16 has kernels on one path only).
+template <class V, Path P, KernelUse U, class Fallback = typename FallbackOf<V>::type>
+struct KernelOrFallback {
+  using Own = typename FindGemmKernel<V, P, U, GemmKernels>::type;
+  using type = std::conditional_t<!std::is_void_v<Own>, Own,
+                                  typename KernelOrFallback<Fallback, P, U>::type>;
+};
+template <class V, Path P, KernelUse U>
+struct KernelOrFallback<V, P, U, void> {
+  using type = typename FindGemmKernel<V, P, U, GemmKernels>::type;
+};
+}  // namespace detail
+
+/// The GEMM kernel of variant V on path P for any M (or only for few rows, U = kSmallM),
+/// V's fallback variant's when V has none there, or void when this build has none.
 template <class V, Path P, KernelUse U = KernelUse::kAnyM>
-using GemmKernelFor = typename detail::FindGemmKernel<V, P, U, GemmKernels>::type;
+using GemmKernelFor = typename detail::KernelOrFallback<V, P, U>::type;
+
+/// The path a call of variant V runs: its preferred path when it has a kernel there and the
+/// CPU can run it (kSme2F16F16 for F16Acc16), else select_path().
+template <class V>
+Path select_path_for() {
+  using F16F16 =
+      typename detail::FindGemmKernel<V, Path::kSme2F16F16, KernelUse::kAnyM, GemmKernels>::type;
+  if constexpr (!std::is_void_v<F16F16>) return select_path(Path::kSme2F16F16);
+  return select_path();
+}
 
 template <class K>
 struct KernelTag {
@@ -69,14 +103,19 @@ struct KernelTag {
 };
 
 /// Calls fn(KernelTag<K>{}) with the GEMM kernel of variant V for `path`, falling back to the
-/// portable kernel when this build has no kernel for the path.
-template <class V, class Fn>
+/// portable kernel when this build has no kernel for the path. kF16F16 = false leaves out the
+/// f16-accumulating kernel (ops it does not serve yet), running the baseline SME2 one.
+template <class V, bool kF16F16 = true, class Fn>
 decltype(auto) visit_gemm_kernel(Path path, Fn&& fn) {
   using Portable = GemmKernelFor<V, Path::kPortable>;
   static_assert(!std::is_void_v<Portable>, "sme2k: every variant needs a portable kernel");
   using Sme2 = GemmKernelFor<V, Path::kSme2>;
+  using Sme2F16F16 = std::conditional_t<kF16F16, GemmKernelFor<V, Path::kSme2F16F16>, void>;
+  if constexpr (!std::is_void_v<Sme2F16F16>) {
+    if (path == Path::kSme2F16F16) return fn(KernelTag<Sme2F16F16>{});
+  }
   if constexpr (!std::is_void_v<Sme2>) {
-    if (path == Path::kSme2) return fn(KernelTag<Sme2>{});
+    if (path == Path::kSme2 || path == Path::kSme2F16F16) return fn(KernelTag<Sme2>{});
   }
   return fn(KernelTag<Portable>{});
 }

@@ -69,7 +69,7 @@ Status batch_matmul_workspace_size(size_t batch, size_t m, size_t n, size_t k, s
                          "%s: batch, M, N, K (%zu, %zu, %zu, %zu) must be >= 1", op, batch, m, n,
                          k);
   }
-  return visit_gemm_kernel<V>(select_path(), [&](auto tag) {
+  return visit_gemm_kernel<V, /*kF16F16=*/false>(select_path(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     size_t packed_b = 0;
     if (!detail::batch_workspace_bytes<V, Kernel>(m, n, k, kernel_vl<Kernel>(), order, &packed_b,
@@ -86,6 +86,7 @@ Status batch_matmul_workspace_size(size_t batch, size_t m, size_t n, size_t k, s
 /// @param[in]  b_stride     elements between batch items of B (0: one B for all)
 /// @param[out] c, c_stride  batch 0's M x N; items must not overlap (c_stride >= extent)
 /// @param[in]  workspace    >= batch_matmul_workspace_size() bytes
+/// (F16Acc16 runs with f32 accumulation here: its packed format has no run-time packer yet.)
 template <class V = F32, class Out = typename VariantTraits<V>::Out>
 Status batch_matmul(size_t batch, MatrixView<const typename VariantTraits<V>::Lhs> a,
                     size_t a_stride, MatrixView<const typename VariantTraits<V>::Rhs> b,
@@ -135,7 +136,7 @@ Status batch_matmul(size_t batch, MatrixView<const typename VariantTraits<V>::Lh
     return Status::error(StatusCode::kInvalidArgument, "%s: C overlaps A or B", op);
   }
   SME2K_RETURN_IF_ERROR(detail::validate_affine(epilogue.affine, n, c0, c1, op));
-  return visit_gemm_kernel<V>(select_path(), [&](auto tag) {
+  return visit_gemm_kernel<V, /*kF16F16=*/false>(select_path(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     size_t packed_b = 0, needed = 0;
     if (!detail::batch_workspace_bytes<V, Kernel>(m, n, k, kernel_vl<Kernel>(), epilogue.order,

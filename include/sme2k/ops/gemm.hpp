@@ -91,7 +91,7 @@ Status gemm_packed_rhs_size(size_t n, size_t k, size_t* bytes) {
     return Status::error(StatusCode::kInvalidArgument,
                          "gemm_packed_rhs_size: N (%zu) and K (%zu) must be >= 1", n, k);
   }
-  return visit_gemm_kernel<V>(select_path(), [&](auto tag) {
+  return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     size_t payload = 0;
     if (!detail::gemm_payload_bytes<Kernel>(n, k, kernel_vl<Kernel>(), &payload) ||
@@ -125,7 +125,7 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
   }
   const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
   const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
-  const Path path = select_path();
+  const Path path = select_path_for<V>();
   return visit_gemm_kernel<V>(path, [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     using Format = typename Kernel::RhsFormat;
@@ -187,7 +187,7 @@ Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes,
     return Status::error(StatusCode::kInvalidArgument,
                          "gemm_workspace_size: M, N, K (%zu, %zu, %zu) must be >= 1", m, n, k);
   }
-  return visit_gemm_kernel<V>(select_path(), [&](auto tag) {
+  return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     if (!detail::gemm_workspace_bytes<V, Kernel>(m, k, kernel_vl<Kernel>(), order, bytes)) {
       return Status::error(StatusCode::kSizeOverflow, "gemm_workspace_size: K=%zu overflows", k);
@@ -236,7 +236,7 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
                          op);
   }
   SME2K_RETURN_IF_ERROR(detail::validate_affine(epilogue.affine, c_n, c0, c1, op));
-  const Path path = select_path();
+  const Path path = select_path_for<V>();
   return visit_gemm_kernel<V>(path, [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     const size_t vl = kernel_vl<Kernel>();
@@ -279,7 +279,11 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
       detail::run_gemm_portable<Kernel>(call);
     } else {
 #if SME2K_HAS_SME2_CODE
-      detail::run_gemm_sme2<Kernel, detail::SmallMKernelFor<V, Kernel>>(call);
+      if constexpr (Kernel::kPath == Path::kSme2F16F16) {
+        detail::run_gemm_sme2_f16f16<Kernel>(call);
+      } else {
+        detail::run_gemm_sme2<Kernel, detail::SmallMKernelFor<V, Kernel>>(call);
+      }
 #endif
     }
     detail::record_path(Kernel::kPath);

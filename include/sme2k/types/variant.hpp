@@ -17,6 +17,7 @@ namespace sme2k {
 enum class VariantId : uint8_t {
   kF32 = 1,
   kF16 = 2,
+  kF16Acc16 = 3,
 };
 
 template <class T>
@@ -63,6 +64,29 @@ struct VariantTraits<F16> {
   static constexpr bool kOutputs = std::is_same_v<T, f16> || std::is_same_v<T, float>;
   template <class T>
   static constexpr bool kBiasInputs = std::is_same_v<T, f16> || std::is_same_v<T, float>;
+};
+
+/// f16 with f16 accumulation in ZA (FEAT_SME_F16F16): twice the outer-product rate of F16,
+/// at the price of an error that grows with K (kernels/sme2/
+/// gemm_f16_f16p2vlx1_f16p4vlx1bf16_2vlx4vl_sme2_mopa.hpp states the bound). Asked for
+/// explicitly; on a CPU without SME_F16F16 it runs as F16 (f32 accumulation).
+struct F16Acc16 {};
+
+template <>
+struct VariantTraits<F16Acc16> {
+  using Lhs = f16;
+  using Rhs = f16;
+  using Bias = f16;
+  using Acc = f16;
+  using Out = f16;
+  static constexpr VariantId kId = VariantId::kF16Acc16;
+  static constexpr std::string_view kName = "f16acc16";
+  template <class T>
+  static constexpr bool kOutputs = std::is_same_v<T, f16>;
+  template <class T>
+  static constexpr bool kBiasInputs = std::is_same_v<T, f16> || std::is_same_v<T, float>;
+  /// Where this variant has no kernel of its own, it runs these (packed for them).
+  using Fallback = F16;
 };
 
 }  // namespace sme2k

@@ -119,6 +119,29 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_sme2(
                                 call.workspace);
 }
 
+// The f16-accumulating kernel needs FEAT_SME_F16F16 in every function it is inlined into,
+// and a target attribute cannot depend on a template argument: hence this copy of the
+// panel loop of multiply_sme2() (which has no small-M branch: no such kernel on this path).
+template <class Kernel, class Lhs, class Out>
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2_F16F16 void run_gemm_sme2_f16f16(
+    const GemmCall<Lhs, Out>& call) {
+  using LhsFormat = typename Kernel::LhsFormat;
+  const MatrixView<const Lhs> a = call.a;
+  const size_t m = a.rows, k = a.cols, n = output_columns(call.c, call.plan);
+  const size_t vl = sme2::vl();
+  const size_t mr = Kernel::m_step(vl);
+  auto* panel = static_cast<Lhs*>(call.workspace);
+  auto* scratch = reinterpret_cast<float*>(static_cast<uint8_t*>(call.workspace) +
+                                           round_up(LhsFormat::panel_bytes(k, vl), 64));
+  for (size_t m0 = 0; m0 < m; m0 += mr) {
+    const size_t rows = m - m0 < mr ? m - m0 : mr;
+    LhsFormat::pack_panel_sme2({a.data + m0 * a.ld, rows, k, a.ld}, panel);
+    Out* out = call.plan.transposed ? call.c.data + m0 : call.c.data + m0 * call.c.ld;
+    Kernel::run(rows, 0, n, k, panel, call.rhs_payload, call.has_bias, call.plan, out, call.c.ld,
+                scratch);
+  }
+}
+
 template <class Kernel, class SmallM, class Lhs, class Rhs, class Out>
 SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_batch_sme2(
     const BatchCall<Lhs, Rhs, Out>& call) {
