@@ -16,6 +16,7 @@
 #include "reference/gemm.hpp"
 #include "sme2k/sme2k.hpp"
 #include "testers/gemm_tester.hpp"
+#include "testers/variant_cases.hpp"
 
 namespace sme2k {
 namespace test {
@@ -106,22 +107,10 @@ void check_batch(const BatchCase& t) {
   EXPECT_EQ(failures, 0u);
 }
 
-template <class V, class O>
-struct Case {
-  using Variant = V;
-  using Out = O;
-};
 template <class C>
 class BatchMatmul : public ::testing::Test {
  protected:
   static void check(const BatchCase& t) { check_batch<typename C::Variant, typename C::Out>(t); }
-};
-struct CaseNames {
-  template <class C>
-  static std::string GetName(int) {
-    return std::string(VariantTraits<typename C::Variant>::kName) + "_to_" +
-           (std::is_same_v<typename C::Out, f16> ? "f16" : "f32");
-  }
 };
 using Cases = ::testing::Types<Case<F32, float>, Case<F16, f16>, Case<F16, float>>;
 TYPED_TEST_SUITE(BatchMatmul, Cases, CaseNames);

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "testers/gemm_tester.hpp"
+#include "testers/variant_cases.hpp"
 
 namespace sme2k {
 namespace test {
@@ -29,12 +30,6 @@ Steps active_steps() {
   });
 }
 
-template <class V, class O>
-struct Case {
-  using Variant = V;
-  using Out = O;
-};
-
 template <class C>
 class Gemm : public ::testing::Test {
  protected:
@@ -43,13 +38,6 @@ class Gemm : public ::testing::Test {
   static Steps steps() { return active_steps<typename C::Variant>(); }
 };
 
-struct CaseNames {
-  template <class C>
-  static std::string GetName(int) {
-    return std::string(VariantTraits<typename C::Variant>::kName) + "_to_" +
-           (std::is_same_v<typename C::Out, f16> ? "f16" : "f32");
-  }
-};
 using Cases =
     ::testing::Types<Case<F32, float>, Case<F16, f16>, Case<F16, float>, Case<F16Acc16, f16>>;
 TYPED_TEST_SUITE(Gemm, Cases, CaseNames);

@@ -96,28 +96,6 @@ inline double b_at(const GemmF32Problem& p, size_t kk, size_t j) {
   return p.b_layout == RhsLayout::kKxN ? p.b[kk * p.ldb + j] : p.b[j * p.ldb + kk];
 }
 
-inline GemmF32Result gemm_f32(const GemmF32Problem& p) {
-  GemmF32Result r;
-  r.value.assign(p.m * p.n, 0.0);
-  r.magnitude.assign(p.m * p.n, 0.0);
-  r.pre.assign(p.m * p.n, 0.0);
-  for (size_t i = 0; i < p.m; ++i) {
-    for (size_t j = 0; j < p.n; ++j) {
-      double acc = p.bias != nullptr ? p.bias[j] : 0.0;
-      double mag = std::fabs(acc);
-      for (size_t kk = 0; kk < p.k; ++kk) {
-        const double prod = static_cast<double>(p.a[i * p.lda + kk]) * b_at(p, kk, j);
-        acc += prod;
-        mag += std::fabs(prod);
-      }
-      r.pre[i * p.n + j] = acc;
-      r.value[i * p.n + j] = finish(p, acc, j);
-      r.magnitude[i * p.n + j] = mag;
-    }
-  }
-  return r;
-}
-
 /// The value at (i, j) only: for spot checks of shapes too big to compute whole.
 inline double gemm_f32_at(const GemmF32Problem& p, size_t i, size_t j, double* magnitude,
                           double* pre = nullptr) {
@@ -131,6 +109,20 @@ inline double gemm_f32_at(const GemmF32Problem& p, size_t i, size_t j, double* m
   *magnitude = mag;
   if (pre != nullptr) *pre = acc;
   return finish(p, acc, j);
+}
+
+inline GemmF32Result gemm_f32(const GemmF32Problem& p) {
+  GemmF32Result r;
+  r.value.assign(p.m * p.n, 0.0);
+  r.magnitude.assign(p.m * p.n, 0.0);
+  r.pre.assign(p.m * p.n, 0.0);
+  for (size_t i = 0; i < p.m; ++i) {
+    for (size_t j = 0; j < p.n; ++j) {
+      const size_t e = i * p.n + j;
+      r.value[e] = gemm_f32_at(p, i, j, &r.magnitude[e], &r.pre[e]);
+    }
+  }
+  return r;
 }
 
 /// Worst-case error of any f32 evaluation of bias + k products, in any order, with or without

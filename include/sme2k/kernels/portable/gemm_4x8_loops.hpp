@@ -15,28 +15,20 @@
 
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/formats/row_major_lhs.hpp"
+#include "sme2k/kernels/kernel_queries.hpp"
 #include "sme2k/types/f16.hpp"
 
 namespace sme2k {
 
 template <class LhsElem, class Rhs>
-struct GemmPortable4x8Loops {
+struct GemmPortable4x8Loops : KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExtent<4>> {
+  using Queries = KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExtent<4>>;
+  using Queries::mr;
+  using Queries::nr;
   using LhsFormat = RowMajorLhs<LhsElem>;
   using RhsFormat = Rhs;
   static_assert(Rhs::kKr == 1 && Rhs::PanelWidth::kUnits == 8 && !Rhs::PanelWidth::kScalesWithVl,
                 "the portable kernel reads 8-column panels, one k per row");
-
-  static constexpr size_t mr(size_t /*vl*/ = 0) { return 4; }
-  static constexpr size_t nr(size_t vl = 0) { return RhsFormat::nr(vl); }
-  static constexpr size_t kr() { return 1; }
-  static constexpr size_t m_step(size_t vl = 0) { return mr(vl); }
-  static constexpr size_t n_step(size_t vl = 0) { return nr(vl); }
-  static constexpr size_t rhs_packed_offset(size_t n_idx, size_t k, size_t vl = 0) {
-    return n_idx / nr(vl) * RhsFormat::panel_bytes(k, vl);
-  }
-  static constexpr size_t dst_offset(size_t m_idx, size_t n_idx, size_t ldc) {
-    return m_idx * ldc + n_idx;
-  }
 
   /// C[0, m) x [n_begin, n_end) = epilogue(bias + A * B). n_begin is a multiple of nr().
   /// @param[in] a            (m, k) row-major, row stride lda

@@ -21,6 +21,7 @@
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/epilogue/sme2_store.hpp"
+#include "sme2k/kernels/kernel_queries.hpp"
 #include "sme2k/kernels/sme2/mopa_steps.hpp"
 
 #if SME2K_HAS_SME2_CODE
@@ -29,7 +30,7 @@
 namespace sme2k {
 
 template <class Step, class Lhs, class Rhs>
-struct Gemm2vlx2vlMopa {
+struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
   using LhsFormat = Lhs;
   using RhsFormat = Rhs;
   using Element = typename Step::Element;
@@ -38,22 +39,6 @@ struct Gemm2vlx2vlMopa {
                     Rhs::kKr == Step::kKr,
                 "the packed formats must hold what the k-step consumes");
 
-  static constexpr size_t mr(size_t vl) { return LhsFormat::mr(vl); }
-  static constexpr size_t nr(size_t vl) { return RhsFormat::nr(vl); }
-  static constexpr size_t kr() { return Step::kKr; }
-  static constexpr size_t m_step(size_t vl) { return mr(vl); }
-  static constexpr size_t n_step(size_t vl) { return nr(vl); }
-  /// Byte offsets of the data for row m_idx / column n_idx (multiples of m_step / n_step).
-  static constexpr size_t lhs_packed_offset(size_t m_idx, size_t k, size_t vl) {
-    return m_idx / mr(vl) * LhsFormat::panel_bytes(k, vl);
-  }
-  static constexpr size_t rhs_packed_offset(size_t n_idx, size_t k, size_t vl) {
-    return n_idx / nr(vl) * RhsFormat::panel_bytes(k, vl);
-  }
-  /// Element offset of C(m_idx, n_idx) (row-major C).
-  static constexpr size_t dst_offset(size_t m_idx, size_t n_idx, size_t ldc) {
-    return m_idx * ldc + n_idx;
-  }
   /// Bytes of epilogue scratch run() needs.
   static constexpr size_t scratch_bytes(size_t vl) { return sme2::epilogue_scratch_bytes(vl); }
 

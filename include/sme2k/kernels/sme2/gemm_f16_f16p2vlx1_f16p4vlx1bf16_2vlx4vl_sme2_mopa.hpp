@@ -25,6 +25,7 @@
 #include "sme2k/epilogue/sme2_activation.hpp"
 #include "sme2k/formats/lhs_f16p2vlx1.hpp"
 #include "sme2k/formats/rhs_f16p4vlx1bf16.hpp"
+#include "sme2k/kernels/kernel_queries.hpp"
 #include "sme2k/types/variant.hpp"
 
 #if SME2K_HAS_SME2_CODE
@@ -32,7 +33,8 @@
 
 namespace sme2k {
 
-struct GemmF16F16p2vlx1F16p4vlx1bf16_2vlx4vlSme2Mopa {
+struct GemmF16F16p2vlx1F16p4vlx1bf16_2vlx4vlSme2Mopa
+    : KernelQueries<LhsF16p2vlx1, RhsF16p4vlx1bf16, VlMultiple<2>> {
   using Variant = F16Acc16;
   using LhsFormat = LhsF16p2vlx1;
   using RhsFormat = RhsF16p4vlx1bf16;
@@ -40,20 +42,6 @@ struct GemmF16F16p2vlx1F16p4vlx1bf16_2vlx4vlSme2Mopa {
   static constexpr Path kPath = Path::kSme2F16F16;
   static constexpr std::string_view kName = "gemm_f16_f16p2vlx1_f16p4vlx1bf16_2vlx4vl_sme2_mopa";
 
-  static constexpr size_t mr(size_t vl) { return LhsFormat::mr(vl); }
-  static constexpr size_t nr(size_t vl) { return RhsFormat::nr(vl); }
-  static constexpr size_t kr() { return 1; }
-  static constexpr size_t m_step(size_t vl) { return mr(vl); }
-  static constexpr size_t n_step(size_t vl) { return nr(vl); }
-  static constexpr size_t lhs_packed_offset(size_t m_idx, size_t k, size_t vl) {
-    return m_idx / mr(vl) * LhsFormat::panel_bytes(k, vl);
-  }
-  static constexpr size_t rhs_packed_offset(size_t n_idx, size_t k, size_t vl) {
-    return n_idx / nr(vl) * RhsFormat::panel_bytes(k, vl);
-  }
-  static constexpr size_t dst_offset(size_t m_idx, size_t n_idx, size_t ldc) {
-    return m_idx * ldc + n_idx;
-  }
   /// The whole f16 block (2VL x 4VL), for the epilogues that finish it in f32.
   static constexpr size_t scratch_bytes(size_t vl) { return 2 * vl * 4 * vl * sizeof(f16); }
 

@@ -27,6 +27,7 @@
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/epilogue/sme2_activation.hpp"
 #include "sme2k/formats/row_major_lhs.hpp"
+#include "sme2k/kernels/kernel_queries.hpp"
 
 #if SME2K_HAS_SME2_CODE
 #include <arm_sme.h>
@@ -34,7 +35,7 @@
 namespace sme2k {
 
 template <class Elem, class Rhs>
-struct GemmSmallMDot {
+struct GemmSmallMDot : KernelQueries<RowMajorLhs<Elem>, Rhs, FixedExtent<4>> {
   using LhsFormat = RowMajorLhs<Elem>;
   using RhsFormat = Rhs;
   static constexpr size_t kKr = Rhs::kKr;
@@ -42,20 +43,8 @@ struct GemmSmallMDot {
                     Rhs::PanelWidth::kScalesWithVl && Rhs::PanelWidth::kUnits == 2,
                 "reads 2VL-column panels whose k-blocks are 32-bit lanes");
   /// Rows of A per pass; the op uses this kernel for M < kMaxRows (see above).
-  static constexpr size_t kRowsPerPass = 4;
+  static constexpr size_t kRowsPerPass = FixedExtent<4>::kUnits;
   static constexpr size_t kMaxRows = 7;
-
-  static constexpr size_t mr(size_t /*vl*/ = 0) { return kRowsPerPass; }
-  static constexpr size_t nr(size_t vl) { return RhsFormat::nr(vl); }
-  static constexpr size_t kr() { return kKr; }
-  static constexpr size_t m_step(size_t vl = 0) { return mr(vl); }
-  static constexpr size_t n_step(size_t vl) { return nr(vl); }
-  static constexpr size_t rhs_packed_offset(size_t n_idx, size_t k, size_t vl) {
-    return n_idx / nr(vl) * RhsFormat::panel_bytes(k, vl);
-  }
-  static constexpr size_t dst_offset(size_t m_idx, size_t n_idx, size_t ldc) {
-    return m_idx * ldc + n_idx;
-  }
 
   /// C[0, m) x [0, n) = epilogue(bias + A * B), C row-major (the op runs the any-M kernel
   /// for a transposed C).
