@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "sme2k/arch/acle.hpp"
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/epilogue/sme2_activation.hpp"
@@ -127,7 +128,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_via_memory(
     svfloat32x2_t scale, svfloat32x2_t shift, svfloat32_t lo, svfloat32_t hi, Out* c, size_t ldc,
     float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t vl = svcntsw();
-  const svbool_t all = svptrue_b32();
+  const svbool_t all = all_lanes(0.0f);
   for (uint32_t i = 0; i < rows; ++i, c += ldc) {
     float* row = scratch + (i % 4) * 2 * vl;
     svst1_hor_za32(kLeft, i, all, row);
@@ -167,7 +168,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_transposed(
     svbool_t rows_f16, svfloat32_t lo, svfloat32_t hi, Out* ct, size_t ldct,
     float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t vl = svcntsw();
-  const svbool_t all = svptrue_b32();
+  const svbool_t all = all_lanes(0.0f);
   for (uint32_t j = 0; j < cols; ++j, ct += ldct) {
     if constexpr (std::is_same_v<Out, float> && kStages == RowStages::kStore) {
       svst1_ver_za32(kTop, j, rows_lo, ct);

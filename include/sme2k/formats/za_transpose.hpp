@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "sme2k/arch/acle.hpp"
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/size_math.hpp"
@@ -45,7 +46,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void transpose_words_2vl(
   const size_t words = ceil_div(src.cols, kKr);  // per row, the last one zero-padded
   const size_t whole_words = src.cols / kKr;
   const size_t ld_bytes = src.ld * sizeof(Elem);
-  const svbool_t all = svptrue_b32();
+  const svbool_t all = all_lanes(0.0f);
   // Loads zero the lanes past K; the slices of rows past the source are never loaded.
   if (rows_top < vl) {
     svzero_mask_za(0x33);  // za0.s and za1.s

@@ -93,6 +93,7 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     const size_t step_elements = width * Step::kKr;  // per operand per k-step
     const svbool_t all = svptrue_b32();
     const svfloat32_t ones = svdup_f32(1.0f);
+    const svbool_t step_lanes = sme2::all_lanes(Element{});
     for (size_t n0 = t.n_begin; n0 < t.n_end; n0 += width) {
       const size_t panel = n0 / width;
       const Element* b = RhsFormat::panel_data(t.rhs_payload, panel, t.k, vl);
@@ -108,7 +109,7 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
       const Element* a = t.lhs_panel;
 #pragma clang loop unroll_count(4)
       for (size_t s = 0; s < steps; ++s) {
-        Step::step(a, b);
+        Step::step(step_lanes, a, b);
         a += step_elements;
         b += step_elements;
       }

@@ -33,14 +33,15 @@ struct MopaStep {
   /// Whether outer products (not loads) bound the kernel on the M4 model at SVL 512.
   static constexpr bool kComputeBound = kKr > 1;
 
-  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void step(const Elem* a, const Elem* b)
+  /// `all` = all_lanes(Elem{}), made once by the caller.
+  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void step(svbool_t all, const Elem* a, const Elem* b)
       SME2K_STREAMING SME2K_INOUT_ZA {
     const auto av = load_x2(a);
     const auto bv = load_x2(b);
-    mopa_za32</*tile=*/0>(svget2(av, 0), svget2(bv, 0));
-    mopa_za32</*tile=*/1>(svget2(av, 0), svget2(bv, 1));
-    mopa_za32</*tile=*/2>(svget2(av, 1), svget2(bv, 0));
-    mopa_za32</*tile=*/3>(svget2(av, 1), svget2(bv, 1));
+    mopa_za32</*tile=*/0>(all, svget2(av, 0), svget2(bv, 0));
+    mopa_za32</*tile=*/1>(all, svget2(av, 0), svget2(bv, 1));
+    mopa_za32</*tile=*/2>(all, svget2(av, 1), svget2(bv, 0));
+    mopa_za32</*tile=*/3>(all, svget2(av, 1), svget2(bv, 1));
   }
 };
 
