@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "harness/guarded_buffer.hpp"
@@ -31,6 +32,16 @@ static_assert(offsetof(PackedHeader, n) == 24);
 static_assert(offsetof(PackedHeader, k) == 32);
 static_assert(offsetof(PackedHeader, payload_bytes) == 40);
 
+// A test value of any element type sme2k packs (int8 from the same stream, scaled).
+template <class Elem>
+Elem sample(ValueStream& values) {
+  if constexpr (std::is_same_v<Elem, int8_t>) {
+    return static_cast<int8_t>(values.next() * 127.0f);
+  } else {
+    return convert_to<Elem>(values.next());
+  }
+}
+
 template <class Format>
 void check_rhs_format(size_t vl) {
   using Elem = typename Format::Element;
@@ -49,7 +60,7 @@ void check_rhs_format(size_t vl) {
           const size_t ld = cols + 3;  // a stride larger than the row
           std::vector<Elem> b(rows * ld);
           std::vector<float> bias(n);
-          for (Elem& x : b) x = convert_to<Elem>(values.next());
+          for (Elem& x : b) x = sample<Elem>(values);
           for (float& x : bias) x = values.next();
           size_t bytes = 0;
           ASSERT_TRUE(Format::payload_bytes(n, k, vl, &bytes));
@@ -102,6 +113,54 @@ TEST(RhsFormat, F16p4vlx1bf16AtEveryVl) {
   for (size_t vl : {4, 8, 16, 32, 64}) check_rhs_format<RhsF16p4vlx1bf16>(vl);
 }
 
+// QS8 weights: the int8 panels as any panel format, and per channel the bias with the input
+// zero point's cross term folded in and the combined scale, computed here from scratch.
+template <class Format>
+void check_qs8_weights(size_t vl) {
+  ValueStream values(vl + 7);
+  for (size_t n : {size_t{1}, Format::nr(vl) + 3}) {
+    for (size_t k : {size_t{1}, size_t{5}, size_t{8}, size_t{13}}) {
+      for (RhsLayout layout : {RhsLayout::kKxN, RhsLayout::kNxK}) {
+        SCOPED_TRACE(::testing::Message() << Format::kName << " vl=" << vl << " n=" << n
+                                          << " k=" << k << " " << rhs_layout_name(layout));
+        const size_t rows = layout == RhsLayout::kKxN ? k : n,
+                     cols = layout == RhsLayout::kKxN ? n : k;
+        std::vector<int8_t> b(rows * cols);
+        for (int8_t& x : b) x = sample<int8_t>(values);
+        std::vector<int32_t> bias(n);
+        std::vector<float> w_scales(n);
+        for (size_t j = 0; j < n; ++j) {
+          bias[j] = static_cast<int32_t>(j * 1000) - 3000;
+          w_scales[j] = 0.01f * static_cast<float>(j + 1);
+        }
+        const Qs8Quantization q{{0.25f, -7}, w_scales.data(), {0.5f, 3}};
+        size_t bytes = 0;
+        ASSERT_TRUE(Format::payload_bytes(n, k, vl, &bytes));
+        std::vector<uint8_t> packed(bytes, 0xee);
+        pack_qs8_weights<Format>({b.data(), rows, cols, cols}, layout, bias.data(), q, vl,
+                                 packed.data());
+        std::vector<Qs8ChannelParams> params(n);
+        for (size_t j = 0; j < n; ++j) {
+          int64_t sum = 0;
+          for (size_t kk = 0; kk < k; ++kk)
+            sum += layout == RhsLayout::kKxN ? b[kk * n + j] : b[j * k + kk];
+          params[j].bias = static_cast<int32_t>(bias[j] + 7 * sum);
+          params[j].scale = static_cast<float>(0.25 * static_cast<double>(w_scales[j]) / 0.5);
+        }
+        const std::vector<uint8_t> want = reference::pack_rhs<int8_t, Qs8ChannelParams>(
+            {Format::nr(vl), Format::kKr}, b.data(), cols, layout, n, k, params.data());
+        ASSERT_EQ(want.size(), bytes);
+        ASSERT_EQ(std::memcmp(want.data(), packed.data(), bytes), 0);
+      }
+    }
+  }
+}
+
+TEST(RhsFormat, Qs8p2vlx4bs32AtEveryVl) {
+  for (size_t vl : {4, 8, 16, 32, 64}) check_qs8_weights<RhsQs8p2vlx4bs32>(vl);
+}
+TEST(RhsFormat, Qs8p8x1bs32) { check_qs8_weights<RhsQs8p8x1bs32>(0); }
+
 // An f16 bias is widened to the packed f32 row.
 TEST(RhsFormat, F16BiasIsWidened) {
   const std::vector<f16> b(4 * 3, to_f16(1.0f));
@@ -143,8 +202,8 @@ void check_lhs_format() {
                      << Format::kName << " vl=" << vl << " rows=" << rows << " k=" << k);
         const size_t lda = k + 2;
         std::vector<Elem> a(rows * lda);
-        for (Elem& x : a) x = convert_to<Elem>(values.next());
-        std::vector<Elem> panel(Format::panel_bytes(k, vl) / sizeof(Elem), convert_to<Elem>(99.0f));
+        for (Elem& x : a) x = sample<Elem>(values);
+        std::vector<Elem> panel(Format::panel_bytes(k, vl) / sizeof(Elem), Elem{});
         Format::pack_panel({a.data(), rows, k, lda}, vl, panel.data());
         const std::vector<uint8_t> want =
             reference::pack_lhs_panel<Elem>({mr, Format::kKr}, a.data(), lda, rows, k);
@@ -165,6 +224,7 @@ void check_lhs_format() {
 TEST(LhsFormat, F32p2vlx1AtEveryVl) { check_lhs_format<LhsF32p2vlx1>(); }
 TEST(LhsFormat, F16p2vlx2AtEveryVl) { check_lhs_format<LhsF16p2vlx2>(); }
 TEST(LhsFormat, F16p2vlx1AtEveryVl) { check_lhs_format<LhsF16p2vlx1>(); }
+TEST(LhsFormat, Qs8p2vlx4AtEveryVl) { check_lhs_format<LhsQs8p2vlx4>(); }
 
 #if SME2K_HAS_SME2_CODE
 template <class Format>
@@ -191,7 +251,7 @@ void check_lhs_packer_through_za() {
         SCOPED_TRACE(::testing::Message() << Format::kName << " vl=" << vl << " rows=" << rows
                                           << " k=" << k << " lda=" << lda);
         test::GuardedArray<Elem> a((rows - 1) * lda + k);
-        for (Elem& x : a) x = convert_to<Elem>(values.next());
+        for (Elem& x : a) x = sample<Elem>(values);
         const size_t bytes = Format::panel_bytes(k, vl);
         test::GuardedBuffer through_za(bytes);
         std::memset(through_za.data(), 0xee, bytes);
@@ -211,6 +271,7 @@ void check_lhs_packer_through_za() {
 
 TEST(LhsFormat, F32Sme2PackerMatchesThePlainOne) { check_lhs_packer_through_za<LhsF32p2vlx1>(); }
 TEST(LhsFormat, F16Sme2PackerMatchesThePlainOne) { check_lhs_packer_through_za<LhsF16p2vlx2>(); }
+TEST(LhsFormat, Qs8Sme2PackerMatchesThePlainOne) { check_lhs_packer_through_za<LhsQs8p2vlx4>(); }
 TEST(LhsFormat, F16HalvesSme2PackerMatchesThePlainOne) {
   check_lhs_packer_through_za<LhsF16p2vlx1>();
 }

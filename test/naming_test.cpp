@@ -29,7 +29,11 @@ const std::regex kKernel(
 
 template <class T>
 std::string dtype() {
-  return std::is_same_v<T, float> ? "f32" : std::is_same_v<T, f16> ? "f16" : "?";
+  if (std::is_same_v<T, float>) return "f32";
+  if (std::is_same_v<T, f16>) return "f16";
+  if (std::is_same_v<T, int8_t>) return "qs8";
+  if (std::is_same_v<T, Qs8ChannelParams>) return "s32";  // folded s32 bias (+ f32 scale)
+  return "?";
 }
 
 template <class Format>
@@ -80,10 +84,10 @@ TEST(Naming, RegistryTableMatchesTypes) {
     EXPECT_EQ(k.use == KernelUse::kSmallM, k.name.find("_dot") != std::string_view::npos) << k.name;
     (k.path == Path::kPortable ? portable : sme2) += 1;
   }
-  // Per variant (F32, F16): a portable kernel; on SME2 an any-M and a small-M kernel; and
-  // F16Acc16's f16-accumulating kernel (it borrows F16's elsewhere).
-  EXPECT_EQ(portable, 2u);
-  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 5u : 0u);
+  // F32 and F16: a portable kernel; on SME2 an any-M and a small-M kernel. F16Acc16: its
+  // f16-accumulating kernel (it borrows F16's elsewhere). QS8: a portable and an SME2 kernel.
+  EXPECT_EQ(portable, 3u);
+  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 6u : 0u);
 }
 
 TEST(Naming, PackedFormatIdsNameTheirFormats) {
@@ -95,6 +99,9 @@ TEST(Naming, PackedFormatIdsNameTheirFormats) {
   EXPECT_EQ(LhsF16p2vlx2::kName, "f16p2vlx2");
   EXPECT_EQ(RhsF16p4vlx1bf16::kName, "f16p4vlx1bf16");
   EXPECT_EQ(LhsF16p2vlx1::kName, "f16p2vlx1");
+  EXPECT_EQ(RhsQs8p2vlx4bs32::kName, "qs8p2vlx4bs32");
+  EXPECT_EQ(RhsQs8p8x1bs32::kName, "qs8p8x1bs32");
+  EXPECT_EQ(LhsQs8p2vlx4::kName, "qs8p2vlx4");
 }
 
 }  // namespace

@@ -23,6 +23,9 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x2_t load_x2(const float* p) SME2
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat16x2_t load_x2(const f16* p) SME2K_STREAMING {
   return svld1_x2(svptrue_c16(), reinterpret_cast<const float16_t*>(p));
 }
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svint8x2_t load_x2(const int8_t* p) SME2K_STREAMING {
+  return svld1_x2(svptrue_c8(), p);
+}
 
 /// The all-true predicates the calls below take, by element type: make them once, before a
 /// loop. The empty asm hides that they are constants: otherwise clang re-creates a PTRUE in
@@ -35,6 +38,11 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svbool_t all_lanes(float) SME2K_STREAMING 
 }
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svbool_t all_lanes(f16) SME2K_STREAMING {
   svbool_t all = svptrue_b16();
+  asm("" : "+Upa"(all));
+  return all;
+}
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svbool_t all_lanes(int8_t) SME2K_STREAMING {
+  svbool_t all = svptrue_b8();
   asm("" : "+Upa"(all));
   return all;
 }
@@ -51,6 +59,12 @@ template <uint64_t kTile>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void mopa_za32(svbool_t all, svfloat16_t a,
                                                      svfloat16_t b) SME2K_STREAMING SME2K_INOUT_ZA {
   svmopa_za32_f16_m(kTile, all, all, a, b);
+}
+/// int8 4-way: four k per 32-bit lane summed into int32 (`all` = all_lanes(int8_t{})).
+template <uint64_t kTile>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void mopa_za32(svbool_t all, svint8_t a,
+                                                     svint8_t b) SME2K_STREAMING SME2K_INOUT_ZA {
+  svmopa_za32_s8_m(kTile, all, all, a, b);
 }
 
 /// Four consecutive vectors from p.

@@ -64,11 +64,20 @@ struct ChannelAffine {
 /// row holds one output channel: what an NCHW consumer of a pixels-by-channels GEMM wants).
 enum class OutputOrder : uint8_t { kRowMajor = 0, kTransposed = 1 };
 
+/// The int8 outputs a quantized op may write (inclusive): where a QS8 layer's activation
+/// goes (ReLU: min = the output zero point), as XNNPACK's output_min / output_max.
+struct QuantizedRange {
+  int32_t min = -128;
+  int32_t max = 127;
+};
+
 struct GemmEpilogue {
-  Activation activation = Activation::kNone;
-  ChannelAffine affine;
-  Clamp clamp;
+  Activation activation = Activation::kNone;  // float outputs
+  ChannelAffine affine;                       // float outputs
+  Clamp clamp;                                // float outputs
   OutputOrder order = OutputOrder::kRowMajor;
+  QuantizedRange
+      quantized_range;  // int8 outputs: requantization (types/quantization.hpp), then this
 };
 
 /// The stages after the accumulator, resolved outside streaming mode: an activation that is a
@@ -80,6 +89,8 @@ struct EpiloguePlan {
   bool clamped = false;
   Clamp clamp;
   bool transposed = false;
+  int32_t out_zero_point = 0;  // int8 outputs: from the packed weights
+  QuantizedRange quantized_range;
 
   /// Whether anything beyond a clamp touches the values (activation or affine).
   bool elementwise() const {
@@ -87,13 +98,15 @@ struct EpiloguePlan {
   }
 };
 
-inline EpiloguePlan plan_epilogue(const GemmEpilogue& e) {
+inline EpiloguePlan plan_epilogue(const GemmEpilogue& e, int32_t out_zero_point = 0) {
   EpiloguePlan p;
+  p.out_zero_point = out_zero_point;
   p.activation = e.activation;
   p.scale = e.affine.scale;
   p.shift = e.affine.shift;
   p.clamp = e.clamp;
   p.transposed = e.order == OutputOrder::kTransposed;
+  p.quantized_range = e.quantized_range;
   if (!e.affine.active() &&
       (e.activation == Activation::kRelu || e.activation == Activation::kRelu6)) {
     p.clamp.min = std::fmax(p.clamp.min, 0.0f);
@@ -139,6 +152,12 @@ inline Status validate_epilogue(const GemmEpilogue& e, const char* op) {
   if (static_cast<uint8_t>(e.activation) > static_cast<uint8_t>(Activation::kSilu)) {
     return Status::error(StatusCode::kInvalidArgument, "%s: unknown activation %d", op,
                          static_cast<int>(e.activation));
+  }
+  if (e.quantized_range.min < -128 || e.quantized_range.max > 127 ||
+      e.quantized_range.min > e.quantized_range.max) {
+    return Status::error(
+        StatusCode::kInvalidArgument, "%s: quantized range [%d, %d] is not inside [-128, 127]", op,
+        static_cast<int>(e.quantized_range.min), static_cast<int>(e.quantized_range.max));
   }
   if (e.order != OutputOrder::kRowMajor && e.order != OutputOrder::kTransposed) {
     return Status::error(StatusCode::kInvalidArgument, "%s: unknown output order %d", op,

@@ -16,7 +16,7 @@
 //       13      1  0
 //       14      2  flags: bit 0 = has bias
 //       16      4  SVL in bytes (0 for portable formats)
-//       20      4  0
+//       20      4  variant-specific: QS8 the output zero point (int32), else 0
 //       24      8  N
 //       32      8  K
 //       40      8  payload bytes
@@ -41,6 +41,8 @@ enum class PackedFormatId : uint8_t {
   kRhsF16p2vlx2bf32 = 3,  ///< SME2 f16 weights: 2VL-column panels of k pairs, f32 bias row
   kRhsF16p8x1bf32 = 4,    ///< portable f16 weights: 8-column panels, f32 bias row
   kRhsF16p4vlx1bf16 = 5,  ///< SME2 + F16F16 f16 weights: 4VL-column panels, f16 bias row
+  kRhsQs8p2vlx4bs32 = 6,  ///< SME2 int8 weights: 2VL-column panels of k quads, channel params
+  kRhsQs8p8x1bs32 = 7,    ///< portable int8 weights: 8-column panels, channel params
 };
 
 constexpr const char* packed_format_name(PackedFormatId format) {
@@ -50,6 +52,8 @@ constexpr const char* packed_format_name(PackedFormatId format) {
     case PackedFormatId::kRhsF16p2vlx2bf32: return "f16p2vlx2bf32";
     case PackedFormatId::kRhsF16p8x1bf32: return "f16p8x1bf32";
     case PackedFormatId::kRhsF16p4vlx1bf16: return "f16p4vlx1bf16";
+    case PackedFormatId::kRhsQs8p2vlx4bs32: return "qs8p2vlx4bs32";
+    case PackedFormatId::kRhsQs8p8x1bs32: return "qs8p8x1bs32";
   }
   return "unknown";
 }
@@ -63,7 +67,7 @@ struct PackedHeader {
   uint8_t reserved0;
   uint16_t flags;
   uint32_t svl_bytes;
-  uint32_t reserved1;
+  int32_t variant_param;  // QS8: the output zero point
   uint64_t n;
   uint64_t k;
   uint64_t payload_bytes;

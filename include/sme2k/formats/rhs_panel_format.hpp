@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/arch/vl.hpp"
@@ -93,7 +94,12 @@ struct RhsPanelFormat {
       std::memset(panel, 0, panel_bytes(k, vl));
       if (bias != nullptr) {
         for (size_t j = 0; j < cols; ++j) {
-          const Bias value = convert_to<Bias>(to_f32(bias[n0 + j]));
+          Bias value;
+          if constexpr (std::is_same_v<BiasIn, Bias>) {
+            value = bias[n0 + j];
+          } else {
+            value = convert_to<Bias>(to_f32(bias[n0 + j]));
+          }
           std::memcpy(panel + j * sizeof(Bias), &value, sizeof value);
         }
       }

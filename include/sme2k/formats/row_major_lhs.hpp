@@ -4,6 +4,7 @@
 // writes an unpacked operand.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 #include <type_traits>
 
@@ -14,7 +15,9 @@ namespace sme2k {
 template <class Elem>
 struct RowMajorLhs {
   using Element = Elem;
-  static constexpr std::string_view kName = std::is_same_v<Elem, float> ? "f32" : "f16";
+  static constexpr std::string_view kName = std::is_same_v<Elem, float>    ? "f32"
+                                            : std::is_same_v<Elem, int8_t> ? "qs8"
+                                                                           : "f16";
 };
 
 }  // namespace sme2k

@@ -25,11 +25,18 @@ namespace sme2k {
 namespace sme2 {
 
 namespace detail {
-// The words at `row` holding 16-bit elements [k0, k): past k read as zero, never loaded.
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svuint32_t load_halves_up_to(const uint8_t* row, size_t k0,
-                                                                   size_t k) SME2K_STREAMING {
-  return svreinterpret_u32(
-      svld1_u16(svwhilelt_b16_u64(k0, k), reinterpret_cast<const uint16_t*>(row)));
+// The words at `row` holding kKr-element groups from element k0 on: elements at or past k
+// read as zero and are never loaded (16-bit elements for KR = 2, bytes for KR = 4).
+template <size_t kKr>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svuint32_t load_words_up_to(const uint8_t* row, size_t k0,
+                                                                  size_t k) SME2K_STREAMING {
+  if constexpr (kKr == 2) {
+    return svreinterpret_u32(
+        svld1_u16(svwhilelt_b16_u64(k0, k), reinterpret_cast<const uint16_t*>(row)));
+  } else {
+    static_assert(kKr == 4, "32-bit words of 2 or 4 elements");
+    return svreinterpret_u32(svld1_u8(svwhilelt_b8_u64(k0, k), row));
+  }
 }
 }  // namespace detail
 
@@ -59,12 +66,12 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void transpose_words_2vl(
       const svbool_t in_k = svwhilelt_b32_u64(w0, words);
       for (uint32_t i = 0; i < rows_top; ++i, row += ld_bytes) svld1_hor_za32(0, i, in_k, row);
       for (uint32_t i = 0; i < rows_bottom; ++i, row += ld_bytes) svld1_hor_za32(1, i, in_k, row);
-    } else if constexpr (kKr == 2) {
+    } else if constexpr (kKr > 1) {
       for (uint32_t i = 0; i < rows_top; ++i, row += ld_bytes) {
-        svwrite_hor_za32_u32_m(0, i, all, detail::load_halves_up_to(row, w0 * kKr, src.cols));
+        svwrite_hor_za32_u32_m(0, i, all, detail::load_words_up_to<kKr>(row, w0 * kKr, src.cols));
       }
       for (uint32_t i = 0; i < rows_bottom; ++i, row += ld_bytes) {
-        svwrite_hor_za32_u32_m(1, i, all, detail::load_halves_up_to(row, w0 * kKr, src.cols));
+        svwrite_hor_za32_u32_m(1, i, all, detail::load_words_up_to<kKr>(row, w0 * kKr, src.cols));
       }
     }
     const size_t cols = words - w0 < vl ? words - w0 : vl;

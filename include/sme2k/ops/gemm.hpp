@@ -25,6 +25,7 @@
 #include "sme2k/arch/vl.hpp"
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/formats/packed_header.hpp"
+#include "sme2k/formats/qs8_weights.hpp"
 #include "sme2k/kernels/registry.hpp"
 #include "sme2k/ops/detail/gemm_driver.hpp"
 #include "sme2k/ops/detail/validate.hpp"
@@ -103,17 +104,16 @@ Status gemm_packed_rhs_size(size_t n, size_t k, size_t* bytes) {
   });
 }
 
-/// Packs B and an optional bias for the current path.
-/// @param[in]  b       K x N (layout kKxN) or N x K (kNxK), row-major with b.ld
-/// @param[in]  bias    N values, or null for none
-/// @param[out] packed  packed_bytes >= gemm_packed_rhs_size(); any alignment
-template <class V = F32, class BiasIn = typename VariantTraits<V>::Bias>
-Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout layout,
-                     const BiasIn* bias, void* packed, size_t packed_bytes) {
-  static_assert(VariantTraits<V>::template kBiasInputs<BiasIn>,
-                "sme2k: this variant does not take a bias of that type");
+namespace detail {
+
+// Validation, sizing, overlap checks and the header shared by every variant's packing; the
+// variant-specific part is pack_payload(Format tag, vl, payload, header&) -> Status, run
+// after the checks and before the header is written (it may set the header's flags).
+template <class V, class BiasIn, class PackPayload>
+Status pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout layout,
+                const BiasIn* bias, void* packed, size_t packed_bytes, PackPayload&& pack_payload) {
   constexpr const char* op = "gemm_pack_rhs";
-  SME2K_RETURN_IF_ERROR(detail::validate_matrix(b, op, "B"));
+  SME2K_RETURN_IF_ERROR(validate_matrix(b, op, "B"));
   if (layout != RhsLayout::kKxN && layout != RhsLayout::kNxK) {
     return Status::error(StatusCode::kInvalidArgument, "%s: unknown RhsLayout %d", op,
                          static_cast<int>(layout));
@@ -125,14 +125,13 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
   }
   const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
   const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
-  const Path path = select_path_for<V>();
-  return visit_gemm_kernel<V>(path, [&](auto tag) {
+  return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     using Format = typename Kernel::RhsFormat;
     const size_t vl = kernel_vl<Kernel>();
     size_t payload = 0;
     size_t total = 0;
-    if (!detail::gemm_payload_bytes<Kernel>(n, k, vl, &payload) ||
+    if (!gemm_payload_bytes<Kernel>(n, k, vl, &payload) ||
         !checked_add(payload, kPackedHeaderBytes, &total)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: packed size of N=%zu, K=%zu overflows",
                            op, n, k);
@@ -142,12 +141,12 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
                            "%s: packed buffer has %zu bytes, needs %zu", op, packed_bytes, total);
     }
     uintptr_t b0 = 0, b1 = 0;
-    detail::matrix_bytes(b, &b0, &b1);
+    matrix_bytes(b, &b0, &b1);
     const auto p0 = reinterpret_cast<uintptr_t>(packed);
-    if (detail::ranges_overlap(b0, b1, p0, p0 + total) ||
+    if (ranges_overlap(b0, b1, p0, p0 + total) ||
         (bias != nullptr &&
-         detail::ranges_overlap(reinterpret_cast<uintptr_t>(bias),
-                                reinterpret_cast<uintptr_t>(bias + n), p0, p0 + total))) {
+         ranges_overlap(reinterpret_cast<uintptr_t>(bias), reinterpret_cast<uintptr_t>(bias + n),
+                        p0, p0 + total))) {
       return Status::error(StatusCode::kInvalidArgument, "%s: packed buffer overlaps B or bias",
                            op);
     }
@@ -162,10 +161,53 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
     h.n = n;
     h.k = k;
     h.payload_bytes = payload;
+    SME2K_RETURN_IF_ERROR(pack_payload(KernelTag<Format>{}, vl,
+                                       static_cast<uint8_t*>(packed) + kPackedHeaderBytes, h));
     std::memcpy(packed, &h, sizeof h);
-    Format::pack(b, layout, bias, vl, static_cast<uint8_t*>(packed) + kPackedHeaderBytes);
     return Status();
   });
+}
+
+}  // namespace detail
+
+/// Packs B and an optional bias for the current path (float variants).
+/// @param[in]  b       K x N (layout kKxN) or N x K (kNxK), row-major with b.ld
+/// @param[in]  bias    N values, or null for none
+/// @param[out] packed  packed_bytes >= gemm_packed_rhs_size(); any alignment
+template <class V = F32, class BiasIn = typename VariantTraits<V>::Bias>
+Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout layout,
+                     const BiasIn* bias, void* packed, size_t packed_bytes) {
+  static_assert(!std::is_same_v<V, QS8>,
+                "sme2k: QS8 weights need their quantization: the Qs8Quantization overload");
+  static_assert(VariantTraits<V>::template kBiasInputs<BiasIn>,
+                "sme2k: this variant does not take a bias of that type");
+  return detail::pack_rhs<V>(b, layout, bias, packed, packed_bytes,
+                             [&](auto format, size_t vl, void* payload, PackedHeader&) {
+                               using Format = typename decltype(format)::type;
+                               Format::pack(b, layout, bias, vl, payload);
+                               return Status();
+                             });
+}
+
+/// Packs QS8 x QC8W weights: int8 B, an optional int32 bias, and the quantization the
+/// weights are used with (the input's scale and zero point, one scale per output channel,
+/// the output's scale and zero point), folded into per-channel requantization parameters
+/// (formats/qs8_weights.hpp). The packed buffer serves only that quantization.
+template <class V, class = std::enable_if_t<std::is_same_v<V, QS8>>>
+Status gemm_pack_rhs(MatrixView<const int8_t> b, RhsLayout layout, const int32_t* bias,
+                     const Qs8Quantization& quantization, void* packed, size_t packed_bytes) {
+  const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
+  const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
+  return detail::pack_rhs<V>(
+      b, layout, bias, packed, packed_bytes,
+      [&](auto format, size_t vl, void* payload, PackedHeader& h) {
+        using Format = typename decltype(format)::type;
+        SME2K_RETURN_IF_ERROR(validate_qs8_quantization(quantization, bias, n, k, "gemm_pack_rhs"));
+        pack_qs8_weights<Format>(b, layout, bias, quantization, vl, payload);
+        h.flags = PackedHeader::kFlagHasBias;  // the folded zero-point term is always there
+        h.variant_param = quantization.output.zero_point;
+        return Status();
+      });
 }
 
 /// gemm_pack_rhs() without a bias.
@@ -211,6 +253,17 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
   SME2K_RETURN_IF_ERROR(detail::validate_matrix(a, op, "A"));
   SME2K_RETURN_IF_ERROR(detail::validate_matrix(c, op, "C"));
   SME2K_RETURN_IF_ERROR(validate_epilogue(epilogue, op));
+  if constexpr (std::is_same_v<Out, int8_t>) {
+    // Quantized outputs: the requantization, then quantized_range (which is where a ReLU
+    // goes); the float stages and a transposed C are not there yet for int8.
+    if (epilogue.activation != Activation::kNone || epilogue.affine.active() ||
+        epilogue.clamp.active() || epilogue.order != OutputOrder::kRowMajor) {
+      return Status::error(StatusCode::kUnsupported,
+                           "%s: int8 output takes only quantized_range (no activation, affine, "
+                           "float clamp or transposed C yet)",
+                           op);
+    }
+  }
   const bool transposed = epilogue.order == OutputOrder::kTransposed;
   const size_t c_m = transposed ? c.cols : c.rows;  // C's M and N, whichever way it is stored
   const size_t c_n = transposed ? c.rows : c.cols;
@@ -273,7 +326,7 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
         static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes,
         header.has_bias(),
         c,
-        plan_epilogue(epilogue),
+        plan_epilogue(epilogue, header.variant_param),
         aligned};
     if constexpr (Kernel::kPath == Path::kPortable) {
       detail::run_gemm_portable<Kernel>(call);

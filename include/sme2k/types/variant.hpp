@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "sme2k/types/f16.hpp"
+#include "sme2k/types/quantization.hpp"
 
 namespace sme2k {
 
@@ -18,6 +19,7 @@ enum class VariantId : uint8_t {
   kF32 = 1,
   kF16 = 2,
   kF16Acc16 = 3,
+  kQS8 = 4,
 };
 
 template <class T>
@@ -87,6 +89,25 @@ struct VariantTraits<F16Acc16> {
   static constexpr bool kBiasInputs = std::is_same_v<T, f16> || std::is_same_v<T, float>;
   /// Where this variant has no kernel of its own, it runs these (packed for them).
   using Fallback = F16;
+};
+
+/// int8 activations (asymmetric per tensor) x int8 weights (symmetric per output channel,
+/// QC8W), int32 accumulation, int8 output requantized as types/quantization.hpp defines.
+struct QS8 {};
+
+template <>
+struct VariantTraits<QS8> {
+  using Lhs = int8_t;
+  using Rhs = int8_t;
+  using Bias = Qs8ChannelParams;  // per channel: folded int32 bias and requantization scale
+  using Acc = int32_t;
+  using Out = int8_t;
+  static constexpr VariantId kId = VariantId::kQS8;
+  static constexpr std::string_view kName = "qs8";
+  template <class T>
+  static constexpr bool kOutputs = std::is_same_v<T, int8_t>;
+  template <class T>
+  static constexpr bool kBiasInputs = std::is_same_v<T, int32_t>;
 };
 
 }  // namespace sme2k

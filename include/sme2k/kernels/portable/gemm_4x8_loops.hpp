@@ -17,6 +17,7 @@
 #include "sme2k/formats/row_major_lhs.hpp"
 #include "sme2k/kernels/kernel_queries.hpp"
 #include "sme2k/types/f16.hpp"
+#include "sme2k/types/quantization.hpp"
 
 namespace sme2k {
 
@@ -68,41 +69,60 @@ struct GemmPortable4x8Loops : KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExte
 
  private:
   using RhsElem = typename Rhs::Element;
+  using Bias = typename Rhs::BiasElement;
 
   template <class Out>
   struct Tile {
     size_t k;
     const LhsElem* a;  // (rows, k), stride lda
     size_t lda;
-    const float* bias;  // (8)
-    const RhsElem* b;   // (k, 8)
-    size_t n0;          // the tile's first column of C
-    size_t cols;        // 1..8 columns to store
-    Out* c;             // C(tile row 0, column n0); C(i, j) at c[i * row_step + j * col_step]
+    const Bias* bias;  // (8): f32 biases, or QS8's (folded bias, scale) pairs
+    const RhsElem* b;  // (k, 8)
+    size_t n0;         // the tile's first column of C
+    size_t cols;       // 1..8 columns to store
+    Out* c;            // C(tile row 0, column n0); C(i, j) at c[i * row_step + j * col_step]
     size_t row_step, col_step;
   };
 
   template <size_t kRows, class Out>
   static void tile(const Tile<Out>& t, const EpiloguePlan& plan) {
     constexpr size_t kNr = 8;
-    float acc[kRows][kNr];
+    constexpr bool kQuantized = std::is_same_v<Bias, Qs8ChannelParams>;
+    using Acc = std::conditional_t<kQuantized, int32_t, float>;  // int8: exact int32 sums
+    Acc acc[kRows][kNr];
     for (size_t i = 0; i < kRows; ++i) {
-      for (size_t j = 0; j < kNr; ++j) acc[i][j] = t.bias[j];
+      for (size_t j = 0; j < kNr; ++j) {
+        if constexpr (kQuantized) {
+          acc[i][j] = t.bias[j].bias;
+        } else {
+          acc[i][j] = t.bias[j];
+        }
+      }
     }
     for (size_t kk = 0; kk < t.k; ++kk) {
-      float b[kNr];
-      for (size_t j = 0; j < kNr; ++j) b[j] = to_f32(t.b[kk * kNr + j]);
+      Acc b[kNr];
+      for (size_t j = 0; j < kNr; ++j) b[j] = widen(t.b[kk * kNr + j]);
       for (size_t i = 0; i < kRows; ++i) {
-        const float x = to_f32(t.a[i * t.lda + kk]);
+        const Acc x = widen(t.a[i * t.lda + kk]);
         for (size_t j = 0; j < kNr; ++j) acc[i][j] += x * b[j];
       }
     }
     for (size_t i = 0; i < kRows; ++i) {
       for (size_t j = 0; j < t.cols; ++j) {
-        t.c[i * t.row_step + j * t.col_step] = convert_to<Out>(apply(plan, acc[i][j], t.n0 + j));
+        Out& out = t.c[i * t.row_step + j * t.col_step];
+        if constexpr (kQuantized) {
+          out = requantize(acc[i][j], t.bias[j].scale, plan.out_zero_point,
+                           plan.quantized_range.min, plan.quantized_range.max);
+        } else {
+          out = convert_to<Out>(apply(plan, acc[i][j], t.n0 + j));
+        }
       }
     }
   }
+
+  static float widen(float x) { return x; }
+  static float widen(f16 x) { return to_f32(x); }
+  static int32_t widen(int8_t x) { return x; }
 };
 
 }  // namespace sme2k

@@ -20,6 +20,7 @@
 
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/epilogue/ops.hpp"
+#include "sme2k/epilogue/sme2_requant.hpp"
 #include "sme2k/epilogue/sme2_store.hpp"
 #include "sme2k/kernels/kernel_queries.hpp"
 #include "sme2k/kernels/sme2/mopa_steps.hpp"
@@ -59,6 +60,21 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     // on the M4 model.
     const Tiles<Out> t{rows,     n_begin, n_end, k,   lhs_panel, rhs_payload,
                        has_bias, &plan,   c,     ldc, scratch};
+    if constexpr (std::is_same_v<Out, int8_t>) {
+      return tiles<Exit::kRequant>(t);  // the op allows nothing else for int8 yet
+    } else {
+      run_float(t);
+    }
+  }
+
+ private:
+  template <class Out>
+  struct Tiles;
+
+  template <class Out>
+  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void run_float(const Tiles<Out>& t)
+      SME2K_STREAMING SME2K_INOUT_ZA {
+    const EpiloguePlan& plan = *t.plan;
     if (plan.transposed) return tiles<Exit::kTransposed>(t);
     if (plan.elementwise()) return tiles<Exit::kRowsFull>(t);
     if (std::is_same_v<Out, float> && (!plan.clamped || !Step::kComputeBound)) {
@@ -67,9 +83,16 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     return plan.clamped ? tiles<Exit::kRowsClamp>(t) : tiles<Exit::kRowsStore>(t);
   }
 
- private:
-  // How a finished block leaves ZA (epilogue/sme2_store.hpp).
-  enum class Exit { kDirect, kDirectClamp, kRowsStore, kRowsClamp, kRowsFull, kTransposed };
+  // How a finished block leaves ZA (epilogue/sme2_store.hpp, sme2_requant.hpp).
+  enum class Exit {
+    kDirect,
+    kDirectClamp,
+    kRowsStore,
+    kRowsClamp,
+    kRowsFull,
+    kTransposed,
+    kRequant
+  };
 
   template <class Out>
   struct Tiles {
@@ -91,21 +114,12 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     const size_t width = 2 * vl;
     const size_t steps = LhsFormat::kp(t.k) / Step::kKr;
     const size_t step_elements = width * Step::kKr;  // per operand per k-step
-    const svbool_t all = svptrue_b32();
-    const svfloat32_t ones = svdup_f32(1.0f);
     const svbool_t step_lanes = sme2::all_lanes(Element{});
     for (size_t n0 = t.n_begin; n0 < t.n_end; n0 += width) {
       const size_t panel = n0 / width;
       const Element* b = RhsFormat::panel_data(t.rhs_payload, panel, t.k, vl);
       svzero_za();
-      if (t.has_bias) {
-        const svfloat32x2_t bias =
-            svld1_x2(svptrue_c32(), RhsFormat::panel_bias(t.rhs_payload, panel, t.k, vl));
-        svmopa_za32_f32_m(/*tile=*/0, all, all, ones, svget2(bias, 0));
-        svmopa_za32_f32_m(/*tile=*/1, all, all, ones, svget2(bias, 1));
-        svmopa_za32_f32_m(/*tile=*/2, all, all, ones, svget2(bias, 0));
-        svmopa_za32_f32_m(/*tile=*/3, all, all, ones, svget2(bias, 1));
-      }
+      if (t.has_bias) sme2::start_from_bias(RhsFormat::panel_bias(t.rhs_payload, panel, t.k, vl));
       const Element* a = t.lhs_panel;
 #pragma clang loop unroll_count(4)
       for (size_t s = 0; s < steps; ++s) {
@@ -114,7 +128,12 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
         b += step_elements;
       }
       using sme2::detail::RowStages;
-      if constexpr (kExit == Exit::kTransposed) {
+      if constexpr (kExit == Exit::kRequant) {
+        sme2::store_2vlx2vl_requant(
+            t.rows, n0, t.n_end, RhsFormat::panel_bias(t.rhs_payload, panel, t.k, vl),
+            plan.out_zero_point, plan.quantized_range.min, plan.quantized_range.max, t.c + n0,
+            t.ldc, reinterpret_cast<int32_t*>(t.scratch));
+      } else if constexpr (kExit == Exit::kTransposed) {
         sme2::store_2vlx2vl_transposed(t.rows, n0, t.n_end, plan, t.c + n0 * t.ldc, t.ldc,
                                        t.scratch);
       } else if constexpr (kExit == Exit::kRowsFull) {

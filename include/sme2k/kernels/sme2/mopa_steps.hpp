@@ -7,6 +7,7 @@
 // A step loads both operands with one two-register SME2 load each and issues four outer
 // products. Per step at SVL 512 on the Apple M4 model:
 //   f32:  4 FMOPA (1 cycle each, 256 MACs)          vs 4 x 64 B loads: balanced
+//   int8: 4 four-way SMOPA (2 cycles, 1024 MACs)   vs 4 x 64 B loads: compute-bound too
 //   f16:  4 widening FMOPA (2 cycles, 512 MACs)     vs 4 x 64 B loads: compute-bound, so the
 //         f16 variant's data movement (packing A, the epilogue's round trip) hides in the
 //         idle load/store bandwidth
@@ -17,6 +18,7 @@
 #include "sme2k/arch/acle.hpp"
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/types/f16.hpp"
+#include "sme2k/types/quantization.hpp"
 
 #if SME2K_HAS_SME2_CODE
 #include <arm_sme.h>
@@ -47,6 +49,33 @@ struct MopaStep {
 
 using MopaF32 = MopaStep<float>;
 using MopaF16 = MopaStep<f16>;
+using MopaQs8 = MopaStep<int8_t>;
+
+/// Starts the four tiles of a 2VL x 2VL block from a panel's bias row (ZA already zero):
+/// f32 bias: one f32 outer product of a vector of ones with the bias per tile (exact);
+/// QS8 (Qs8ChannelParams pairs): the int32 biases, de-interleaved by LD2W, added to every
+/// row of their tiles (ADDHA).
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void start_from_bias(const float* bias)
+    SME2K_STREAMING SME2K_INOUT_ZA {
+  const svbool_t all = svptrue_b32();
+  const svfloat32_t ones = svdup_f32(1.0f);
+  const svfloat32x2_t b = svld1_x2(svptrue_c32(), bias);
+  svmopa_za32_f32_m(/*tile=*/0, all, all, ones, svget2(b, 0));
+  svmopa_za32_f32_m(/*tile=*/1, all, all, ones, svget2(b, 1));
+  svmopa_za32_f32_m(/*tile=*/2, all, all, ones, svget2(b, 0));
+  svmopa_za32_f32_m(/*tile=*/3, all, all, ones, svget2(b, 1));
+}
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void start_from_bias(const Qs8ChannelParams* params)
+    SME2K_STREAMING SME2K_INOUT_ZA {
+  const svbool_t all = svptrue_b32();
+  const auto* words = reinterpret_cast<const int32_t*>(params);
+  const svint32_t lo = svget2(svld2_s32(all, words), 0);
+  const svint32_t hi = svget2(svld2_s32(all, words + 2 * svcntsw()), 0);
+  svaddha_za32_s32_m(/*tile=*/0, all, all, lo);
+  svaddha_za32_s32_m(/*tile=*/1, all, all, hi);
+  svaddha_za32_s32_m(/*tile=*/2, all, all, lo);
+  svaddha_za32_s32_m(/*tile=*/3, all, all, hi);
+}
 
 }  // namespace sme2
 }  // namespace sme2k

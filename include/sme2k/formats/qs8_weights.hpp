@@ -1,0 +1,88 @@
+// Packing QS8 x QC8W weights: the int8 panels (any panel format with Qs8ChannelParams in
+// front), and per output channel n the pair
+//   bias'[n]  = bias[n] - zp_in * sum_k w[k][n]    (int32: the input zero point's cross term,
+//                                                   so the kernel multiplies raw int8 A)
+//   scale[n]  = requantization_scale(in_scale, w_scale[n], out_scale)
+// (types/quantization.hpp). Every accumulator must stay inside int32: packing checks
+// |bias'| + K * 128 * 128 <= 2^31 - 1 and refuses the weights otherwise.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include "sme2k/types/layout.hpp"
+#include "sme2k/types/matrix_view.hpp"
+#include "sme2k/types/quantization.hpp"
+#include "sme2k/types/status.hpp"
+
+namespace sme2k {
+
+/// Checks what QS8 packing needs beyond the matrix: finite positive scales, zero points in
+/// range, and no int32 accumulator overflow for this K and bias.
+inline Status validate_qs8_quantization(const Qs8Quantization& q, const int32_t* bias, size_t n,
+                                        size_t k, const char* op) {
+  SME2K_RETURN_IF_ERROR(validate_quant_params(q.input, op, "input"));
+  SME2K_RETURN_IF_ERROR(validate_quant_params(q.output, op, "output"));
+  if (q.weight_scales == nullptr) {
+    return Status::error(StatusCode::kNullPointer, "%s: weight scales are null", op);
+  }
+  for (size_t j = 0; j < n; ++j) {
+    if (!(std::isfinite(q.weight_scales[j]) && q.weight_scales[j] > 0.0f)) {
+      return Status::error(StatusCode::kInvalidArgument,
+                           "%s: weight scale of channel %zu (%g) must be finite and > 0", op, j,
+                           static_cast<double>(q.weight_scales[j]));
+    }
+    if (!(requantization_scale(q.input.scale, q.weight_scales[j], q.output.scale) > 0.0f) ||
+        !std::isfinite(requantization_scale(q.input.scale, q.weight_scales[j], q.output.scale))) {
+      return Status::error(StatusCode::kInvalidArgument,
+                           "%s: channel %zu's requantization scale is not a positive f32", op, j);
+    }
+  }
+  // |sum a w| <= K * 128 * 128 and |zp_in * sum w| <= K * 128 * 128: bound both with 2^31.
+  const int64_t per_k = int64_t{128} * 128;
+  const int64_t limit = INT32_MAX / (2 * per_k);
+  if (static_cast<int64_t>(k) > limit) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: K=%zu could overflow the int32 accumulators (at most %lld)", op, k,
+                         static_cast<long long>(limit));
+  }
+  if (bias != nullptr) {
+    for (size_t j = 0; j < n; ++j) {
+      if (std::llabs(bias[j]) > INT32_MAX - 2 * per_k * static_cast<int64_t>(k)) {
+        return Status::error(StatusCode::kInvalidArgument,
+                             "%s: bias of channel %zu (%d) could overflow the int32 accumulators",
+                             op, j, static_cast<int>(bias[j]));
+      }
+    }
+  }
+  return Status();
+}
+
+/// Packs validated QS8 weights into `payload` (Format::payload_bytes(n, k, vl)).
+template <class Format>
+void pack_qs8_weights(MatrixView<const int8_t> b, RhsLayout layout, const int32_t* bias,
+                      const Qs8Quantization& q, size_t vl, void* payload) {
+  const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
+  const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
+  Format::pack(b, layout, static_cast<const Qs8ChannelParams*>(nullptr), vl, payload);
+  const size_t width = Format::nr(vl);
+  for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
+    auto* params = reinterpret_cast<uint8_t*>(payload) + p * Format::panel_bytes(k, vl);
+    for (size_t j = 0; j < width && n0 + j < n; ++j) {
+      int64_t column_sum = 0;
+      for (size_t kk = 0; kk < k; ++kk) {
+        column_sum += layout == RhsLayout::kKxN ? b(kk, n0 + j) : b(n0 + j, kk);
+      }
+      Qs8ChannelParams c;
+      c.bias = static_cast<int32_t>((bias != nullptr ? bias[n0 + j] : 0) -
+                                    int64_t{q.input.zero_point} * column_sum);
+      c.scale = requantization_scale(q.input.scale, q.weight_scales[n0 + j], q.output.scale);
+      std::memcpy(params + j * sizeof c, &c, sizeof c);
+    }
+  }
+}
+
+}  // namespace sme2k
