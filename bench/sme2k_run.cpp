@@ -27,6 +27,7 @@
 #include <type_traits>
 
 #include "reference/gemm.hpp"
+#include "reference/quantized_gemm.hpp"
 #include "sme2k/sme2k.hpp"
 
 // The region of interest. Not inlined, so insn-mix can find them by symbol; the barrier keeps
@@ -660,13 +661,123 @@ int run_gemm_variant(const GemmOptions& o) {
   return kExitUsage;
 }
 
+/// QS8 x QC8W: int8 data from the hash, fixed quantization parameters that keep the outputs
+/// away from saturation, the weights packed with them before the region; checked bit-exact
+/// against test/reference/quantized_gemm.hpp (every element, or the sample of verify_sample).
+int run_gemm_qs8(const GemmOptions& options) {
+  const GemmOptions o = with_dense_strides(options);
+  const std::optional<sme2k::Path> forced = forced_path(o.path);
+  if (forced && !sme2k::path_available(*forced, sme2k::cpu_features())) {
+    std::fprintf(stderr, "sme2k-run: path %s is not available\n", sme2k::path_name(*forced));
+    return kExitFailure;
+  }
+  if (o.batch != 0 || o.transposed || o.affine || o.activation != sme2k::Activation::kNone ||
+      o.clamp.active()) {
+    std::fprintf(stderr,
+                 "sme2k-run: qs8 takes no --batch, --transposed, --affine, --act, --clamp\n");
+    return kExitUsage;
+  }
+  std::optional<sme2k::testing::ScopedForcePath> force;
+  if (forced) force.emplace(*forced);
+  const bool kxn = o.b_layout == sme2k::RhsLayout::kKxN;
+  const size_t b_rows = kxn ? o.k : o.n, b_cols = kxn ? o.n : o.k;
+  const auto to_int8 = [](Buffer<float> values, size_t count) {
+    Buffer<int8_t> q = allocate<int8_t>(count);
+    for (size_t i = 0; i < count; ++i) {
+      q[i] = std::isnan(values[i]) ? int8_t{0} : static_cast<int8_t>(values[i] * 127.0f);
+    }
+    return q;
+  };
+  const size_t a_count = matrix_extent(o.m, o.k, o.lda),
+               b_count = matrix_extent(b_rows, b_cols, o.ldb);
+  Buffer<int8_t> a = to_int8(random_matrix(o.m, o.k, o.lda, o.seed * 3), a_count);
+  Buffer<int8_t> b = to_int8(random_matrix(b_rows, b_cols, o.ldb, o.seed * 3 + 1), b_count);
+  Buffer<int32_t> bias = allocate<int32_t>(o.n);
+  Buffer<float> w_scales = allocate<float>(o.n);
+  for (size_t j = 0; j < o.n; ++j) {
+    bias[j] = static_cast<int32_t>(j % 1000) * 7 - 3500;
+    w_scales[j] = 0.004f * (1.0f + static_cast<float>(j % 17) / 16.0f);
+  }
+  // Output scale: the accumulators' spread, sqrt(K) * 127^2 / 3 or so, onto about 60 steps.
+  const float out_scale =
+      0.02f * 0.005f * 127.0f * 127.0f * std::sqrt(static_cast<float>(o.k)) / 60.0f;
+  const sme2k::Qs8Quantization q{{0.02f, 3}, w_scales.get(), {out_scale, -5}};
+  const size_t c_extent = matrix_extent(o.m, o.n, o.ldc);
+  Buffer<int8_t> c = allocate<int8_t>(c_extent);
+  std::fill(c.get(), c.get() + c_extent, int8_t{77});
+  size_t packed_bytes = 0, ws_bytes = 0;
+  sme2k::Status status = sme2k::gemm_packed_rhs_size<sme2k::QS8>(o.n, o.k, &packed_bytes);
+  Buffer<unsigned char> packed = allocate<unsigned char>(packed_bytes);
+  if (status.ok()) {
+    status = sme2k::gemm_pack_rhs<sme2k::QS8>({b.get(), b_rows, b_cols, o.ldb}, o.b_layout,
+                                              o.bias ? bias.get() : nullptr, q, packed.get(),
+                                              packed_bytes);
+  }
+  if (status.ok()) status = sme2k::gemm_workspace_size<sme2k::QS8>(o.m, o.n, o.k, &ws_bytes);
+  Buffer<unsigned char> workspace = allocate<unsigned char>(ws_bytes);
+
+  sme2k_roi_begin();
+  for (size_t r = 0; r < o.repeat && status.ok(); ++r) {
+    status = sme2k::gemm<sme2k::QS8>({a.get(), o.m, o.k, o.lda}, packed.get(), packed_bytes,
+                                     {c.get(), o.m, o.n, o.ldc}, {}, workspace.get(), ws_bytes);
+  }
+  sme2k_roi_end();
+
+  const sme2k::Path path = sme2k::last_used_path();
+  const size_t svl_bits = sme2k::streaming_vector_bytes() * 8;
+  std::printf(
+      "gemm qs8 M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu b=%s bias=%s path=%s svl=%zu "
+      "status=%s\n",
+      o.m, o.n, o.k, o.lda, o.ldb, o.ldc, sme2k::rhs_layout_name(o.b_layout), o.bias ? "yes" : "no",
+      status.ok() ? sme2k::path_name(path) : "-", svl_bits,
+      status.ok() ? "ok" : sme2k::status_code_name(status.code()));
+  if (!status.ok()) {
+    std::fprintf(stderr, "sme2k-run: %s\n", status.message());
+    return kExitFailure;
+  }
+  sme2k::reference::Qs8GemmProblem p;
+  p.m = o.m, p.n = o.n, p.k = o.k;
+  p.a = a.get(), p.lda = o.lda, p.b = b.get(), p.ldb = o.ldb, p.b_layout = o.b_layout;
+  p.bias = o.bias ? bias.get() : nullptr;
+  p.in_scale = q.input.scale, p.in_zero_point = q.input.zero_point;
+  p.out_scale = q.output.scale, p.out_zero_point = q.output.zero_point;
+  p.w_scales = w_scales.get();
+  const double macs =
+      static_cast<double>(o.m) * static_cast<double>(o.n) * static_cast<double>(o.k);
+  const bool full =
+      o.verify == VerifyPolicy::kFull || (o.verify == VerifyPolicy::kAuto && macs <= 0x1p24);
+  size_t checked = 0, wrong = 0, saturated = 0;
+  const auto check = [&](size_t i, size_t j) {
+    const int got = c[i * o.ldc + j], want = sme2k::reference::qs8_at(p, i, j);
+    ++checked;
+    saturated += (want == -128 || want == 127) ? 1 : 0;
+    if (got != want && ++wrong <= 10) {
+      std::fprintf(stderr, "mismatch at (i=%zu, j=%zu): got %d, want %d\n", i, j, got, want);
+    }
+  };
+  if (full) {
+    for (size_t i = 0; i < o.m; ++i) {
+      for (size_t j = 0; j < o.n; ++j) check(i, j);
+    }
+  } else {
+    for (size_t j = 0; j < o.n; ++j) check(0, j), check(o.m - 1, j);
+    for (size_t i = 0; i < o.m; ++i) check(i, 0), check(i, o.n - 1);
+    for (size_t t = 1; t <= 2048; ++t) check(t * 7919 % o.m, t * 104729 % o.n);
+  }
+  std::printf("verified %zu of %zu elements (%s, bit-exact; %zu saturated): %s\n", checked,
+              o.m * o.n, full ? "full" : "sample", saturated, wrong == 0 ? "ok" : "MISMATCH");
+  if (wrong != 0) return kExitFailure;
+  return meets_expectations(o.path, path, svl_bits) ? kExitOk : kExitFailure;
+}
+
 struct GemmVariant {
   const char* name;
   int (*run)(const GemmOptions& options);
 };
 constexpr GemmVariant kGemmVariants[] = {{"f32", run_gemm_variant<sme2k::F32>},
                                          {"f16", run_gemm_variant<sme2k::F16>},
-                                         {"f16acc16", run_gemm_variant<sme2k::F16Acc16>}};
+                                         {"f16acc16", run_gemm_variant<sme2k::F16Acc16>},
+                                         {"qs8", run_gemm_qs8}};
 
 void gemm_usage(std::FILE* out) {
   std::fprintf(out, "usage: sme2k-run gemm --variant f32 --m M --n N --k K [options]\n\n");

@@ -91,6 +91,7 @@ struct EpiloguePlan {
   bool transposed = false;
   int32_t out_zero_point = 0;  // int8 outputs: from the packed weights
   QuantizedRange quantized_range;
+  bool requant_clamp = true;  // false: the range is all of int8 and no scale can overflow
 
   /// Whether anything beyond a clamp touches the values (activation or affine).
   bool elementwise() const {

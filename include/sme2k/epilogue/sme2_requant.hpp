@@ -1,13 +1,19 @@
 // The SME2 "how" of requantizing a 2VL x 2VL int32 accumulator block (ZA tiles 0..3, as in
 // epilogue/sme2_store.hpp) to int8, exactly as types/quantization.hpp defines it.
 //
-// Two rows at a time leave ZA through a scratch row pair (st1w: store bandwidth, idle in the
-// compute-bound int8 kernel) and come back as four consecutive int32 vectors, so every step
-// but the scale multiply is one four-register SME2 instruction: SCVTF, (4 x FMUL: SME2 has
-// no multi-vector FMUL before SME2p2), FRINTN, FCVTZS, SCLAMP to [lo - zp, hi - zp], ADD zp,
-// and the saturating SQCVT narrows the four to one vector holding both rows' int8 outputs.
-// Per 2 x 2VL outputs: 6 four-register instructions and 4 FMUL (40 cycles on the M4 model
-// at SVL 512: 0.63 per output).
+// SME2 has no multi-vector FMUL before SME2p2, and on the Apple M4 model four single FMULs
+// (16 cycles per four vectors) would cost more than everything else together. So the
+// multiply runs in ZA: the block leaves ZA as int32 rows into scratch (store bandwidth is
+// idle in the compute-bound int8 kernel), ZA is zeroed, and per four rows of one column
+// half one SCVTF of four vectors and one FMLA of the four by that half's scale vector
+// (za += f * scale: the product rounded once, as the definition asks, since the addend is
+// zero) put f32 products back into ZA; STR ZA takes them out, and FRINTN, FCVTZS, (SCLAMP),
+// ADD of the zero point and the saturating SQCVT (four int32 vectors to one int8 vector:
+// four rows' halves) finish, one four-register instruction each. Per 4 x VL outputs: 6 or 7
+// four-register instructions (4 cycles each) and one FMLA (2): 26 to 30 cycles at SVL 512,
+// 0.41 to 0.47 per output. The SCLAMP is skipped when
+// the range is all of int8 and every scale is below 0.5 (then r + zp cannot overflow and
+// SQCVT's saturation is the clamp).
 #pragma once
 
 #include <cstddef>
@@ -23,29 +29,46 @@
 namespace sme2k {
 namespace sme2 {
 
+/// Scratch store_2vlx2vl_requant() needs: the int32 block (2VL x 2VL) and four f32 vectors.
+constexpr size_t requant_scratch_bytes(size_t vl) { return (4 * vl * vl + 4 * vl) * 4; }
+
 namespace detail {
 
-// Rows [0, rows) of the VL-row half in tiles kLeft (columns 0..VL-1) and kRight.
-template <int kLeft, int kRight>
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
-    size_t rows, svfloat32_t scale_lo, svfloat32_t scale_hi, svint32_t lo, svint32_t hi,
-    svint32_t zp, svbool_t first_row, svbool_t second_row, int8_t* c, size_t ldc,
-    int32_t* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+// Bytes [q VL, q VL + cols) of an int8 vector: row q's quarter.
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svbool_t quarter(size_t q, size_t cols) SME2K_STREAMING {
   const size_t vl = svcntsw();
-  const svbool_t all = all_lanes(0.0f);
-  for (uint32_t i = 0; i < rows; i += 2, c += 2 * ldc) {
-    svst1_hor_za32(kLeft, i, all, scratch);
-    svst1_hor_za32(kRight, i, all, scratch + vl);
-    svst1_hor_za32(kLeft, i + 1, all, scratch + 2 * vl);  // past `rows`: computed, not stored
-    svst1_hor_za32(kRight, i + 1, all, scratch + 3 * vl);
-    const svfloat32x4_t f = svcvt_f32_s32_x4(svld1_x4(svptrue_c32(), scratch));
-    const svfloat32x4_t y = svcreate4(
-        svmul_f32_x(all, svget4(f, 0), scale_lo), svmul_f32_x(all, svget4(f, 1), scale_hi),
-        svmul_f32_x(all, svget4(f, 2), scale_lo), svmul_f32_x(all, svget4(f, 3), scale_hi));
-    const svint32x4_t r = svcvt_s32_f32_x4(svrintn_f32_x4(y));
-    const svint8_t q = svqcvt_s8_s32_x4(svadd_single_s32_x4(svclamp(r, lo, hi), zp));
-    svst1(first_row, c, q);                                    // bytes 0 .. 2VL-1: row i
-    if (i + 1 < rows) svst1(second_row, c + ldc - 2 * vl, q);  // bytes 2VL .. 4VL-1: row i + 1
+  return svbic_z(svptrue_b8(), svwhilelt_b8_u64(0, q * vl + cols), svwhilelt_b8_u64(0, q * vl));
+}
+
+// Column half kHalf of the block (stored [row][VL] at `half`): products into ZA groups
+// kHalf * VL/2 + g, then out as int8, four rows per vector.
+template <uint32_t kHalf, bool kClamp>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
+    size_t rows, size_t cols, const int32_t* half, svfloat32_t scale, svint32_t lo, svint32_t hi,
+    svint32_t zp, int8_t* c, size_t ldc, float* products) SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  const uint32_t first_group = kHalf * static_cast<uint32_t>(vl / 2);
+  const size_t quads = (rows + 3) / 4;
+  for (uint32_t g = 0; g < quads; ++g) {
+    const svfloat32x4_t f = svcvt_f32_s32_x4(svld1_x4(svptrue_c32(), half + 4 * g * vl));
+    svmla_single_za32_f32_vg1x4(first_group + g, f, scale);
+  }
+  const svbool_t q0 = quarter(0, cols), q1 = quarter(1, cols), q2 = quarter(2, cols),
+                 q3 = quarter(3, cols);
+  for (uint32_t g = 0; g < quads; ++g, c += 4 * ldc) {
+    const uint32_t group = first_group + g;
+    svstr_za(group, products);
+    svstr_za(group + static_cast<uint32_t>(vl), products + vl);
+    svstr_za(group + 2 * static_cast<uint32_t>(vl), products + 2 * vl);
+    svstr_za(group + 3 * static_cast<uint32_t>(vl), products + 3 * vl);
+    svint32x4_t r = svcvt_s32_f32_x4(svrintn_f32_x4(svld1_x4(svptrue_c32(), products)));
+    if constexpr (kClamp) r = svclamp(r, lo, hi);
+    const svint8_t out = svqcvt_s8_s32_x4(svadd_single_s32_x4(r, zp));
+    const size_t left = rows - 4 * g;  // rows still to store, >= 1
+    svst1(q0, c, out);
+    if (left > 1) svst1(q1, c + ldc - vl, out);
+    if (left > 2) svst1(q2, c + 2 * ldc - 2 * vl, out);
+    if (left > 3) svst1(q3, c + 3 * ldc - 3 * vl, out);
   }
 }
 
@@ -53,27 +76,41 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
 
 /// Rows [0, rows) of the block, columns [n0, n_end) of C, requantized with the panel's
 /// per-channel pairs (`params`: 2VL Qs8ChannelParams), zero point zp and range [lo, hi].
+/// kClamp = false is allowed when [lo, hi] is [-128, 127] and every scale is below 0.5.
+/// Clobbers all of ZA.
 /// @param[in] c        C at (row 0 of the block, column n0)
-/// @param[in] scratch  4 x VL int32
+/// @param[in] scratch  requant_scratch_bytes(VL)
+template <bool kClamp>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_requant(
     size_t rows, size_t n0, size_t n_end, const Qs8ChannelParams* params, int32_t zp, int32_t lo,
     int32_t hi, int8_t* c, size_t ldc, int32_t* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t vl = svcntsw();
   const svbool_t all = all_lanes(0.0f);
+  // 1. The block as two column halves of 2VL int32 rows each ([half][row][VL]), so that four
+  //    rows of one half (one scale vector) are four consecutive vectors.
+  int32_t* left = scratch;
+  int32_t* right = scratch + 2 * vl * vl;
+  for (uint32_t i = 0; i < vl && i < rows; ++i) {
+    svst1_hor_za32(/*tile=*/0, i, all, left + i * vl);
+    svst1_hor_za32(/*tile=*/1, i, all, right + i * vl);
+  }
+  for (uint32_t i = 0; i + vl < rows; ++i) {
+    svst1_hor_za32(/*tile=*/2, i, all, left + (vl + i) * vl);
+    svst1_hor_za32(/*tile=*/3, i, all, right + (vl + i) * vl);
+  }
+  // 2. and 3. per half: products in ZA, then round, convert, zero point, narrow, store.
+  svzero_za();
   const auto* words = reinterpret_cast<const int32_t*>(params);
-  const svfloat32_t scale_lo = svreinterpret_f32(svget2(svld2_s32(all, words), 1));
-  const svfloat32_t scale_hi = svreinterpret_f32(svget2(svld2_s32(all, words + 2 * vl), 1));
-  const size_t cols = n_end - n0;  // > 0; at most 2VL count
-  const svbool_t first_row = svwhilelt_b8_u64(0, cols < 2 * vl ? cols : 2 * vl);
-  const svbool_t second_row =
-      svbic_z(svptrue_b8(), svwhilelt_b8_u64(0, 2 * vl + (cols < 2 * vl ? cols : 2 * vl)),
-              svwhilelt_b8_u64(0, 2 * vl));
+  const size_t cols = n_end - n0 < 2 * vl ? n_end - n0 : 2 * vl;
   const svint32_t lo_v = svdup_s32(lo - zp), hi_v = svdup_s32(hi - zp), zp_v = svdup_s32(zp);
-  detail::requant_half<0, 1>(rows < vl ? rows : vl, scale_lo, scale_hi, lo_v, hi_v, zp_v, first_row,
-                             second_row, c, ldc, scratch);
-  if (rows > vl) {
-    detail::requant_half<2, 3>(rows - vl, scale_lo, scale_hi, lo_v, hi_v, zp_v, first_row,
-                               second_row, c + vl * ldc, ldc, scratch);
+  auto* products = reinterpret_cast<float*>(scratch + 4 * vl * vl);
+  detail::requant_half<0, kClamp>(rows, cols < vl ? cols : vl, left,
+                                  svreinterpret_f32(svget2(svld2_s32(all, words), 1)), lo_v, hi_v,
+                                  zp_v, c, ldc, products);
+  if (cols > vl) {
+    detail::requant_half<1, kClamp>(rows, cols - vl, right,
+                                    svreinterpret_f32(svget2(svld2_s32(all, words + 2 * vl), 1)),
+                                    lo_v, hi_v, zp_v, c + vl, ldc, products);
   }
 }
 

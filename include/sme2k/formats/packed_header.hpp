@@ -14,7 +14,7 @@
 //       11      1  PackedFormatId
 //       12      1  Path
 //       13      1  0
-//       14      2  flags: bit 0 = has bias
+//       14      2  flags: bit 0 = has bias; bit 1 = (QS8) every requantization scale < 0.5
 //       16      4  SVL in bytes (0 for portable formats)
 //       20      4  variant-specific: QS8 the output zero point (int32), else 0
 //       24      8  N
@@ -76,6 +76,8 @@ struct PackedHeader {
   static constexpr char kMagic[8] = {'s', 'm', 'e', '2', 'k', 'p', 'k', '\0'};
   static constexpr uint16_t kVersion = 1;
   static constexpr uint16_t kFlagHasBias = 1;
+  /// QS8: every requantization scale is below 0.5, so round(acc * scale) + zp fits int32.
+  static constexpr uint16_t kFlagSmallScales = 2;
 
   bool has_bias() const { return (flags & kFlagHasBias) != 0; }
 };

@@ -205,6 +205,13 @@ Status gemm_pack_rhs(MatrixView<const int8_t> b, RhsLayout layout, const int32_t
         SME2K_RETURN_IF_ERROR(validate_qs8_quantization(quantization, bias, n, k, "gemm_pack_rhs"));
         pack_qs8_weights<Format>(b, layout, bias, quantization, vl, payload);
         h.flags = PackedHeader::kFlagHasBias;  // the folded zero-point term is always there
+        bool small_scales = true;
+        for (size_t j = 0; j < n; ++j) {
+          small_scales = small_scales && requantization_scale(quantization.input.scale,
+                                                              quantization.weight_scales[j],
+                                                              quantization.output.scale) < 0.5f;
+        }
+        if (small_scales) h.flags |= PackedHeader::kFlagSmallScales;
         h.variant_param = quantization.output.zero_point;
         return Status();
       });
@@ -321,13 +328,19 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
       }
       aligned = detail::align_workspace(workspace);
     }
-    const detail::GemmCall<typename VariantTraits<V>::Lhs, Out> call{
+    detail::GemmCall<typename VariantTraits<V>::Lhs, Out> call{
         a,
         static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes,
         header.has_bias(),
         c,
         plan_epilogue(epilogue, header.variant_param),
         aligned};
+    if constexpr (std::is_same_v<Out, int8_t>) {
+      // Without a narrower range and with small scales, SQCVT's saturation is the clamp.
+      call.plan.requant_clamp =
+          !(epilogue.quantized_range.min == -128 && epilogue.quantized_range.max == 127 &&
+            (header.flags & PackedHeader::kFlagSmallScales) != 0);
+    }
     if constexpr (Kernel::kPath == Path::kPortable) {
       detail::run_gemm_portable<Kernel>(call);
     } else {

@@ -41,7 +41,11 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
                 "the packed formats must hold what the k-step consumes");
 
   /// Bytes of epilogue scratch run() needs.
-  static constexpr size_t scratch_bytes(size_t vl) { return sme2::epilogue_scratch_bytes(vl); }
+  static constexpr size_t scratch_bytes(size_t vl) {
+    // int8 outputs take the whole block through scratch (epilogue/sme2_requant.hpp).
+    return std::is_same_v<Element, int8_t> ? sme2::requant_scratch_bytes(vl)
+                                           : sme2::epilogue_scratch_bytes(vl);
+  }
 
   /// C[0, rows) x [n_begin, n_end) = epilogue(bias + lhs_panel * B) for one packed LHS panel.
   /// @param[in] lhs_panel    (kp / KR, 2VL, KR) elements: the panel of rows 0 .. rows-1
@@ -61,7 +65,8 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     const Tiles<Out> t{rows,     n_begin, n_end, k,   lhs_panel, rhs_payload,
                        has_bias, &plan,   c,     ldc, scratch};
     if constexpr (std::is_same_v<Out, int8_t>) {
-      return tiles<Exit::kRequant>(t);  // the op allows nothing else for int8 yet
+      // The op allows nothing else for int8 yet.
+      return plan.requant_clamp ? tiles<Exit::kRequantClamp>(t) : tiles<Exit::kRequant>(t);
     } else {
       run_float(t);
     }
@@ -91,7 +96,8 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     kRowsClamp,
     kRowsFull,
     kTransposed,
-    kRequant
+    kRequant,
+    kRequantClamp
   };
 
   template <class Out>
@@ -128,8 +134,8 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
         b += step_elements;
       }
       using sme2::detail::RowStages;
-      if constexpr (kExit == Exit::kRequant) {
-        sme2::store_2vlx2vl_requant(
+      if constexpr (kExit == Exit::kRequant || kExit == Exit::kRequantClamp) {
+        sme2::store_2vlx2vl_requant<kExit == Exit::kRequantClamp>(
             t.rows, n0, t.n_end, RhsFormat::panel_bias(t.rhs_payload, panel, t.k, vl),
             plan.out_zero_point, plan.quantized_range.min, plan.quantized_range.max, t.c + n0,
             t.ldc, reinterpret_cast<int32_t*>(t.scratch));
