@@ -25,7 +25,9 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
+#include "reference/dynamic_quant.hpp"
 #include "reference/gemm.hpp"
 #include "reference/quantized_gemm.hpp"
 #include "sme2k/sme2k.hpp"
@@ -237,10 +239,12 @@ enum class OutChoice { kDefault, kF32, kF16 };
 struct GemmOptions {
   const char* variant = nullptr;
   OutChoice out = OutChoice::kDefault;
+  OutChoice in = OutChoice::kDefault;  // QD8's activations: f32 (default) or f16
   size_t batch = 0;  // 0: a plain GEMM with packed weights; >= 1: batch_matmul, B packed inside
   sme2k::Activation activation = sme2k::Activation::kNone;
   bool affine = false;      // a random per-channel affine after the activation
   bool transposed = false;  // C stored N x M
+  bool packed_lhs = false;  // qd8: A quantized by gemm_pack_lhs before the region
   size_t m = 0, n = 0, k = 0;
   size_t lda = 0, ldb = 0, ldc = 0;  // 0: dense
   sme2k::RhsLayout b_layout = sme2k::RhsLayout::kKxN;
@@ -269,13 +273,16 @@ constexpr std::pair<const char*, VerifyPolicy> kVerifyNames[] = {{"auto", Verify
 using GemmSpec = OptionSpec<GemmOptions>;
 const GemmSpec kGemmOptions[] = {
     {"--variant", "NAME",
-     "numeric variant: f32, f16, f16acc16 (f16 accumulation where the CPU has SME_F16F16)",
+     "numeric variant: f32, f16, f16acc16 (f16 accumulation where the CPU has SME_F16F16), "
+     "qs8, qd8",
      [](const char* v, GemmOptions* o) {
        o->variant = v;
        return true;
      }},
     {"--out", "f32|f16", "output element type (default: the variant's; f16 takes either)",
      [](const char* v, GemmOptions* o) { return parse_choice(v, kOutNames, &o->out); }},
+    {"--in", "f32|f16", "qd8: the activations' element type before quantization (default f32)",
+     [](const char* v, GemmOptions* o) { return parse_choice(v, kOutNames, &o->in); }},
     {"--m", "M", "rows of A and C (required)",
      [](const char* v, GemmOptions* o) { return parse_positive(v, &o->m); }},
     {"--n", "N", "columns of B and C (required)",
@@ -315,6 +322,12 @@ const GemmSpec kGemmOptions[] = {
     {"--transposed", nullptr, "store C transposed (N x M)",
      [](const char*, GemmOptions* o) {
        o->transposed = true;
+       return true;
+     }},
+    {"--packed-lhs", nullptr,
+     "qd8: A quantized and packed (gemm_pack_lhs) before the region, not by the op",
+     [](const char*, GemmOptions* o) {
+       o->packed_lhs = true;
        return true;
      }},
     {"--clamp", "LO,HI", "clamp the output to [LO, HI]",
@@ -512,18 +525,18 @@ void verify_at(const Item<Out>& d, size_t i, size_t j, Verifier* v) {
   v->expect_near(i, j, d.at(i, j), want, output_bound(d, j, pre, magnitude, want));
 }
 
-/// Edges (first and last row, first and last column: where tile tails are) and ~2048 distinct
-/// interior elements on a walk whose stride is coprime with their count.
-template <class Out>
-void verify_sample(const Item<Out>& d, Verifier* v) {
-  const size_t m = d.problem.m, n = d.problem.n;
+/// Calls check(i, j) on the edges of an m x n result (first and last row, first and last
+/// column: where tile tails are) and ~2048 distinct interior elements on a walk whose stride
+/// is coprime with their count.
+template <class Check>
+void for_sample(size_t m, size_t n, Check&& check) {
   for (size_t j = 0; j < n; ++j) {
-    verify_at(d, 0, j, v);
-    if (m > 1) verify_at(d, m - 1, j, v);
+    check(0, j);
+    if (m > 1) check(m - 1, j);
   }
   for (size_t i = 1; i + 1 < m; ++i) {
-    verify_at(d, i, 0, v);
-    if (n > 1) verify_at(d, i, n - 1, v);
+    check(i, 0);
+    if (n > 1) check(i, n - 1);
   }
   if (m < 3 || n < 3) return;
   const size_t rows = m - 2, cols = n - 2, interior = rows * cols;
@@ -531,8 +544,13 @@ void verify_sample(const Item<Out>& d, Verifier* v) {
   while (std::gcd(stride, interior) != 1) ++stride;
   const size_t samples = std::min<size_t>(2048, interior);
   for (size_t t = 0, x = interior / 3; t < samples; ++t, x = (x + stride) % interior) {
-    verify_at(d, 1 + x / cols, 1 + x % cols, v);
+    check(1 + x / cols, 1 + x % cols);
   }
+}
+
+template <class Out>
+void verify_sample(const Item<Out>& d, Verifier* v) {
+  for_sample(d.problem.m, d.problem.n, [&](size_t i, size_t j) { verify_at(d, i, j, v); });
 }
 
 /// The gaps between C's stored rows (rows x cols as stored, leading dimension ld): NaN still.
@@ -770,6 +788,160 @@ int run_gemm_qs8(const GemmOptions& options) {
   return meets_expectations(o.path, path, svl_bits) ? kExitOk : kExitFailure;
 }
 
+/// QD8 x QC8W: f32 (or f16) activations from the hash, quantized per row inside the op (in
+/// the region), int8 weights with per-channel scales packed before it; checked against
+/// test/reference/dynamic_quant.hpp within the dequantization's rounding, after the float
+/// epilogue stages (every element, or the sample of for_sample).
+template <class In, class Out>
+int run_gemm_qd8_typed(const GemmOptions& options) {
+  const GemmOptions o = with_dense_strides(options);
+  const std::optional<sme2k::Path> forced = forced_path(o.path);
+  if (forced && !sme2k::path_available(*forced, sme2k::cpu_features())) {
+    std::fprintf(stderr, "sme2k-run: path %s is not available\n", sme2k::path_name(*forced));
+    return kExitFailure;
+  }
+  if (o.batch != 0) {
+    std::fprintf(stderr, "sme2k-run: qd8 takes no --batch\n");
+    return kExitUsage;
+  }
+  std::optional<sme2k::testing::ScopedForcePath> force;
+  if (forced) force.emplace(*forced);
+  const bool kxn = o.b_layout == sme2k::RhsLayout::kKxN;
+  const size_t b_rows = kxn ? o.k : o.n, b_cols = kxn ? o.n : o.k;
+  const size_t a_count = matrix_extent(o.m, o.k, o.lda);
+  Buffer<float> a_values = random_matrix(o.m, o.k, o.lda, o.seed * 3);
+  const Buffer<In> a = stored_as<In>(&a_values, a_count);
+  const size_t b_count = matrix_extent(b_rows, b_cols, o.ldb);
+  Buffer<float> b_values = random_matrix(b_rows, b_cols, o.ldb, o.seed * 3 + 1);
+  Buffer<int8_t> b = allocate<int8_t>(b_count);
+  for (size_t i = 0; i < b_count; ++i) {
+    b[i] = std::isnan(b_values[i]) ? int8_t{0} : static_cast<int8_t>(b_values[i] * 127.0f);
+  }
+  Buffer<float> bias = random_matrix(1, o.n, o.n, o.seed * 3 + 2);
+  Buffer<float> scale = random_matrix(1, o.n, o.n, o.seed * 3 + 3);
+  Buffer<float> shift = random_matrix(1, o.n, o.n, o.seed * 3 + 4);
+  Buffer<float> w_scales = allocate<float>(o.n);
+  for (size_t j = 0; j < o.n; ++j) {
+    w_scales[j] = 0.004f * (1.0f + static_cast<float>(j % 17) / 16.0f);
+    scale[j] += 1.5f;  // away from 0
+  }
+  const size_t c_rows = o.transposed ? o.n : o.m, c_cols = o.transposed ? o.m : o.n;
+  const size_t c_extent = matrix_extent(c_rows, c_cols, o.ldc);
+  Buffer<Out> c = allocate<Out>(c_extent);
+  std::fill(c.get(), c.get() + c_extent, sme2k::convert_to<Out>(std::nanf("")));
+  sme2k::GemmEpilogue e;
+  e.activation = o.activation;
+  if (o.affine) e.affine = {scale.get(), shift.get()};
+  e.clamp = o.clamp;
+  e.order = o.transposed ? sme2k::OutputOrder::kTransposed : sme2k::OutputOrder::kRowMajor;
+  size_t packed_bytes = 0, ws_bytes = 0;
+  sme2k::Status status = sme2k::gemm_packed_rhs_size<sme2k::QD8>(o.n, o.k, &packed_bytes);
+  Buffer<unsigned char> packed = allocate<unsigned char>(packed_bytes);
+  if (status.ok()) {
+    status = sme2k::gemm_pack_rhs<sme2k::QD8>({b.get(), b_rows, b_cols, o.ldb}, o.b_layout,
+                                              o.bias ? bias.get() : nullptr, w_scales.get(),
+                                              packed.get(), packed_bytes);
+  }
+  if (status.ok()) {
+    status = sme2k::gemm_workspace_size<sme2k::QD8>(o.m, o.n, o.k, &ws_bytes, e.order);
+  }
+  Buffer<unsigned char> workspace = allocate<unsigned char>(ws_bytes);
+  const sme2k::MatrixView<const In> a_view{a.get(), o.m, o.k, o.lda};
+  const sme2k::MatrixView<Out> c_view{c.get(), c_rows, c_cols, o.ldc};
+  size_t packed_a_bytes = 0;
+  if (status.ok() && o.packed_lhs) {
+    status = sme2k::gemm_packed_lhs_size<sme2k::QD8>(o.m, o.k, &packed_a_bytes);
+  }
+  Buffer<unsigned char> packed_a = allocate<unsigned char>(packed_a_bytes);
+  if (status.ok() && o.packed_lhs) {
+    status = sme2k::gemm_pack_lhs<sme2k::QD8>(a_view, packed_a.get(), packed_a_bytes);
+  }
+
+  sme2k_roi_begin();
+  for (size_t r = 0; r < o.repeat && status.ok(); ++r) {
+    status = o.packed_lhs ? sme2k::gemm<sme2k::QD8, Out>(
+                                sme2k::PackedLhs{packed_a.get(), packed_a_bytes}, packed.get(),
+                                packed_bytes, c_view, e, workspace.get(), ws_bytes)
+                          : sme2k::gemm<sme2k::QD8, Out>(a_view, packed.get(), packed_bytes, c_view,
+                                                         e, workspace.get(), ws_bytes);
+  }
+  sme2k_roi_end();
+
+  const sme2k::Path path = sme2k::last_used_path();
+  const size_t svl_bits = sme2k::streaming_vector_bytes() * 8;
+  std::printf(
+      "gemm qd8 in=%s out=%s M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu b=%s bias=%s act=%s "
+      "affine=%s transposed=%s packed_lhs=%s path=%s svl=%zu status=%s\n",
+      std::is_same_v<In, float> ? "f32" : "f16", std::is_same_v<Out, float> ? "f32" : "f16", o.m,
+      o.n, o.k, o.lda, o.ldb, o.ldc, sme2k::rhs_layout_name(o.b_layout), o.bias ? "yes" : "no",
+      sme2k::activation_name(o.activation), o.affine ? "yes" : "no", o.transposed ? "yes" : "no",
+      o.packed_lhs ? "yes" : "no", status.ok() ? sme2k::path_name(path) : "-", svl_bits,
+      status.ok() ? "ok" : sme2k::status_code_name(status.code()));
+  if (!status.ok()) {
+    std::fprintf(stderr, "sme2k-run: %s\n", status.message());
+    return kExitFailure;
+  }
+  sme2k::reference::Qd8GemmProblem p;
+  p.m = o.m, p.n = o.n, p.k = o.k;
+  p.a.resize(o.m * o.k);
+  for (size_t i = 0; i < o.m; ++i) {
+    std::copy(a_values.get() + i * o.lda, a_values.get() + i * o.lda + o.k, &p.a[i * o.k]);
+  }
+  p.b = b.get(), p.ldb = o.ldb, p.b_layout = o.b_layout;
+  p.w_scales = w_scales.get();
+  p.bias = o.bias ? bias.get() : nullptr;
+  sme2k::reference::GemmF32Problem stages;  // the float epilogue after the dequantization
+  stages.k = o.k;
+  stages.activation = o.activation;
+  stages.scale = o.affine ? scale.get() : nullptr;
+  stages.shift = o.affine ? shift.get() : nullptr;
+  stages.clamp = o.clamp.active();
+  stages.clamp_min = o.clamp.min, stages.clamp_max = o.clamp.max;
+  const std::vector<sme2k::reference::QuantizedRow> rows = sme2k::reference::quantize_rows(p);
+  Verifier v;
+  const auto check = [&](size_t i, size_t j) {
+    const sme2k::reference::Qd8Element want = sme2k::reference::qd8_at(p, rows[i], i, j);
+    const double exact = sme2k::reference::finish(stages, want.value, j);
+    double bound =
+        sme2k::reference::f32_epilogue_bound(stages, j, want.value, want.magnitude, exact,
+                                             sme2k::reference::qd8_dequant_bound(want.magnitude));
+    if (std::is_same_v<Out, sme2k::f16>) {
+      bound = sme2k::reference::f16_rounding_bound(exact, bound);
+    }
+    const size_t at = o.transposed ? j * o.ldc + i : i * o.ldc + j;
+    v.expect_near(i, j, sme2k::to_f32(c[at]), exact, bound);
+  };
+  const double macs =
+      static_cast<double>(o.m) * static_cast<double>(o.n) * static_cast<double>(o.k);
+  const bool full =
+      o.verify == VerifyPolicy::kFull || (o.verify == VerifyPolicy::kAuto && macs <= 0x1p24);
+  if (full) {
+    for (size_t i = 0; i < o.m; ++i) {
+      for (size_t j = 0; j < o.n; ++j) check(i, j);
+    }
+  } else {
+    for_sample(o.m, o.n, check);
+  }
+  for (size_t r = 0; r + 1 < c_rows; ++r) {
+    for (size_t col = c_cols; col < o.ldc; ++col) {
+      v.expect_untouched(r, col, sme2k::to_f32(c[r * o.ldc + col]));
+    }
+  }
+  std::printf("verified %zu of %zu elements (%s): %s\n", v.checked(), o.m * o.n,
+              full ? "full" : "sample", v.failed() == 0 ? "ok" : "MISMATCH");
+  if (v.failed() != 0) return kExitFailure;
+  return meets_expectations(o.path, path, svl_bits) ? kExitOk : kExitFailure;
+}
+
+int run_gemm_qd8(const GemmOptions& o) {
+  const bool in_f16 = o.in == OutChoice::kF16, out_f16 = o.out == OutChoice::kF16;
+  if (in_f16) {
+    return out_f16 ? run_gemm_qd8_typed<sme2k::f16, sme2k::f16>(o)
+                   : run_gemm_qd8_typed<sme2k::f16, float>(o);
+  }
+  return out_f16 ? run_gemm_qd8_typed<float, sme2k::f16>(o) : run_gemm_qd8_typed<float, float>(o);
+}
+
 struct GemmVariant {
   const char* name;
   int (*run)(const GemmOptions& options);
@@ -777,7 +949,8 @@ struct GemmVariant {
 constexpr GemmVariant kGemmVariants[] = {{"f32", run_gemm_variant<sme2k::F32>},
                                          {"f16", run_gemm_variant<sme2k::F16>},
                                          {"f16acc16", run_gemm_variant<sme2k::F16Acc16>},
-                                         {"qs8", run_gemm_qs8}};
+                                         {"qs8", run_gemm_qs8},
+                                         {"qd8", run_gemm_qd8}};
 
 void gemm_usage(std::FILE* out) {
   std::fprintf(out, "usage: sme2k-run gemm --variant f32 --m M --n N --k K [options]\n\n");
@@ -799,6 +972,10 @@ int gemm_verb(int argc, char** argv) {
     gemm_usage(stderr);
     return kExitUsage;
   }
+  if (o.packed_lhs && std::strcmp(o.variant, "qd8") != 0) {
+    std::fprintf(stderr, "sme2k-run gemm: --packed-lhs is for --variant qd8\n");
+    return kExitUsage;
+  }
   for (const auto& variant : kGemmVariants) {
     if (std::strcmp(o.variant, variant.name) == 0) return variant.run(o);
   }
@@ -806,6 +983,142 @@ int gemm_verb(int argc, char** argv) {
   for (const auto& variant : kGemmVariants) std::fprintf(stderr, " %s", variant.name);
   std::fprintf(stderr, "\n");
   return kExitUsage;
+}
+
+// ------------------------------------------------------------------------------ pack-lhs
+
+struct PackLhsOptions {
+  const char* variant = nullptr;
+  OutChoice in = OutChoice::kDefault;
+  size_t m = 0, k = 0, lda = 0;
+  uint32_t seed = 1;
+  PathChoice path = PathChoice::kAuto;
+  size_t repeat = 1;
+};
+
+using PackLhsSpec = OptionSpec<PackLhsOptions>;
+const PackLhsSpec kPackLhsOptions[] = {
+    {"--variant", "NAME", "numeric variant whose activations are packed before the GEMM: qd8",
+     [](const char* v, PackLhsOptions* o) {
+       o->variant = v;
+       return true;
+     }},
+    {"--in", "f32|f16", "the activations' element type (default f32)",
+     [](const char* v, PackLhsOptions* o) { return parse_choice(v, kOutNames, &o->in); }},
+    {"--m", "M", "rows of A (required)",
+     [](const char* v, PackLhsOptions* o) { return parse_positive(v, &o->m); }},
+    {"--k", "K", "columns of A (required)",
+     [](const char* v, PackLhsOptions* o) { return parse_positive(v, &o->k); }},
+    {"--lda", "X", "leading dimension of A (default K)",
+     [](const char* v, PackLhsOptions* o) { return parse_positive(v, &o->lda); }},
+    {"--seed", "S", "seed of the random data (default 1)",
+     [](const char* v, PackLhsOptions* o) {
+       size_t s = 0;
+       if (!parse_size(v, &s) || s > UINT32_MAX) return false;
+       o->seed = static_cast<uint32_t>(s);
+       return true;
+     }},
+    {"--path", "auto|portable|sme2", "force a path (default auto)",
+     [](const char* v, PackLhsOptions* o) { return parse_choice(v, kPathNames, &o->path); }},
+    {"--repeat", "R", "calls inside the region of interest (default 1)",
+     [](const char* v, PackLhsOptions* o) { return parse_positive(v, &o->repeat); }},
+};
+
+/// The bytes gemm_pack_lhs() must write on `path`, from the formats' plain C++ packers (the
+/// specifications, themselves checked against test/reference/dynamic_quant.hpp by the tests).
+template <class In>
+std::vector<uint8_t> expected_packed_lhs(sme2k::MatrixView<const In> a, sme2k::Path path,
+                                         size_t payload_bytes) {
+  std::vector<uint8_t> want(payload_bytes);
+  if (path == sme2k::Path::kPortable) {
+    sme2k::LhsQd8p1x1::pack(a, want.data());
+    return want;
+  }
+  const size_t vl = sme2k::streaming_vl();
+  using Format = sme2k::LhsQd8p2vlx4;
+  const size_t mr = Format::mr(vl), panel_bytes = Format::panel_bytes(a.cols, vl);
+  for (size_t m0 = 0; m0 < a.rows; m0 += mr) {
+    const size_t rows = std::min(mr, a.rows - m0);
+    Format::pack_panel<In>({a.data + m0 * a.ld, rows, a.cols, a.ld}, vl,
+                           want.data() + m0 / mr * panel_bytes);
+  }
+  return want;
+}
+
+/// QD8 activation quantization and packing alone in the region (gemm_pack_lhs), checked
+/// byte for byte against the format's specification.
+template <class In>
+int run_pack_lhs_qd8(PackLhsOptions o) {
+  if (o.lda == 0) o.lda = o.k;
+  if (o.lda < o.k) {
+    std::fprintf(stderr, "sme2k-run: --lda %zu is below K %zu\n", o.lda, o.k);
+    return kExitUsage;
+  }
+  const std::optional<sme2k::Path> forced = forced_path(o.path);
+  if (forced && !sme2k::path_available(*forced, sme2k::cpu_features())) {
+    std::fprintf(stderr, "sme2k-run: path %s is not available\n", sme2k::path_name(*forced));
+    return kExitFailure;
+  }
+  std::optional<sme2k::testing::ScopedForcePath> force;
+  if (forced) force.emplace(*forced);
+  const size_t a_count = matrix_extent(o.m, o.k, o.lda);
+  Buffer<float> a_values = random_matrix(o.m, o.k, o.lda, o.seed * 3);
+  const Buffer<In> a = stored_as<In>(&a_values, a_count);
+  const sme2k::MatrixView<const In> view{a.get(), o.m, o.k, o.lda};
+  size_t bytes = 0;
+  sme2k::Status status = sme2k::gemm_packed_lhs_size<sme2k::QD8>(o.m, o.k, &bytes);
+  Buffer<unsigned char> packed = allocate<unsigned char>(bytes);
+
+  sme2k_roi_begin();
+  for (size_t r = 0; r < o.repeat && status.ok(); ++r) {
+    status = sme2k::gemm_pack_lhs<sme2k::QD8>(view, packed.get(), bytes);
+  }
+  sme2k_roi_end();
+
+  const sme2k::Path path = sme2k::last_used_path();
+  const size_t svl_bits = sme2k::streaming_vector_bytes() * 8;
+  std::printf("pack-lhs qd8 in=%s M=%zu K=%zu lda=%zu bytes=%zu path=%s svl=%zu status=%s\n",
+              std::is_same_v<In, float> ? "f32" : "f16", o.m, o.k, o.lda, bytes,
+              status.ok() ? sme2k::path_name(path) : "-", svl_bits,
+              status.ok() ? "ok" : sme2k::status_code_name(status.code()));
+  if (!status.ok()) {
+    std::fprintf(stderr, "sme2k-run: %s\n", status.message());
+    return kExitFailure;
+  }
+  const size_t payload = bytes - sme2k::kPackedHeaderBytes;
+  const std::vector<uint8_t> want = expected_packed_lhs(view, path, payload);
+  size_t wrong = 0;
+  for (size_t i = 0; i < payload; ++i) wrong += packed[sme2k::kPackedHeaderBytes + i] != want[i];
+  std::printf("verified %zu packed bytes against the format: %s\n", payload,
+              wrong == 0 ? "ok" : "MISMATCH");
+  if (wrong != 0) return kExitFailure;
+  return meets_expectations(o.path, path, svl_bits) ? kExitOk : kExitFailure;
+}
+
+void pack_lhs_usage(std::FILE* out) {
+  std::fprintf(out, "usage: sme2k-run pack-lhs --variant qd8 --m M --k K [options]\n\n");
+  std::fprintf(out,
+               "Quantizes A (M x K, f32 or f16) per row and packs it for gemm (gemm_pack_lhs).\n"
+               "Options:\n");
+  print_options(out, kPackLhsOptions);
+}
+
+int pack_lhs_verb(int argc, char** argv) {
+  PackLhsOptions o;
+  if (!parse_options(argc, argv, 2, kPackLhsOptions, &o)) {
+    pack_lhs_usage(stderr);
+    return kExitUsage;
+  }
+  if (o.variant == nullptr || o.m == 0 || o.k == 0) {
+    std::fprintf(stderr, "sme2k-run pack-lhs: --variant, --m and --k are required\n");
+    pack_lhs_usage(stderr);
+    return kExitUsage;
+  }
+  if (std::strcmp(o.variant, "qd8") != 0) {
+    std::fprintf(stderr, "sme2k-run pack-lhs: unknown variant '%s'; known: qd8\n", o.variant);
+    return kExitUsage;
+  }
+  return o.in == OutChoice::kF16 ? run_pack_lhs_qd8<sme2k::f16>(o) : run_pack_lhs_qd8<float>(o);
 }
 
 // --------------------------------------------------------------------------------- verbs
@@ -819,6 +1132,8 @@ struct Verb {
 };
 constexpr Verb kVerbs[] = {
     {"gemm", "C = clamp(A x B + bias), weights packed before the region", gemm_verb, gemm_usage},
+    {"pack-lhs", "activations quantized and packed for later GEMMs (qd8)", pack_lhs_verb,
+     pack_lhs_usage},
 };
 
 void usage(std::FILE* out) {

@@ -33,10 +33,24 @@ std::string dtype() {
   if (std::is_same_v<T, f16>) return "f16";
   if (std::is_same_v<T, int8_t>) return "qs8";
   if (std::is_same_v<T, Qs8ChannelParams>) return "s32";  // folded s32 bias (+ f32 scale)
+  if (std::is_same_v<T, Qd8ChannelParams>) return "f32";  // f32 bias (+ column sum, scale)
   return "?";
 }
 
-template <class Format>
+// QD8's int8 operands are named for how they are quantized: activations per row at run
+// time (qd8), weights symmetric per channel with their column sums (qc8).
+template <class V>
+std::string lhs_dtype() {
+  if (std::is_same_v<V, QD8>) return "qd8";
+  return dtype<typename VariantTraits<V>::Lhs>();
+}
+template <class V, class T>
+std::string rhs_dtype() {
+  if (std::is_same_v<V, QD8>) return "qc8";
+  return dtype<T>();
+}
+
+template <class V, class Format>
 void check_rhs_descriptor(std::string_view name) {
   std::smatch m;
   const std::string s(name);
@@ -45,7 +59,7 @@ void check_rhs_descriptor(std::string_view name) {
   EXPECT_EQ(extent(m[2]), Format::nr(kVl)) << s;
   EXPECT_EQ(std::stoul(m[3]), Format::kKr) << s;
   EXPECT_TRUE(m[4].matched) << s << ": every RHS format so far has a bias row";
-  EXPECT_EQ(m[1].str(), dtype<typename Format::Element>()) << s;
+  EXPECT_EQ(m[1].str(), (rhs_dtype<V, typename Format::Element>())) << s;
   EXPECT_EQ(m[4].str(), dtype<typename Format::BiasElement>()) << s;
 }
 
@@ -65,8 +79,9 @@ void check_kernel() {
   const std::string lhs_name(Kernel::LhsFormat::kName);
   ASSERT_TRUE(std::regex_match(lhs_name, lhs, kOperand)) << lhs_name;
   if (lhs[2].matched) EXPECT_EQ(extent(lhs[2]), Kernel::m_step(kVl)) << lhs_name;
-  check_rhs_descriptor<typename Kernel::RhsFormat>(Kernel::RhsFormat::kName);
-  EXPECT_EQ(lhs[1].str(), dtype<typename VariantTraits<typename Kernel::Variant>::Lhs>());
+  check_rhs_descriptor<typename Kernel::Variant, typename Kernel::RhsFormat>(
+      Kernel::RhsFormat::kName);
+  EXPECT_EQ(lhs[1].str(), lhs_dtype<typename Kernel::Variant>());
 }
 
 template <class... Ks>
@@ -85,9 +100,10 @@ TEST(Naming, RegistryTableMatchesTypes) {
     (k.path == Path::kPortable ? portable : sme2) += 1;
   }
   // F32 and F16: a portable kernel; on SME2 an any-M and a small-M kernel. F16Acc16: its
-  // f16-accumulating kernel (it borrows F16's elsewhere). QS8: a portable and an SME2 kernel.
-  EXPECT_EQ(portable, 3u);
-  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 6u : 0u);
+  // f16-accumulating kernel (it borrows F16's elsewhere). QS8 and QD8: a portable and an
+  // SME2 kernel each.
+  EXPECT_EQ(portable, 4u);
+  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 7u : 0u);
 }
 
 TEST(Naming, PackedFormatIdsNameTheirFormats) {
@@ -102,6 +118,9 @@ TEST(Naming, PackedFormatIdsNameTheirFormats) {
   EXPECT_EQ(RhsQs8p2vlx4bs32::kName, "qs8p2vlx4bs32");
   EXPECT_EQ(RhsQs8p8x1bs32::kName, "qs8p8x1bs32");
   EXPECT_EQ(LhsQs8p2vlx4::kName, "qs8p2vlx4");
+  EXPECT_EQ(RhsQc8p2vlx4bf32::kName, "qc8p2vlx4bf32");
+  EXPECT_EQ(RhsQc8p8x1bf32::kName, "qc8p8x1bf32");
+  EXPECT_EQ(LhsQd8p2vlx4::kName, "qd8p2vlx4");
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #include "sme2k/kernels/registry.hpp"
 #include "sme2k/ops/batch_matmul.hpp"
 #include "sme2k/ops/gemm.hpp"
+#include "sme2k/ops/gemm_packed_lhs.hpp"
+#include "sme2k/types/dynamic_quantization.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"

@@ -24,6 +24,9 @@
 
 namespace sme2k {
 
+/// The largest VL the architecture allows (SVL 2048): bounds fixed-size buffers.
+constexpr size_t kMaxVl = 2048 / 32;
+
 #if SME2K_HAS_SME2_CODE
 namespace sme2 {
 /// VL inside SME code (one RDSVL, no memory access). Needs a CPU with SME.

@@ -41,7 +41,14 @@ struct LhsPanelFormat {
     return (k / Kr) * mr(vl) * Kr + i * Kr + k % Kr;
   }
 
+  /// The packed elements of a panel (this format keeps nothing in front of them).
+  static const Elem* panel_data(const void* panel, size_t /*vl*/) {
+    return static_cast<const Elem*>(panel);
+  }
+
   /// Bytes of one panel for depth K; false when that does not fit in size_t.
+  /// Scratch pack_panel_sme2() needs: none.
+  static constexpr size_t pack_scratch_bytes(size_t /*vl*/) { return 0; }
   static bool checked_panel_bytes(size_t k, size_t vl, size_t* bytes) {
     size_t elements = 0;
     return checked_add(k, Kr - 1, &elements) &&
@@ -69,9 +76,12 @@ struct LhsPanelFormat {
 
 #if SME2K_HAS_SME2_CODE
   /// pack_panel() in streaming mode, through ZA (formats/za_transpose.hpp): loads and
-  /// stores only. Clobbers 32-bit ZA tiles 0 and 1 (or 16-bit tile 0).
+  /// stores only, no scratch (pack_scratch_bytes() is 0). Clobbers 32-bit ZA tiles 0 and 1
+  /// (or 16-bit tile 0).
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void pack_panel_sme2(
-      MatrixView<const Elem> a, Elem* panel) SME2K_STREAMING SME2K_INOUT_ZA {
+      MatrixView<const Elem> a, void* out,
+      void* /*scratch*/ = nullptr) SME2K_STREAMING SME2K_INOUT_ZA {
+    Elem* panel = static_cast<Elem*>(out);
     static_assert(Width::kScalesWithVl && Width::kUnits == 2, "2VL-row panels");
     if constexpr (sizeof(Elem) * Kr == 4) {
       sme2::transpose_words_2vl<Kr>(a, panel);

@@ -1,5 +1,5 @@
-// The 64-byte header in front of every packed weight buffer, so that packed data knows what
-// it was packed for.
+// The 64-byte header in front of every packed weight buffer (and every activation buffer
+// gemm_pack_lhs() fills), so that packed data knows what it was packed for.
 //
 // A packed SME2 operand depends on the streaming vector length (a 2VL-wide panel is 32
 // columns at SVL 512 and 8 at SVL 128) and differs from the portable kernel's format.
@@ -17,7 +17,7 @@
 //       14      2  flags: bit 0 = has bias; bit 1 = (QS8) every requantization scale < 0.5
 //       16      4  SVL in bytes (0 for portable formats)
 //       20      4  variant-specific: QS8 the output zero point (int32), else 0
-//       24      8  N
+//       24      8  N (weights), M (activations packed by gemm_pack_lhs)
 //       32      8  K
 //       40      8  payload bytes
 //       48     16  0
@@ -43,6 +43,10 @@ enum class PackedFormatId : uint8_t {
   kRhsF16p4vlx1bf16 = 5,  ///< SME2 + F16F16 f16 weights: 4VL-column panels, f16 bias row
   kRhsQs8p2vlx4bs32 = 6,  ///< SME2 int8 weights: 2VL-column panels of k quads, channel params
   kRhsQs8p8x1bs32 = 7,    ///< portable int8 weights: 8-column panels, channel params
+  kRhsQc8p2vlx4bf32 = 8,  ///< SME2 QD8 x QC8W weights: 2VL-column panels of k quads
+  kRhsQc8p8x1bf32 = 9,    ///< portable QD8 x QC8W weights: 8-column panels
+  kLhsQd8p2vlx4 = 10,     ///< SME2 QD8 activations: 2VL-row panels of k quads, row params
+  kLhsQd8p1x1 = 11,       ///< portable QD8 activations: row params, then int8 rows
 };
 
 constexpr const char* packed_format_name(PackedFormatId format) {
@@ -54,6 +58,10 @@ constexpr const char* packed_format_name(PackedFormatId format) {
     case PackedFormatId::kRhsF16p4vlx1bf16: return "f16p4vlx1bf16";
     case PackedFormatId::kRhsQs8p2vlx4bs32: return "qs8p2vlx4bs32";
     case PackedFormatId::kRhsQs8p8x1bs32: return "qs8p8x1bs32";
+    case PackedFormatId::kRhsQc8p2vlx4bf32: return "qc8p2vlx4bf32";
+    case PackedFormatId::kRhsQc8p8x1bf32: return "qc8p8x1bf32";
+    case PackedFormatId::kLhsQd8p2vlx4: return "qd8p2vlx4";
+    case PackedFormatId::kLhsQd8p1x1: return "qd8p1x1";
   }
   return "unknown";
 }
@@ -100,53 +108,55 @@ struct PackedExpectation {
 };
 
 /// Reads the header of `packed` (any alignment) after checking that `bytes` can hold one.
-inline Status read_packed_header(const void* packed, size_t bytes, PackedHeader* header) {
-  if (packed == nullptr) return Status::error(StatusCode::kNullPointer, "packed weights are null");
+/// `what` names the buffer in messages ("packed weights", "packed activations").
+inline Status read_packed_header(const void* packed, size_t bytes, PackedHeader* header,
+                                 const char* what = "packed weights") {
+  if (packed == nullptr) return Status::error(StatusCode::kNullPointer, "%s are null", what);
   if (reinterpret_cast<uintptr_t>(packed) % kPackedAlignment != 0) {
-    return Status::error(StatusCode::kInvalidArgument,
-                         "packed weights at %p are not %zu-byte aligned", packed, kPackedAlignment);
+    return Status::error(StatusCode::kInvalidArgument, "%s at %p are not %zu-byte aligned", what,
+                         packed, kPackedAlignment);
   }
   if (bytes < kPackedHeaderBytes) {
     return Status::error(StatusCode::kBufferTooSmall,
-                         "packed weights: %zu bytes cannot hold the %zu-byte header", bytes,
+                         "%s: %zu bytes cannot hold the %zu-byte header", what, bytes,
                          kPackedHeaderBytes);
   }
   std::memcpy(header, packed, sizeof *header);
   if (std::memcmp(header->magic, PackedHeader::kMagic, sizeof header->magic) != 0 ||
       header->version != PackedHeader::kVersion) {
     return Status::error(StatusCode::kPackedMismatch,
-                         "packed weights: not an sme2k packed buffer (or of another version)");
+                         "%s: not an sme2k packed buffer (or of another version)", what);
   }
   if (header->payload_bytes > bytes - kPackedHeaderBytes) {
-    return Status::error(StatusCode::kBufferTooSmall,
-                         "packed weights: header says %llu payload bytes, buffer holds %zu",
-                         static_cast<unsigned long long>(header->payload_bytes),
-                         bytes - kPackedHeaderBytes);
+    return Status::error(
+        StatusCode::kBufferTooSmall, "%s: header says %llu payload bytes, buffer holds %zu", what,
+        static_cast<unsigned long long>(header->payload_bytes), bytes - kPackedHeaderBytes);
   }
   return Status();
 }
 
 /// Checks a read header against what the op will run.
-inline Status check_packed_header(const PackedHeader& h, const PackedExpectation& want) {
+inline Status check_packed_header(const PackedHeader& h, const PackedExpectation& want,
+                                  const char* what = "packed weights") {
   if (h.variant != want.variant) {
     return Status::error(StatusCode::kPackedMismatch,
-                         "packed weights are for another variant (id %d, op wants %d)",
+                         "%s are for another variant (id %d, op wants %d)", what,
                          static_cast<int>(h.variant), static_cast<int>(want.variant));
   }
   if (h.path != want.path || h.format != want.format) {
     return Status::error(StatusCode::kPackedMismatch,
-                         "packed weights are for the %s path (format %s); this op runs %s (%s)",
+                         "%s are for the %s path (format %s); this op runs %s (%s)", what,
                          path_name(h.path), packed_format_name(h.format), path_name(want.path),
                          packed_format_name(want.format));
   }
   if (h.svl_bytes != want.svl_bytes) {
     return Status::error(StatusCode::kPackedMismatch,
-                         "packed weights are for SVL %u bits; this thread's SVL is %u bits",
+                         "%s are for SVL %u bits; this thread's SVL is %u bits", what,
                          h.svl_bytes * 8, want.svl_bytes * 8);
   }
   if (h.payload_bytes != want.payload_bytes) {
     return Status::error(StatusCode::kPackedMismatch,
-                         "packed weights: payload of %llu bytes, format needs %llu",
+                         "%s: payload of %llu bytes, format needs %llu", what,
                          static_cast<unsigned long long>(h.payload_bytes),
                          static_cast<unsigned long long>(want.payload_bytes));
   }

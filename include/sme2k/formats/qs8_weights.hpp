@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "sme2k/formats/int8_channel_params.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/quantization.hpp"
@@ -65,24 +66,14 @@ inline Status validate_qs8_quantization(const Qs8Quantization& q, const int32_t*
 template <class Format>
 void pack_qs8_weights(MatrixView<const int8_t> b, RhsLayout layout, const int32_t* bias,
                       const Qs8Quantization& q, size_t vl, void* payload) {
-  const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
-  const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
   Format::pack(b, layout, static_cast<const Qs8ChannelParams*>(nullptr), vl, payload);
-  const size_t width = Format::nr(vl);
-  for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
-    auto* params = reinterpret_cast<uint8_t*>(payload) + p * Format::panel_bytes(k, vl);
-    for (size_t j = 0; j < width && n0 + j < n; ++j) {
-      int64_t column_sum = 0;
-      for (size_t kk = 0; kk < k; ++kk) {
-        column_sum += layout == RhsLayout::kKxN ? b(kk, n0 + j) : b(n0 + j, kk);
-      }
-      Qs8ChannelParams c;
-      c.bias = static_cast<int32_t>((bias != nullptr ? bias[n0 + j] : 0) -
-                                    int64_t{q.input.zero_point} * column_sum);
-      c.scale = requantization_scale(q.input.scale, q.weight_scales[n0 + j], q.output.scale);
-      std::memcpy(params + j * sizeof c, &c, sizeof c);
-    }
-  }
+  write_channel_params<Format>(b, layout, vl, payload, [&](size_t n, int64_t column_sum) {
+    Qs8ChannelParams c;
+    c.bias = static_cast<int32_t>((bias != nullptr ? bias[n] : 0) -
+                                  int64_t{q.input.zero_point} * column_sum);
+    c.scale = requantization_scale(q.input.scale, q.weight_scales[n], q.output.scale);
+    return c;
+  });
 }
 
 }  // namespace sme2k

@@ -25,6 +25,7 @@
 #include "sme2k/arch/vl.hpp"
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/formats/packed_header.hpp"
+#include "sme2k/formats/qd8_weights.hpp"
 #include "sme2k/formats/qs8_weights.hpp"
 #include "sme2k/kernels/registry.hpp"
 #include "sme2k/ops/detail/gemm_driver.hpp"
@@ -58,10 +59,20 @@ bool uses_small_m_kernel(size_t m, OutputOrder order) {
 // The SME2 driver's workspace: one packed LHS panel, then the epilogue scratch, each on a
 // cache line; plus the slack to align an arbitrary caller pointer. Kernels that read A where
 // it lies (portable, small M) need none.
+template <class K, class = void>
+struct HasWorkspace : std::false_type {};
+template <class K>
+struct HasWorkspace<K, std::void_t<decltype(K::workspace_bytes(size_t{}))>> : std::true_type {};
+
 template <class V, class Kernel>
 bool gemm_workspace_bytes(size_t m, size_t k, size_t vl, OutputOrder order, size_t* bytes) {
   if constexpr (Kernel::kPath == Path::kPortable) {
     *bytes = 0;
+    if constexpr (HasWorkspace<Kernel>::value) {
+      // A portable kernel with a workspace (QD8's quantized rows): K bounded by validation.
+      return k <= (SIZE_MAX - kWorkspaceAlignment) / 8 &&
+             checked_add(Kernel::workspace_bytes(k), kWorkspaceAlignment - 1, bytes);
+    }
     return true;
   } else {
     if (uses_small_m_kernel<V, Kernel>(m, order)) {
@@ -179,6 +190,8 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
                      const BiasIn* bias, void* packed, size_t packed_bytes) {
   static_assert(!std::is_same_v<V, QS8>,
                 "sme2k: QS8 weights need their quantization: the Qs8Quantization overload");
+  static_assert(!std::is_same_v<V, QD8>,
+                "sme2k: QD8 weights need their scales: the weight_scales overload");
   static_assert(VariantTraits<V>::template kBiasInputs<BiasIn>,
                 "sme2k: this variant does not take a bias of that type");
   return detail::pack_rhs<V>(b, layout, bias, packed, packed_bytes,
@@ -217,6 +230,24 @@ Status gemm_pack_rhs(MatrixView<const int8_t> b, RhsLayout layout, const int32_t
       });
 }
 
+/// Packs QD8 x QC8W weights: int8 B (symmetric per output channel), the N weight scales and
+/// an optional f32 bias (formats/qd8_weights.hpp). K <= kQd8MaxK.
+template <class V, class = std::enable_if_t<std::is_same_v<V, QD8>>>
+Status gemm_pack_rhs(MatrixView<const int8_t> b, RhsLayout layout, const float* bias,
+                     const float* weight_scales, void* packed, size_t packed_bytes) {
+  const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
+  const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
+  return detail::pack_rhs<V>(
+      b, layout, bias, packed, packed_bytes,
+      [&](auto format, size_t vl, void* payload, PackedHeader& h) {
+        using Format = typename decltype(format)::type;
+        SME2K_RETURN_IF_ERROR(validate_qd8_weights(weight_scales, n, k, "gemm_pack_rhs"));
+        pack_qd8_weights<Format>(b, layout, bias, weight_scales, vl, payload);
+        (void)h;  // the bias is in the channel params either way
+        return Status();
+      });
+}
+
 /// gemm_pack_rhs() without a bias.
 template <class V = F32>
 Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout layout,
@@ -245,20 +276,46 @@ Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes,
   });
 }
 
-/// C = epilogue(A * B + bias) with B and bias from gemm_pack_rhs().
-/// @param[in]  a          M x K, row-major, a.ld >= K
-/// @param[in]  packed_rhs the whole buffer gemm_pack_rhs() filled, and its size
-/// @param[out] c          M x N, row-major, c.ld >= N; must not overlap A or the packed data
-/// @param[in]  workspace  >= gemm_workspace_size() bytes (may be null when that is 0)
-template <class V = F32, class Out = typename VariantTraits<V>::Out>
-Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* packed_rhs,
-            size_t packed_rhs_bytes, MatrixView<Out> c, const GemmEpilogue& epilogue,
-            void* workspace, size_t workspace_bytes) {
+namespace detail {
+
+template <class V, class = void>
+struct TakesInput {
+  template <class T>
+  static constexpr bool value = std::is_same_v<T, typename VariantTraits<V>::Lhs>;
+};
+template <class V>
+struct TakesInput<V, std::void_t<decltype(VariantTraits<V>::template kInputs<float>)>> {
+  template <class T>
+  static constexpr bool value = VariantTraits<V>::template kInputs<T>;
+};
+
+/// Whether gemm<V> takes activations of type T (the variant's Lhs, or any of its kInputs).
+template <class V, class T>
+inline constexpr bool kTakesInput = TakesInput<V>::template value<T>;
+
+/// What the checks shared by every gemm entry need to know of A: its shape and the bytes it
+/// occupies (for the overlap checks).
+struct LhsExtent {
+  size_t m, k;
+  uintptr_t begin, end;
+};
+
+/// A validated call's common part: C's N, the packed weights' header, C's bytes.
+struct CheckedCall {
+  size_t n;
+  PackedHeader header;
+  uintptr_t c_begin, c_end;
+};
+
+/// The checks every gemm entry shares once A is known: C, the epilogue, the packed weights'
+/// header against (M, N, K), overlaps. The kernel-specific ones follow in check_kernel_call().
+template <class V, class Out>
+Status check_call(const LhsExtent& a, const void* packed_rhs, size_t packed_rhs_bytes,
+                  MatrixView<Out> c, const GemmEpilogue& epilogue, const char* op,
+                  CheckedCall* checked) {
   static_assert(VariantTraits<V>::template kOutputs<Out>,
                 "sme2k: this variant does not write that output type");
-  constexpr const char* op = "gemm";
-  SME2K_RETURN_IF_ERROR(detail::validate_matrix(a, op, "A"));
-  SME2K_RETURN_IF_ERROR(detail::validate_matrix(c, op, "C"));
+  SME2K_RETURN_IF_ERROR(validate_matrix(c, op, "C"));
   SME2K_RETURN_IF_ERROR(validate_epilogue(epilogue, op));
   if constexpr (std::is_same_v<Out, int8_t>) {
     // Quantized outputs: the requantization, then quantized_range (which is where a ReLU
@@ -273,68 +330,94 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
   }
   const bool transposed = epilogue.order == OutputOrder::kTransposed;
   const size_t c_m = transposed ? c.cols : c.rows;  // C's M and N, whichever way it is stored
-  const size_t c_n = transposed ? c.rows : c.cols;
-  if (c_m != a.rows) {
+  checked->n = transposed ? c.rows : c.cols;
+  if (c_m != a.m) {
     return Status::error(StatusCode::kInvalidArgument, "%s: C%s has M=%zu, A has %zu rows", op,
-                         transposed ? " (transposed)" : "", c_m, a.rows);
+                         transposed ? " (transposed)" : "", c_m, a.m);
   }
-  PackedHeader header{};
-  SME2K_RETURN_IF_ERROR(read_packed_header(packed_rhs, packed_rhs_bytes, &header));
-  if (header.n != c_n || header.k != a.cols) {
+  SME2K_RETURN_IF_ERROR(read_packed_header(packed_rhs, packed_rhs_bytes, &checked->header));
+  if (checked->header.n != checked->n || checked->header.k != a.k) {
     return Status::error(StatusCode::kPackedMismatch,
                          "%s: weights packed for N=%llu, K=%llu; call has N=%zu, K=%zu", op,
-                         static_cast<unsigned long long>(header.n),
-                         static_cast<unsigned long long>(header.k), c_n, a.cols);
+                         static_cast<unsigned long long>(checked->header.n),
+                         static_cast<unsigned long long>(checked->header.k), checked->n, a.k);
   }
-  uintptr_t a0 = 0, a1 = 0, c0 = 0, c1 = 0;
-  detail::matrix_bytes(a, &a0, &a1);
-  detail::matrix_bytes(c, &c0, &c1);
+  matrix_bytes(c, &checked->c_begin, &checked->c_end);
   const auto p0 = reinterpret_cast<uintptr_t>(packed_rhs);
-  if (detail::ranges_overlap(c0, c1, a0, a1) ||
-      detail::ranges_overlap(c0, c1, p0, p0 + packed_rhs_bytes)) {
+  if (ranges_overlap(checked->c_begin, checked->c_end, a.begin, a.end) ||
+      ranges_overlap(checked->c_begin, checked->c_end, p0, p0 + packed_rhs_bytes)) {
     return Status::error(StatusCode::kInvalidArgument, "%s: C overlaps A or the packed weights",
                          op);
   }
-  SME2K_RETURN_IF_ERROR(detail::validate_affine(epilogue.affine, c_n, c0, c1, op));
-  const Path path = select_path_for<V>();
-  return visit_gemm_kernel<V>(path, [&](auto tag) {
+  return validate_affine(epilogue.affine, checked->n, checked->c_begin, checked->c_end, op);
+}
+
+/// The kernel's part: the weights were packed for it, the workspace holds `needed` bytes
+/// and overlaps nothing; *aligned is the workspace as the driver takes it.
+template <class V, class Kernel>
+Status check_kernel_call(const LhsExtent& a, const void* packed_rhs, size_t packed_rhs_bytes,
+                         const CheckedCall& checked, size_t needed, void* workspace,
+                         size_t workspace_bytes, const char* op, void** aligned) {
+  const size_t vl = kernel_vl<Kernel>();
+  size_t payload = 0;
+  if (!gemm_payload_bytes<Kernel>(checked.n, a.k, vl, &payload)) {
+    return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
+  }
+  SME2K_RETURN_IF_ERROR(
+      check_packed_header(checked.header, {VariantTraits<V>::kId, Kernel::RhsFormat::kId,
+                                           Kernel::kPath, static_cast<uint32_t>(vl * 4), payload}));
+  if (workspace_bytes < needed) {
+    return Status::error(StatusCode::kBufferTooSmall, "%s: workspace has %zu bytes, needs %zu", op,
+                         workspace_bytes, needed);
+  }
+  if (needed > 0 && workspace == nullptr) {
+    return Status::error(StatusCode::kNullPointer, "%s: workspace is null", op);
+  }
+  *aligned = workspace;
+  if (needed > 0) {
+    const auto w = reinterpret_cast<uintptr_t>(workspace);
+    const auto p0 = reinterpret_cast<uintptr_t>(packed_rhs);
+    if (ranges_overlap(w, w + needed, a.begin, a.end) ||
+        ranges_overlap(w, w + needed, checked.c_begin, checked.c_end) ||
+        ranges_overlap(w, w + needed, p0, p0 + packed_rhs_bytes)) {
+      return Status::error(StatusCode::kInvalidArgument,
+                           "%s: workspace overlaps A, C or the packed weights", op);
+    }
+    *aligned = align_workspace(workspace);
+  }
+  return Status();
+}
+
+template <class V, class Out, class In>
+Status gemm_impl(MatrixView<const In> a, const void* packed_rhs, size_t packed_rhs_bytes,
+                 MatrixView<Out> c, const GemmEpilogue& epilogue, void* workspace,
+                 size_t workspace_bytes) {
+  static_assert(kTakesInput<V, In>, "sme2k: this variant does not take that input type");
+  constexpr const char* op = "gemm";
+  SME2K_RETURN_IF_ERROR(validate_matrix(a, op, "A"));
+  LhsExtent lhs{a.rows, a.cols, 0, 0};
+  matrix_bytes(a, &lhs.begin, &lhs.end);
+  CheckedCall checked{};
+  SME2K_RETURN_IF_ERROR(
+      check_call<V>(lhs, packed_rhs, packed_rhs_bytes, c, epilogue, op, &checked));
+  return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
-    const size_t vl = kernel_vl<Kernel>();
-    const size_t n = c_n, k = a.cols;
-    size_t payload = 0;
     size_t needed = 0;
-    if (!detail::gemm_payload_bytes<Kernel>(n, k, vl, &payload) ||
-        !detail::gemm_workspace_bytes<V, Kernel>(a.rows, k, vl, epilogue.order, &needed)) {
+    if (!gemm_workspace_bytes<V, Kernel>(a.rows, a.cols, kernel_vl<Kernel>(), epilogue.order,
+                                         &needed)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
     }
+    void* aligned = nullptr;
     SME2K_RETURN_IF_ERROR(
-        check_packed_header(header, {VariantTraits<V>::kId, Kernel::RhsFormat::kId, Kernel::kPath,
-                                     static_cast<uint32_t>(vl * 4), payload}));
-    if (workspace_bytes < needed) {
-      return Status::error(StatusCode::kBufferTooSmall, "%s: workspace has %zu bytes, needs %zu",
-                           op, workspace_bytes, needed);
-    }
-    if (needed > 0 && workspace == nullptr) {
-      return Status::error(StatusCode::kNullPointer, "%s: workspace is null", op);
-    }
-    void* aligned = workspace;
-    if (needed > 0) {
-      const auto w = reinterpret_cast<uintptr_t>(workspace);
-      if (detail::ranges_overlap(w, w + needed, a0, a1) ||
-          detail::ranges_overlap(w, w + needed, c0, c1) ||
-          detail::ranges_overlap(w, w + needed, p0, p0 + packed_rhs_bytes)) {
-        return Status::error(StatusCode::kInvalidArgument,
-                             "%s: workspace overlaps A, C or the packed weights", op);
-      }
-      aligned = detail::align_workspace(workspace);
-    }
-    detail::GemmCall<typename VariantTraits<V>::Lhs, Out> call{
-        a,
-        static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes,
-        header.has_bias(),
-        c,
-        plan_epilogue(epilogue, header.variant_param),
-        aligned};
+        (check_kernel_call<V, Kernel>(lhs, packed_rhs, packed_rhs_bytes, checked, needed, workspace,
+                                      workspace_bytes, op, &aligned)));
+    const PackedHeader& header = checked.header;
+    GemmCall<In, Out> call{a,
+                           static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes,
+                           header.has_bias(),
+                           c,
+                           plan_epilogue(epilogue, header.variant_param),
+                           aligned};
     if constexpr (std::is_same_v<Out, int8_t>) {
       // Without a narrower range and with small scales, SQCVT's saturation is the clamp.
       call.plan.requant_clamp =
@@ -342,25 +425,51 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
             (header.flags & PackedHeader::kFlagSmallScales) != 0);
     }
     if constexpr (Kernel::kPath == Path::kPortable) {
-      detail::run_gemm_portable<Kernel>(call);
+      run_gemm_portable<Kernel>(call);
     } else {
 #if SME2K_HAS_SME2_CODE
       if constexpr (Kernel::kPath == Path::kSme2F16F16) {
-        detail::run_gemm_sme2_f16f16<Kernel>(call);
+        run_gemm_sme2_f16f16<Kernel>(call);
       } else {
-        detail::run_gemm_sme2<Kernel, detail::SmallMKernelFor<V, Kernel>>(call);
+        run_gemm_sme2<Kernel, SmallMKernelFor<V, Kernel>>(call);
       }
 #endif
     }
-    detail::record_path(Kernel::kPath);
+    record_path(Kernel::kPath);
     return Status();
   });
 }
 
-/// gemm() with a workspace it allocates and frees itself (kOutOfMemory when it cannot).
+}  // namespace detail
+
+/// C = epilogue(A * B + bias) with B and bias from gemm_pack_rhs().
+/// @param[in]  a          M x K, row-major, a.ld >= K
+/// @param[in]  packed_rhs the whole buffer gemm_pack_rhs() filled, and its size
+/// @param[out] c          M x N, row-major, c.ld >= N; must not overlap A or the packed data
+/// @param[in]  workspace  >= gemm_workspace_size() bytes (may be null when that is 0)
 template <class V = F32, class Out = typename VariantTraits<V>::Out>
 Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* packed_rhs,
-            size_t packed_rhs_bytes, MatrixView<Out> c, const GemmEpilogue& epilogue = {}) {
+            size_t packed_rhs_bytes, MatrixView<Out> c, const GemmEpilogue& epilogue,
+            void* workspace, size_t workspace_bytes) {
+  return detail::gemm_impl<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue, workspace,
+                                   workspace_bytes);
+}
+
+/// gemm() of a variant that also takes f16 activations (QD8 quantizes either).
+template <class V, class Out = typename VariantTraits<V>::Out,
+          class = std::enable_if_t<detail::kTakesInput<V, f16> &&
+                                   !std::is_same_v<typename VariantTraits<V>::Lhs, f16>>>
+Status gemm(MatrixView<const f16> a, const void* packed_rhs, size_t packed_rhs_bytes,
+            MatrixView<Out> c, const GemmEpilogue& epilogue, void* workspace,
+            size_t workspace_bytes) {
+  return detail::gemm_impl<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue, workspace,
+                                   workspace_bytes);
+}
+
+namespace detail {
+template <class V, class Out, class In>
+Status gemm_allocating(MatrixView<const In> a, const void* packed_rhs, size_t packed_rhs_bytes,
+                       MatrixView<Out> c, const GemmEpilogue& epilogue) {
   size_t bytes = 0;
   const size_t n = epilogue.order == OutputOrder::kTransposed ? c.rows : c.cols;
   SME2K_RETURN_IF_ERROR(gemm_workspace_size<V>(a.rows, n, a.cols, &bytes, epilogue.order));
@@ -369,9 +478,27 @@ Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* pack
     return Status::error(StatusCode::kOutOfMemory, "gemm: cannot allocate %zu bytes of workspace",
                          bytes);
   }
-  const Status s = gemm<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue, workspace, bytes);
+  const Status s =
+      gemm_impl<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue, workspace, bytes);
   std::free(workspace);
   return s;
+}
+}  // namespace detail
+
+/// gemm() with a workspace it allocates and frees itself (kOutOfMemory when it cannot).
+template <class V = F32, class Out = typename VariantTraits<V>::Out>
+Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* packed_rhs,
+            size_t packed_rhs_bytes, MatrixView<Out> c, const GemmEpilogue& epilogue = {}) {
+  return detail::gemm_allocating<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue);
+}
+
+/// The same, for a variant that also takes f16 activations.
+template <class V, class Out = typename VariantTraits<V>::Out,
+          class = std::enable_if_t<detail::kTakesInput<V, f16> &&
+                                   !std::is_same_v<typename VariantTraits<V>::Lhs, f16>>>
+Status gemm(MatrixView<const f16> a, const void* packed_rhs, size_t packed_rhs_bytes,
+            MatrixView<Out> c, const GemmEpilogue& epilogue = {}) {
+  return detail::gemm_allocating<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue);
 }
 
 }  // namespace sme2k

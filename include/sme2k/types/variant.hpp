@@ -20,6 +20,7 @@ enum class VariantId : uint8_t {
   kF16 = 2,
   kF16Acc16 = 3,
   kQS8 = 4,
+  kQD8 = 5,
 };
 
 template <class T>
@@ -108,6 +109,29 @@ struct VariantTraits<QS8> {
   static constexpr bool kOutputs = std::is_same_v<T, int8_t>;
   template <class T>
   static constexpr bool kBiasInputs = std::is_same_v<T, int32_t>;
+};
+
+/// f32 or f16 activations quantized per row at run time to int8 (dynamic, asymmetric;
+/// types/dynamic_quantization.hpp) x int8 weights symmetric per output channel (QC8W), int32
+/// accumulation, f32 or f16 output with the float epilogue (bias, activation, affine, clamp).
+struct QD8 {};
+
+template <>
+struct VariantTraits<QD8> {
+  using Lhs = float;  // A as the op takes it by default; f16 too (kInputs)
+  using Rhs = int8_t;
+  using Bias = float;
+  using Acc = int32_t;
+  using Out = float;
+  static constexpr VariantId kId = VariantId::kQD8;
+  static constexpr std::string_view kName = "qd8";
+  template <class T>
+  static constexpr bool kOutputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
+  template <class T>
+  static constexpr bool kBiasInputs = std::is_same_v<T, float>;
+  /// Activation types the op quantizes (gemm() takes a MatrixView of either).
+  template <class T>
+  static constexpr bool kInputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
 };
 
 }  // namespace sme2k

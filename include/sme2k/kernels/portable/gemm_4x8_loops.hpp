@@ -16,6 +16,7 @@
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/formats/row_major_lhs.hpp"
 #include "sme2k/kernels/kernel_queries.hpp"
+#include "sme2k/types/dynamic_quantization.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/quantization.hpp"
 
@@ -37,9 +38,11 @@ struct GemmPortable4x8Loops : KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExte
   /// @param[in] plan         activation, affine, clamp, order
   /// @param[out] c           f32 or f16: C (m, n_end) row-major, or C^T (n_end, m) with
   ///                         plan.transposed; stride ldc
+  /// @param[in] row_params   QD8 (Qd8ChannelParams weights): the m rows' quantization
   template <class Out>
   static void run(size_t m, size_t n_begin, size_t n_end, size_t k, const LhsElem* a, size_t lda,
-                  const void* rhs_payload, const EpiloguePlan& plan, Out* c, size_t ldc) {
+                  const void* rhs_payload, const EpiloguePlan& plan, Out* c, size_t ldc,
+                  const Qd8RowParams* row_params = nullptr) {
     const size_t row_step = plan.transposed ? 1 : ldc;  // between C(i, j) and C(i + 1, j)
     const size_t col_step = plan.transposed ? ldc : 1;
     for (size_t m0 = 0; m0 < m; m0 += mr()) {
@@ -56,7 +59,8 @@ struct GemmPortable4x8Loops : KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExte
                           cols,
                           c + m0 * row_step + n0 * col_step,
                           row_step,
-                          col_step};
+                          col_step,
+                          row_params != nullptr ? row_params + m0 : nullptr};
         switch (rows) {  // full-size register blocks for the tail rows too
           case 4: tile<4>(t, plan); break;
           case 3: tile<3>(t, plan); break;
@@ -76,23 +80,28 @@ struct GemmPortable4x8Loops : KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExte
     size_t k;
     const LhsElem* a;  // (rows, k), stride lda
     size_t lda;
-    const Bias* bias;  // (8): f32 biases, or QS8's (folded bias, scale) pairs
+    const Bias* bias;  // (8): f32 biases, QS8's (folded bias, scale) pairs, QD8's params
     const RhsElem* b;  // (k, 8)
     size_t n0;         // the tile's first column of C
     size_t cols;       // 1..8 columns to store
     Out* c;            // C(tile row 0, column n0); C(i, j) at c[i * row_step + j * col_step]
     size_t row_step, col_step;
+    const Qd8RowParams* row_params;  // QD8 only
   };
 
   template <size_t kRows, class Out>
   static void tile(const Tile<Out>& t, const EpiloguePlan& plan) {
     constexpr size_t kNr = 8;
     constexpr bool kQuantized = std::is_same_v<Bias, Qs8ChannelParams>;
-    using Acc = std::conditional_t<kQuantized, int32_t, float>;  // int8: exact int32 sums
+    constexpr bool kDequantized = std::is_same_v<Bias, Qd8ChannelParams>;
+    // int8: exact int32 sums
+    using Acc = std::conditional_t<kQuantized || kDequantized, int32_t, float>;
     Acc acc[kRows][kNr];
     for (size_t i = 0; i < kRows; ++i) {
       for (size_t j = 0; j < kNr; ++j) {
-        if constexpr (kQuantized) {
+        if constexpr (kDequantized) {  // the zero-point term: -zp * column sum
+          acc[i][j] = t.row_params[i].neg_zero_point * qd8_column_sum(t.bias[j]);
+        } else if constexpr (kQuantized) {
           acc[i][j] = t.bias[j].bias;
         } else {
           acc[i][j] = t.bias[j];
@@ -110,7 +119,10 @@ struct GemmPortable4x8Loops : KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExte
     for (size_t i = 0; i < kRows; ++i) {
       for (size_t j = 0; j < t.cols; ++j) {
         Out& out = t.c[i * t.row_step + j * t.col_step];
-        if constexpr (kQuantized) {
+        if constexpr (kDequantized) {
+          const float value = qd8_dequantize(acc[i][j], t.row_params[i].scale, t.bias[j]);
+          out = convert_to<Out>(apply(plan, value, t.n0 + j));
+        } else if constexpr (kQuantized) {
           out = requantize(acc[i][j], t.bias[j].scale, plan.out_zero_point,
                            plan.quantized_range.min, plan.quantized_range.max);
         } else {

@@ -15,11 +15,13 @@
 // scratch_bytes(VL).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <type_traits>
 
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/epilogue/ops.hpp"
+#include "sme2k/epilogue/sme2_dequant.hpp"
 #include "sme2k/epilogue/sme2_requant.hpp"
 #include "sme2k/epilogue/sme2_store.hpp"
 #include "sme2k/kernels/kernel_queries.hpp"
@@ -40,15 +42,23 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
                     Rhs::kKr == Step::kKr,
                 "the packed formats must hold what the k-step consumes");
 
-  /// Bytes of epilogue scratch run() needs.
+  /// QD8: the int32 block becomes f32 (epilogue/sme2_dequant.hpp) before the float epilogue.
+  static constexpr bool kDequantizes = std::is_same_v<typename Rhs::BiasElement, Qd8ChannelParams>;
+
+  /// Bytes of scratch run() needs, and the LHS packer before it (the same bytes).
   static constexpr size_t scratch_bytes(size_t vl) {
-    // int8 outputs take the whole block through scratch (epilogue/sme2_requant.hpp).
-    return std::is_same_v<Element, int8_t> ? sme2::requant_scratch_bytes(vl)
-                                           : sme2::epilogue_scratch_bytes(vl);
+    // int8 outputs take the whole block through scratch (epilogue/sme2_requant.hpp), and so
+    // does QD8's dequantization, before (not while) the float epilogue uses its scratch.
+    size_t bytes = sme2::epilogue_scratch_bytes(vl);
+    if constexpr (kDequantizes) bytes = std::max(bytes, sme2::dequant_scratch_bytes(vl));
+    if constexpr (std::is_same_v<Element, int8_t> && !kDequantizes) {
+      bytes = sme2::requant_scratch_bytes(vl);
+    }
+    return std::max(bytes, Lhs::pack_scratch_bytes(vl));
   }
 
   /// C[0, rows) x [n_begin, n_end) = epilogue(bias + lhs_panel * B) for one packed LHS panel.
-  /// @param[in] lhs_panel    (kp / KR, 2VL, KR) elements: the panel of rows 0 .. rows-1
+  /// @param[in] lhs_panel    one LhsFormat panel: rows 0 .. rows-1
   /// @param[in] rhs_payload  packed weights of all N columns (RhsFormat)
   /// @param[in] plan         activation, affine, clamp, order (decided outside streaming mode)
   /// @param[out] c           f32 or f16: C at (row 0 of the panel, column 0), or with
@@ -56,7 +66,7 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
   /// @param[in] scratch      scratch_bytes(VL) bytes for the epilogue
   template <class Out>
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void run(
-      size_t rows, size_t n_begin, size_t n_end, size_t k, const Element* lhs_panel,
+      size_t rows, size_t n_begin, size_t n_end, size_t k, const void* lhs_panel,
       const void* rhs_payload, bool has_bias, const EpiloguePlan& plan, Out* c, size_t ldc,
       float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
     // One tile loop per way out, so what one epilogue needs (the activations' constants) is
@@ -103,7 +113,7 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
   template <class Out>
   struct Tiles {
     size_t rows, n_begin, n_end, k;
-    const Element* lhs_panel;
+    const void* lhs_panel;
     const void* rhs_payload;
     bool has_bias;
     const EpiloguePlan* plan;
@@ -125,13 +135,22 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
       const size_t panel = n0 / width;
       const Element* b = RhsFormat::panel_data(t.rhs_payload, panel, t.k, vl);
       svzero_za();
-      if (t.has_bias) sme2::start_from_bias(RhsFormat::panel_bias(t.rhs_payload, panel, t.k, vl));
-      const Element* a = t.lhs_panel;
+      if constexpr (kDequantizes) {
+        sme2::start_from_zero_points(LhsFormat::row_params(t.lhs_panel),
+                                     RhsFormat::panel_bias(t.rhs_payload, panel, t.k, vl));
+      } else if (t.has_bias) {
+        sme2::start_from_bias(RhsFormat::panel_bias(t.rhs_payload, panel, t.k, vl));
+      }
+      const Element* a = LhsFormat::panel_data(t.lhs_panel, vl);
 #pragma clang loop unroll_count(4)
       for (size_t s = 0; s < steps; ++s) {
         Step::step(step_lanes, a, b);
         a += step_elements;
         b += step_elements;
+      }
+      if constexpr (kDequantizes) {
+        sme2::dequantize_2vlx2vl(LhsFormat::row_params(t.lhs_panel),
+                                 RhsFormat::panel_bias(t.rhs_payload, panel, t.k, vl), t.scratch);
       }
       using sme2::detail::RowStages;
       if constexpr (kExit == Exit::kRequant || kExit == Exit::kRequantClamp) {

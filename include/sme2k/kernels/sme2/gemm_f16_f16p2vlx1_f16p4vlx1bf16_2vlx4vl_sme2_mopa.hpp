@@ -48,7 +48,7 @@ struct GemmF16F16p2vlx1F16p4vlx1bf16_2vlx4vlSme2Mopa
   /// C[0, rows) x [n_begin, n_end) = epilogue(bias + lhs_panel * B), f16 accumulation.
   /// Same contract as Gemm2vlx2vlMopa::run, with 4VL-column panels; f16 output only.
   SME2K_TARGET_SME2_F16F16 SME2K_ALWAYS_INLINE static void run(
-      size_t rows, size_t n_begin, size_t n_end, size_t k, const f16* lhs_panel,
+      size_t rows, size_t n_begin, size_t n_end, size_t k, const void* lhs_panel,
       const void* rhs_payload, bool has_bias, const EpiloguePlan& plan, f16* c, size_t ldc,
       float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
     const Tiles t{rows,
@@ -70,7 +70,7 @@ struct GemmF16F16p2vlx1F16p4vlx1bf16_2vlx4vlSme2Mopa
  private:
   struct Tiles {
     size_t rows, n_begin, n_end, k;
-    const f16* lhs_panel;
+    const void* lhs_panel;
     const void* rhs_payload;
     bool has_bias;
     const EpiloguePlan* plan;

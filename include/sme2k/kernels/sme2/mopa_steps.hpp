@@ -17,6 +17,7 @@
 
 #include "sme2k/arch/acle.hpp"
 #include "sme2k/arch/attributes.hpp"
+#include "sme2k/types/dynamic_quantization.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/quantization.hpp"
 
@@ -75,6 +76,27 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void start_from_bias(const Qs8ChannelParam
   svaddha_za32_s32_m(/*tile=*/1, all, all, hi);
   svaddha_za32_s32_m(/*tile=*/2, all, all, lo);
   svaddha_za32_s32_m(/*tile=*/3, all, all, hi);
+}
+
+/// QD8: starts the four tiles (ZA already zero) from -zp[i] * column_sum[j], exactly, with
+/// one 2-way int16 outer product per tile of the rows' (-128 zp, -zp) with the columns'
+/// (high, low) halves of the sum (types/dynamic_quantization.hpp): the k-loop then adds
+/// sum q w, so the tiles end at sum (q - zp) w.
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void start_from_zero_points(
+    const Qd8RowParams* rows, const Qd8ChannelParams* channels) SME2K_STREAMING SME2K_INOUT_ZA {
+  const svbool_t all32 = svptrue_b32();
+  const svbool_t all16 = svptrue_b16();  // 16-bit predicates: both halves of every lane
+  const size_t vl = svcntsw();
+  const auto* row_words = reinterpret_cast<const int32_t*>(rows);
+  const auto* channel_words = reinterpret_cast<const int32_t*>(channels);
+  const svint16_t top = svreinterpret_s16(svget2(svld2(all32, row_words), 0));
+  const svint16_t bottom = svreinterpret_s16(svget2(svld2(all32, row_words + 2 * vl), 0));
+  const svint16_t left = svreinterpret_s16(svget3(svld3(all32, channel_words), 0));
+  const svint16_t right = svreinterpret_s16(svget3(svld3(all32, channel_words + 3 * vl), 0));
+  svmopa_za32_s16_m(/*tile=*/0, all16, all16, top, left);
+  svmopa_za32_s16_m(/*tile=*/1, all16, all16, top, right);
+  svmopa_za32_s16_m(/*tile=*/2, all16, all16, bottom, left);
+  svmopa_za32_s16_m(/*tile=*/3, all16, all16, bottom, right);
 }
 
 }  // namespace sme2

@@ -6,8 +6,10 @@
 // Loop order: for each 2VL-row panel of A, pack it (through ZA) into the workspace, then run
 // the kernel across all of N. The panel (2VL x K) stays in L1 while N / 2VL blocks reuse it;
 // the packed weights stream through once per panel. Few rows (the small-M kernel) read A
-// where it lies. A batched call packs its B at run time into the workspace first, once per
-// batch (or once, when B is broadcast).
+// where it lies. Activations packed before the call (gemm_pack_lhs: QD8's quantized rows,
+// shared by several GEMMs on the same input) go through the same panel loop. A batched call
+// packs its B at run time into the workspace first, once per batch (or once, when B is
+// broadcast).
 #pragma once
 
 #include <cstddef>
@@ -33,6 +35,18 @@ struct GemmCall {
   MatrixView<Out> c;  // (M, N), or (N, M) with plan.transposed
   EpiloguePlan plan;
   void* workspace;  // 64-byte aligned: LHS panel, then epilogue scratch (any-M SME2 kernel)
+};
+
+/// A GEMM call on activations gemm_pack_lhs() packed before, after validation.
+template <class Out>
+struct PackedLhsCall {
+  size_t m, k;
+  const void* lhs_payload;  // packed activations after the header
+  const void* rhs_payload;  // packed weights after the header
+  bool has_bias;
+  MatrixView<Out> c;  // (M, N), or (N, M) with plan.transposed
+  EpiloguePlan plan;
+  void* workspace;  // 64-byte aligned: the kernel's scratch (SME2), or nothing
 };
 
 /// A batched call after validation: batch i reads A at a.data + i * a_stride, B at b.data +
@@ -65,8 +79,19 @@ size_t output_columns(const MatrixView<Out>& c, const EpiloguePlan& plan) {
 
 template <class Kernel, class Lhs, class Out>
 void run_gemm_portable(const GemmCall<Lhs, Out>& call) {
-  Kernel::run(call.a.rows, 0, output_columns(call.c, call.plan), call.a.cols, call.a.data,
-              call.a.ld, call.rhs_payload, call.plan, call.c.data, call.c.ld);
+  if constexpr (std::is_same_v<typename Kernel::LhsFormat::Element, Lhs>) {
+    Kernel::run(call.a.rows, 0, output_columns(call.c, call.plan), call.a.cols, call.a.data,
+                call.a.ld, call.rhs_payload, call.plan, call.c.data, call.c.ld);
+  } else {  // the kernel converts A (QD8 quantizes it) through the workspace
+    Kernel::run(call.a.rows, 0, output_columns(call.c, call.plan), call.a.cols, call.a.data,
+                call.a.ld, call.rhs_payload, call.plan, call.c.data, call.c.ld, call.workspace);
+  }
+}
+
+template <class Kernel, class Out>
+void run_gemm_packed_lhs_portable(const PackedLhsCall<Out>& call) {
+  Kernel::run_packed(call.m, 0, output_columns(call.c, call.plan), call.k, call.lhs_payload,
+                     call.rhs_payload, call.plan, call.c.data, call.c.ld);
 }
 
 template <class Kernel, class Lhs, class Rhs, class Out>
@@ -84,6 +109,57 @@ void run_batch_portable(const BatchCall<Lhs, Rhs, Out>& call) {
 }
 
 #if SME2K_HAS_SME2_CODE
+/// A as the any-M SME2 kernel reads it, one 2VL-row panel at a time: packed per call into
+/// the workspace from where it lies ...
+template <class LhsFormat, class Lhs>
+struct PanelsPackedPerCall {
+  MatrixView<const Lhs> a;
+  void* panel;    // LhsFormat::panel_bytes(K, VL)
+  void* scratch;  // the kernel's scratch, which the packer may use before the kernel runs
+
+  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE const void* panel_at(size_t m0, size_t rows)
+      SME2K_STREAMING SME2K_INOUT_ZA {
+    LhsFormat::pack_panel_sme2(MatrixView<const Lhs>{a.data + m0 * a.ld, rows, a.cols, a.ld}, panel,
+                               scratch);
+    return panel;
+  }
+};
+
+/// ... or packed before the call (gemm_pack_lhs): panel i at panels + i * panel_bytes.
+struct PanelsPackedBefore {
+  const uint8_t* panels;
+  size_t panel_bytes;
+  size_t rows_per_panel;
+
+  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE const void* panel_at(size_t m0, size_t /*rows*/) const
+      SME2K_STREAMING_COMPATIBLE {
+    return panels + m0 / rows_per_panel * panel_bytes;
+  }
+};
+
+/// C = epilogue(A x packed B) for the m rows of A that `panels` hands out, panel by panel.
+template <class Kernel, class Panels, class Out>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void multiply_panels(
+    size_t m, size_t k, Panels& panels, const void* rhs_payload, bool has_bias,
+    const EpiloguePlan& plan, MatrixView<Out> c, float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t n = output_columns(c, plan);
+  const size_t mr = Kernel::m_step(sme2::vl());
+  for (size_t m0 = 0; m0 < m; m0 += mr) {
+    const size_t rows = m - m0 < mr ? m - m0 : mr;
+    const void* panel = panels.panel_at(m0, rows);
+    Out* out = plan.transposed ? c.data + m0 : c.data + m0 * c.ld;
+    Kernel::run(rows, 0, n, k, panel, rhs_payload, has_bias, plan, out, c.ld, scratch);
+  }
+}
+
+/// Where the epilogue scratch starts in a workspace that begins with one LHS panel.
+template <class LhsFormat>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE float* scratch_after_panel(
+    void* workspace, size_t k, size_t vl) SME2K_STREAMING_COMPATIBLE {
+  return reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) +
+                                  round_up(LhsFormat::panel_bytes(k, vl), 64));
+}
+
 /// C = epilogue(A x packed B) on SME2, in streaming mode with ZA: the small-M kernel for few
 /// rows (SmallM, when not void; row-major C only), else panels of A through the any-M
 /// kernel. `workspace` holds the LHS panel and the epilogue scratch (unused for few rows).
@@ -99,17 +175,9 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void multiply_sme2(
     }
   }
   using LhsFormat = typename Kernel::LhsFormat;
-  const size_t vl = sme2::vl();
-  const size_t mr = Kernel::m_step(vl);
-  auto* panel = static_cast<Lhs*>(workspace);
-  auto* scratch = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) +
-                                           round_up(LhsFormat::panel_bytes(k, vl), 64));
-  for (size_t m0 = 0; m0 < m; m0 += mr) {
-    const size_t rows = m - m0 < mr ? m - m0 : mr;
-    LhsFormat::pack_panel_sme2({a.data + m0 * a.ld, rows, k, a.ld}, panel);
-    Out* out = plan.transposed ? c.data + m0 : c.data + m0 * c.ld;
-    Kernel::run(rows, 0, n, k, panel, rhs_payload, has_bias, plan, out, c.ld, scratch);
-  }
+  float* scratch = scratch_after_panel<LhsFormat>(workspace, k, sme2::vl());
+  PanelsPackedPerCall<LhsFormat, Lhs> panels{a, workspace, scratch};
+  multiply_panels<Kernel>(m, k, panels, rhs_payload, has_bias, plan, c, scratch);
 }
 
 template <class Kernel, class SmallM, class Lhs, class Out>
@@ -130,15 +198,41 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2_F16F16 void run_gemm_sme2
   const size_t m = a.rows, k = a.cols, n = output_columns(call.c, call.plan);
   const size_t vl = sme2::vl();
   const size_t mr = Kernel::m_step(vl);
-  auto* panel = static_cast<Lhs*>(call.workspace);
-  auto* scratch = reinterpret_cast<float*>(static_cast<uint8_t*>(call.workspace) +
-                                           round_up(LhsFormat::panel_bytes(k, vl), 64));
+  void* panel = call.workspace;
+  float* scratch = scratch_after_panel<LhsFormat>(call.workspace, k, vl);
   for (size_t m0 = 0; m0 < m; m0 += mr) {
     const size_t rows = m - m0 < mr ? m - m0 : mr;
-    LhsFormat::pack_panel_sme2({a.data + m0 * a.ld, rows, k, a.ld}, panel);
+    LhsFormat::pack_panel_sme2(MatrixView<const Lhs>{a.data + m0 * a.ld, rows, k, a.ld}, panel,
+                               scratch);
     Out* out = call.plan.transposed ? call.c.data + m0 : call.c.data + m0 * call.c.ld;
     Kernel::run(rows, 0, n, k, panel, call.rhs_payload, call.has_bias, call.plan, out, call.c.ld,
                 scratch);
+  }
+}
+
+template <class Kernel, class Out>
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_packed_lhs_sme2(
+    const PackedLhsCall<Out>& call) {
+  using LhsFormat = typename Kernel::PackedLhsFormat;
+  const size_t vl = sme2::vl();
+  PanelsPackedBefore panels{static_cast<const uint8_t*>(call.lhs_payload),
+                            LhsFormat::panel_bytes(call.k, vl), LhsFormat::mr(vl)};
+  multiply_panels<Kernel>(call.m, call.k, panels, call.rhs_payload, call.has_bias, call.plan,
+                          call.c, static_cast<float*>(call.workspace));
+}
+
+/// Packs all of A, panel after panel, as gemm_pack_lhs() stores it. The packer's scratch is
+/// on the stack: LhsFormat::pack_scratch_bytes() at the largest SVL (32 KiB for QD8).
+template <class LhsFormat, class Lhs>
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void pack_lhs_sme2(MatrixView<const Lhs> a,
+                                                                          void* payload) {
+  alignas(64) uint8_t scratch[LhsFormat::pack_scratch_bytes(kMaxVl)];
+  const size_t vl = sme2::vl();
+  const size_t mr = LhsFormat::mr(vl), panel_bytes = LhsFormat::panel_bytes(a.cols, vl);
+  for (size_t m0 = 0; m0 < a.rows; m0 += mr) {
+    const size_t rows = a.rows - m0 < mr ? a.rows - m0 : mr;
+    LhsFormat::pack_panel_sme2(MatrixView<const Lhs>{a.data + m0 * a.ld, rows, a.cols, a.ld},
+                               static_cast<uint8_t*>(payload) + m0 / mr * panel_bytes, scratch);
   }
 }
 

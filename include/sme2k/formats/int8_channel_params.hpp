@@ -1,0 +1,38 @@
+// The per-channel parameters in front of each panel of packed int8 weights (QS8's folded bias
+// and requantization scale, QD8's column sum, scale and bias) all start from the same pass:
+// every column's sum of weights, written as the params the variant makes of it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "sme2k/types/layout.hpp"
+#include "sme2k/types/matrix_view.hpp"
+
+namespace sme2k {
+
+/// For each output channel n of B (K x N or N x K as `layout` says), writes
+/// make(n, sum_k B[k][n]) as the n-th Format::BiasElement in front of its panel. The int8
+/// part of the panels is packed separately (Format::pack).
+template <class Format, class Make>
+void write_channel_params(MatrixView<const int8_t> b, RhsLayout layout, size_t vl, void* payload,
+                          Make&& make) {
+  using Params = typename Format::BiasElement;
+  const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
+  const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
+  const size_t width = Format::nr(vl);
+  for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
+    auto* params = reinterpret_cast<uint8_t*>(payload) + p * Format::panel_bytes(k, vl);
+    for (size_t j = 0; j < width && n0 + j < n; ++j) {
+      int64_t column_sum = 0;
+      for (size_t kk = 0; kk < k; ++kk) {
+        column_sum += layout == RhsLayout::kKxN ? b(kk, n0 + j) : b(n0 + j, kk);
+      }
+      const Params value = make(n0 + j, column_sum);
+      std::memcpy(params + j * sizeof value, &value, sizeof value);
+    }
+  }
+}
+
+}  // namespace sme2k

@@ -1,0 +1,72 @@
+// lhs_qd8p1x1: f32 or f16 activations quantized per row (QD8, types/dynamic_quantization.hpp)
+// as the portable QD8 kernel reads them: plain int8 rows, their parameters in front.
+//
+//   +-------------------------------------------------------------+
+//   | Qd8RowParams[M]: per row (int16 -128 zp, int16 -zp, f32 scale) |  8 B per row
+//   +-------------------------------------------------------------+  0 up to a 64-byte boundary
+//   | row 0: q[0][0] .. q[0][K-1]                                 |  K int8
+//   | row 1: q[1][0] .. q[1][K-1]                                 |
+//   | ... M rows                                                  |
+//   +-------------------------------------------------------------+
+//
+// The same quantization as lhs_qd8p2vlx4 (bit for bit), without the panel layout.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "sme2k/formats/packed_header.hpp"
+#include "sme2k/types/dynamic_quantization.hpp"
+#include "sme2k/types/f16.hpp"
+#include "sme2k/types/matrix_view.hpp"
+#include "sme2k/types/size_math.hpp"
+
+namespace sme2k {
+
+struct LhsQd8p1x1 {
+  using Element = int8_t;
+  static constexpr PackedFormatId kId = PackedFormatId::kLhsQd8p1x1;
+  static constexpr std::string_view kName = packed_format_name(kId);
+
+  static constexpr size_t params_bytes(size_t m) { return round_up(m * sizeof(Qd8RowParams), 64); }
+  /// Bytes of M x K packed activations; false on overflow.
+  static bool checked_payload_bytes(size_t m, size_t k, size_t* bytes) {
+    size_t data = 0;
+    return m <= SIZE_MAX / 64 && checked_mul(m, k, &data) &&
+           checked_add(data, params_bytes(m), bytes);
+  }
+
+  static const Qd8RowParams* row_params(const void* payload) {
+    return static_cast<const Qd8RowParams*>(payload);
+  }
+  static const int8_t* rows(const void* payload, size_t m) {
+    return static_cast<const int8_t*>(payload) + params_bytes(m);
+  }
+
+  /// Quantizes rows [0, a.rows) of `a`: their parameters to `params`, their values to `q`
+  /// (row i at q + i * ldq).
+  template <class In>
+  static void quantize_rows(MatrixView<const In> a, Qd8RowParams* params, int8_t* q, size_t ldq) {
+    for (size_t i = 0; i < a.rows; ++i) {
+      const In* row = &a(i, 0);
+      const RowQuantization rq = row_quantization(row, a.cols);
+      params[i] = qd8_row_params(rq);
+      const float inv = 1.0f / rq.scale;
+      for (size_t k = 0; k < a.cols; ++k) {
+        q[i * ldq + k] = quantize_dynamic(to_f32(row[k]), inv, rq.zero_point);
+      }
+    }
+  }
+
+  /// Packs all of `a` into `payload` (checked_payload_bytes(a.rows, a.cols) bytes).
+  template <class In>
+  static void pack(MatrixView<const In> a, void* payload) {
+    auto* params = static_cast<Qd8RowParams*>(payload);
+    auto* bytes = static_cast<uint8_t*>(payload);
+    for (size_t b = a.rows * sizeof(Qd8RowParams); b < params_bytes(a.rows); ++b) bytes[b] = 0;
+    quantize_rows(a, params, reinterpret_cast<int8_t*>(bytes + params_bytes(a.rows)), a.cols);
+  }
+};
+
+}  // namespace sme2k
