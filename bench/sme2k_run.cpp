@@ -270,6 +270,31 @@ constexpr std::pair<const char*, VerifyPolicy> kVerifyNames[] = {{"auto", Verify
                                                                  {"full", VerifyPolicy::kFull},
                                                                  {"sample", VerifyPolicy::kSample}};
 
+// Parsers of the options several verbs share, for any options struct with the field.
+template <class Options>
+bool parse_seed(const char* v, Options* o) {
+  size_t s = 0;
+  if (!parse_size(v, &s) || s > UINT32_MAX) return false;
+  o->seed = static_cast<uint32_t>(s);
+  return true;
+}
+template <class Options>
+bool parse_path(const char* v, Options* o) {
+  return parse_choice(v, kPathNames, &o->path);
+}
+template <class Options>
+bool parse_in(const char* v, Options* o) {
+  return parse_choice(v, kOutNames, &o->in);
+}
+template <class Options>
+bool parse_lda(const char* v, Options* o) {
+  return parse_positive(v, &o->lda);
+}
+template <class Options>
+bool parse_repeat(const char* v, Options* o) {
+  return parse_positive(v, &o->repeat);
+}
+
 using GemmSpec = OptionSpec<GemmOptions>;
 const GemmSpec kGemmOptions[] = {
     {"--variant", "NAME",
@@ -282,15 +307,14 @@ const GemmSpec kGemmOptions[] = {
     {"--out", "f32|f16", "output element type (default: the variant's; f16 takes either)",
      [](const char* v, GemmOptions* o) { return parse_choice(v, kOutNames, &o->out); }},
     {"--in", "f32|f16", "qd8: the activations' element type before quantization (default f32)",
-     [](const char* v, GemmOptions* o) { return parse_choice(v, kOutNames, &o->in); }},
+     parse_in<GemmOptions>},
     {"--m", "M", "rows of A and C (required)",
      [](const char* v, GemmOptions* o) { return parse_positive(v, &o->m); }},
     {"--n", "N", "columns of B and C (required)",
      [](const char* v, GemmOptions* o) { return parse_positive(v, &o->n); }},
     {"--k", "K", "columns of A, rows of B (required)",
      [](const char* v, GemmOptions* o) { return parse_positive(v, &o->k); }},
-    {"--lda", "X", "leading dimension of A (default K)",
-     [](const char* v, GemmOptions* o) { return parse_positive(v, &o->lda); }},
+    {"--lda", "X", "leading dimension of A (default K)", parse_lda<GemmOptions>},
     {"--ldb", "X", "leading dimension of B as stored (default N or K)",
      [](const char* v, GemmOptions* o) { return parse_positive(v, &o->ldb); }},
     {"--ldc", "Y", "leading dimension of C (default N)",
@@ -332,17 +356,11 @@ const GemmSpec kGemmOptions[] = {
      }},
     {"--clamp", "LO,HI", "clamp the output to [LO, HI]",
      [](const char* v, GemmOptions* o) { return parse_pair(v, &o->clamp.min, &o->clamp.max); }},
-    {"--seed", "S", "seed of the random data (default 1)",
-     [](const char* v, GemmOptions* o) {
-       size_t s = 0;
-       if (!parse_size(v, &s) || s > UINT32_MAX) return false;
-       o->seed = static_cast<uint32_t>(s);
-       return true;
-     }},
+    {"--seed", "S", "seed of the random data (default 1)", parse_seed<GemmOptions>},
     {"--path", "auto|portable|sme2", "force a path for packing and the op (default auto)",
-     [](const char* v, GemmOptions* o) { return parse_choice(v, kPathNames, &o->path); }},
+     parse_path<GemmOptions>},
     {"--repeat", "R", "calls of the op inside the region of interest (default 1)",
-     [](const char* v, GemmOptions* o) { return parse_positive(v, &o->repeat); }},
+     parse_repeat<GemmOptions>},
     {"--verify", "auto|full|sample", "full: every element; auto: full up to M*N*K = 2^24",
      [](const char* v, GemmOptions* o) { return parse_choice(v, kVerifyNames, &o->verify); }},
 };
@@ -1003,25 +1021,16 @@ const PackLhsSpec kPackLhsOptions[] = {
        o->variant = v;
        return true;
      }},
-    {"--in", "f32|f16", "the activations' element type (default f32)",
-     [](const char* v, PackLhsOptions* o) { return parse_choice(v, kOutNames, &o->in); }},
+    {"--in", "f32|f16", "the activations' element type (default f32)", parse_in<PackLhsOptions>},
     {"--m", "M", "rows of A (required)",
      [](const char* v, PackLhsOptions* o) { return parse_positive(v, &o->m); }},
     {"--k", "K", "columns of A (required)",
      [](const char* v, PackLhsOptions* o) { return parse_positive(v, &o->k); }},
-    {"--lda", "X", "leading dimension of A (default K)",
-     [](const char* v, PackLhsOptions* o) { return parse_positive(v, &o->lda); }},
-    {"--seed", "S", "seed of the random data (default 1)",
-     [](const char* v, PackLhsOptions* o) {
-       size_t s = 0;
-       if (!parse_size(v, &s) || s > UINT32_MAX) return false;
-       o->seed = static_cast<uint32_t>(s);
-       return true;
-     }},
-    {"--path", "auto|portable|sme2", "force a path (default auto)",
-     [](const char* v, PackLhsOptions* o) { return parse_choice(v, kPathNames, &o->path); }},
+    {"--lda", "X", "leading dimension of A (default K)", parse_lda<PackLhsOptions>},
+    {"--seed", "S", "seed of the random data (default 1)", parse_seed<PackLhsOptions>},
+    {"--path", "auto|portable|sme2", "force a path (default auto)", parse_path<PackLhsOptions>},
     {"--repeat", "R", "calls inside the region of interest (default 1)",
-     [](const char* v, PackLhsOptions* o) { return parse_positive(v, &o->repeat); }},
+     parse_repeat<PackLhsOptions>},
 };
 
 /// The bytes gemm_pack_lhs() must write on `path`, from the formats' plain C++ packers (the

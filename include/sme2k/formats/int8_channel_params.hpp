@@ -19,8 +19,8 @@ template <class Format, class Make>
 void write_channel_params(MatrixView<const int8_t> b, RhsLayout layout, size_t vl, void* payload,
                           Make&& make) {
   using Params = typename Format::BiasElement;
-  const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
-  const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
+  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
+  const size_t n = shape.n, k = shape.k;
   const size_t width = Format::nr(vl);
   for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
     auto* params = reinterpret_cast<uint8_t*>(payload) + p * Format::panel_bytes(k, vl);

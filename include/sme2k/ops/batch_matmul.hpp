@@ -106,8 +106,8 @@ Status batch_matmul(size_t batch, MatrixView<const typename VariantTraits<V>::Lh
   SME2K_RETURN_IF_ERROR(validate_epilogue(epilogue, op));
   const bool transposed = epilogue.order == OutputOrder::kTransposed;
   const size_t m = a.rows, k = a.cols;
-  const size_t n = b_layout == RhsLayout::kKxN ? b.cols : b.rows;
-  const size_t b_k = b_layout == RhsLayout::kKxN ? b.rows : b.cols;
+  const RhsShape shape = rhs_shape(b.rows, b.cols, b_layout);
+  const size_t n = shape.n, b_k = shape.k;
   const size_t c_m = transposed ? c.cols : c.rows, c_n = transposed ? c.rows : c.cols;
   if (b_k != k || c_m != m || c_n != n) {
     return Status::error(StatusCode::kInvalidArgument,

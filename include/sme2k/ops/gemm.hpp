@@ -134,8 +134,8 @@ Status pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout la
     return Status::error(StatusCode::kInvalidArgument, "%s: packed buffer is not %zu-byte aligned",
                          op, kPackedAlignment);
   }
-  const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
-  const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
+  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
+  const size_t n = shape.n, k = shape.k;
   return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     using Format = typename Kernel::RhsFormat;
@@ -209,8 +209,8 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
 template <class V, class = std::enable_if_t<std::is_same_v<V, QS8>>>
 Status gemm_pack_rhs(MatrixView<const int8_t> b, RhsLayout layout, const int32_t* bias,
                      const Qs8Quantization& quantization, void* packed, size_t packed_bytes) {
-  const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
-  const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
+  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
+  const size_t n = shape.n, k = shape.k;
   return detail::pack_rhs<V>(
       b, layout, bias, packed, packed_bytes,
       [&](auto format, size_t vl, void* payload, PackedHeader& h) {
@@ -235,8 +235,8 @@ Status gemm_pack_rhs(MatrixView<const int8_t> b, RhsLayout layout, const int32_t
 template <class V, class = std::enable_if_t<std::is_same_v<V, QD8>>>
 Status gemm_pack_rhs(MatrixView<const int8_t> b, RhsLayout layout, const float* bias,
                      const float* weight_scales, void* packed, size_t packed_bytes) {
-  const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
-  const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
+  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
+  const size_t n = shape.n, k = shape.k;
   return detail::pack_rhs<V>(
       b, layout, bias, packed, packed_bytes,
       [&](auto format, size_t vl, void* payload, PackedHeader& h) {
