@@ -299,7 +299,7 @@ using GemmSpec = OptionSpec<GemmOptions>;
 const GemmSpec kGemmOptions[] = {
     {"--variant", "NAME",
      "numeric variant: f32, f16, f16acc16 (f16 accumulation where the CPU has SME_F16F16), "
-     "qs8, qd8",
+     "qs8, qd8, qd8-qc4w",
      [](const char* v, GemmOptions* o) {
        o->variant = v;
        return true;
@@ -806,11 +806,42 @@ int run_gemm_qs8(const GemmOptions& options) {
   return meets_expectations(o.path, path, svl_bits) ? kExitOk : kExitFailure;
 }
 
-/// QD8 x QC8W: f32 (or f16) activations from the hash, quantized per row inside the op (in
-/// the region), int8 weights with per-channel scales packed before it; checked against
-/// test/reference/dynamic_quant.hpp within the dequantization's rounding, after the float
-/// epilogue stages (every element, or the sample of for_sample).
-template <class In, class Out>
+/// Packs QD8 weights (int8 values in b) for V: as int8 (QD8), or as 4-bit (QD8QC4W) handed
+/// over nibble-packed (two a byte, low nibble first) when B's rows have an even length, else
+/// as int8 values.
+template <class V>
+sme2k::Status pack_qd8_rhs(const Buffer<int8_t>& b, size_t b_rows, size_t b_cols, size_t ldb,
+                           sme2k::RhsLayout layout, const float* bias, const float* w_scales,
+                           unsigned char* packed, size_t packed_bytes) {
+  if constexpr (std::is_same_v<V, sme2k::QD8>) {
+    return sme2k::gemm_pack_rhs<V>({b.get(), b_rows, b_cols, ldb}, layout, bias, w_scales, packed,
+                                   packed_bytes);
+  } else {
+    if (b_cols % 2 != 0) {
+      const sme2k::Int4View values{b.get(), b_rows, b_cols, ldb, sme2k::Int4Storage::kInt8};
+      return sme2k::gemm_pack_rhs<V>(values, layout, bias, w_scales, packed, packed_bytes);
+    }
+    const size_t ld_bytes = (ldb + 1) / 2;
+    Buffer<uint8_t> nibbles = allocate<uint8_t>(b_rows * ld_bytes);
+    std::fill(nibbles.get(), nibbles.get() + b_rows * ld_bytes, uint8_t{0xAA});
+    for (size_t r = 0; r < b_rows; ++r) {
+      for (size_t c = 0; c < b_cols; c += 2) {
+        const auto lo = static_cast<unsigned>(b[r * ldb + c]) & 0xFu;
+        const auto hi = static_cast<unsigned>(b[r * ldb + c + 1]) & 0xFu;
+        nibbles[r * ld_bytes + c / 2] = static_cast<uint8_t>(lo | hi << 4);
+      }
+    }
+    const sme2k::Int4View view{nibbles.get(), b_rows, b_cols, ld_bytes,
+                               sme2k::Int4Storage::kNibbles};
+    return sme2k::gemm_pack_rhs<V>(view, layout, bias, w_scales, packed, packed_bytes);
+  }
+}
+
+/// QD8 x QC8W (or QC4W): f32 (or f16) activations from the hash, quantized per row inside the
+/// op (in the region), int8 (or 4-bit) weights with per-channel scales packed before it;
+/// checked against test/reference/dynamic_quant.hpp within the dequantization's rounding,
+/// after the float epilogue stages (every element, or the sample of for_sample).
+template <class V, class In, class Out>
 int run_gemm_qd8_typed(const GemmOptions& options) {
   const GemmOptions o = with_dense_strides(options);
   const std::optional<sme2k::Path> forced = forced_path(o.path);
@@ -832,8 +863,9 @@ int run_gemm_qd8_typed(const GemmOptions& options) {
   const size_t b_count = matrix_extent(b_rows, b_cols, o.ldb);
   Buffer<float> b_values = random_matrix(b_rows, b_cols, o.ldb, o.seed * 3 + 1);
   Buffer<int8_t> b = allocate<int8_t>(b_count);
+  const float w_max = std::is_same_v<V, sme2k::QD8> ? 127.0f : 7.0f;  // [-1, 1) to the range
   for (size_t i = 0; i < b_count; ++i) {
-    b[i] = std::isnan(b_values[i]) ? int8_t{0} : static_cast<int8_t>(b_values[i] * 127.0f);
+    b[i] = std::isnan(b_values[i]) ? int8_t{0} : static_cast<int8_t>(b_values[i] * w_max);
   }
   Buffer<float> bias = random_matrix(1, o.n, o.n, o.seed * 3 + 2);
   Buffer<float> scale = random_matrix(1, o.n, o.n, o.seed * 3 + 3);
@@ -853,45 +885,43 @@ int run_gemm_qd8_typed(const GemmOptions& options) {
   e.clamp = o.clamp;
   e.order = o.transposed ? sme2k::OutputOrder::kTransposed : sme2k::OutputOrder::kRowMajor;
   size_t packed_bytes = 0, ws_bytes = 0;
-  sme2k::Status status = sme2k::gemm_packed_rhs_size<sme2k::QD8>(o.n, o.k, &packed_bytes);
+  sme2k::Status status = sme2k::gemm_packed_rhs_size<V>(o.n, o.k, &packed_bytes);
   Buffer<unsigned char> packed = allocate<unsigned char>(packed_bytes);
   if (status.ok()) {
-    status = sme2k::gemm_pack_rhs<sme2k::QD8>({b.get(), b_rows, b_cols, o.ldb}, o.b_layout,
-                                              o.bias ? bias.get() : nullptr, w_scales.get(),
-                                              packed.get(), packed_bytes);
+    status = pack_qd8_rhs<V>(b, b_rows, b_cols, o.ldb, o.b_layout, o.bias ? bias.get() : nullptr,
+                             w_scales.get(), packed.get(), packed_bytes);
   }
-  if (status.ok()) {
-    status = sme2k::gemm_workspace_size<sme2k::QD8>(o.m, o.n, o.k, &ws_bytes, e.order);
-  }
+  if (status.ok()) status = sme2k::gemm_workspace_size<V>(o.m, o.n, o.k, &ws_bytes, e.order);
   Buffer<unsigned char> workspace = allocate<unsigned char>(ws_bytes);
   const sme2k::MatrixView<const In> a_view{a.get(), o.m, o.k, o.lda};
   const sme2k::MatrixView<Out> c_view{c.get(), c_rows, c_cols, o.ldc};
   size_t packed_a_bytes = 0;
   if (status.ok() && o.packed_lhs) {
-    status = sme2k::gemm_packed_lhs_size<sme2k::QD8>(o.m, o.k, &packed_a_bytes);
+    status = sme2k::gemm_packed_lhs_size<V>(o.m, o.k, &packed_a_bytes);
   }
   Buffer<unsigned char> packed_a = allocate<unsigned char>(packed_a_bytes);
   if (status.ok() && o.packed_lhs) {
-    status = sme2k::gemm_pack_lhs<sme2k::QD8>(a_view, packed_a.get(), packed_a_bytes);
+    status = sme2k::gemm_pack_lhs<V>(a_view, packed_a.get(), packed_a_bytes);
   }
 
   sme2k_roi_begin();
   for (size_t r = 0; r < o.repeat && status.ok(); ++r) {
-    status = o.packed_lhs ? sme2k::gemm<sme2k::QD8, Out>(
-                                sme2k::PackedLhs{packed_a.get(), packed_a_bytes}, packed.get(),
-                                packed_bytes, c_view, e, workspace.get(), ws_bytes)
-                          : sme2k::gemm<sme2k::QD8, Out>(a_view, packed.get(), packed_bytes, c_view,
-                                                         e, workspace.get(), ws_bytes);
+    status = o.packed_lhs ? sme2k::gemm<V, Out>(sme2k::PackedLhs{packed_a.get(), packed_a_bytes},
+                                                packed.get(), packed_bytes, c_view, e,
+                                                workspace.get(), ws_bytes)
+                          : sme2k::gemm<V, Out>(a_view, packed.get(), packed_bytes, c_view, e,
+                                                workspace.get(), ws_bytes);
   }
   sme2k_roi_end();
 
   const sme2k::Path path = sme2k::last_used_path();
   const size_t svl_bits = sme2k::streaming_vector_bytes() * 8;
   std::printf(
-      "gemm qd8 in=%s out=%s M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu b=%s bias=%s act=%s "
+      "gemm %s in=%s out=%s M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu b=%s bias=%s act=%s "
       "affine=%s transposed=%s packed_lhs=%s path=%s svl=%zu status=%s\n",
-      std::is_same_v<In, float> ? "f32" : "f16", std::is_same_v<Out, float> ? "f32" : "f16", o.m,
-      o.n, o.k, o.lda, o.ldb, o.ldc, sme2k::rhs_layout_name(o.b_layout), o.bias ? "yes" : "no",
+      sme2k::VariantTraits<V>::kName.data(), std::is_same_v<In, float> ? "f32" : "f16",
+      std::is_same_v<Out, float> ? "f32" : "f16", o.m, o.n, o.k, o.lda, o.ldb, o.ldc,
+      sme2k::rhs_layout_name(o.b_layout), o.bias ? "yes" : "no",
       sme2k::activation_name(o.activation), o.affine ? "yes" : "no", o.transposed ? "yes" : "no",
       o.packed_lhs ? "yes" : "no", status.ok() ? sme2k::path_name(path) : "-", svl_bits,
       status.ok() ? "ok" : sme2k::status_code_name(status.code()));
@@ -951,13 +981,15 @@ int run_gemm_qd8_typed(const GemmOptions& options) {
   return meets_expectations(o.path, path, svl_bits) ? kExitOk : kExitFailure;
 }
 
+template <class V>
 int run_gemm_qd8(const GemmOptions& o) {
   const bool in_f16 = o.in == OutChoice::kF16, out_f16 = o.out == OutChoice::kF16;
   if (in_f16) {
-    return out_f16 ? run_gemm_qd8_typed<sme2k::f16, sme2k::f16>(o)
-                   : run_gemm_qd8_typed<sme2k::f16, float>(o);
+    return out_f16 ? run_gemm_qd8_typed<V, sme2k::f16, sme2k::f16>(o)
+                   : run_gemm_qd8_typed<V, sme2k::f16, float>(o);
   }
-  return out_f16 ? run_gemm_qd8_typed<float, sme2k::f16>(o) : run_gemm_qd8_typed<float, float>(o);
+  return out_f16 ? run_gemm_qd8_typed<V, float, sme2k::f16>(o)
+                 : run_gemm_qd8_typed<V, float, float>(o);
 }
 
 struct GemmVariant {
@@ -968,7 +1000,8 @@ constexpr GemmVariant kGemmVariants[] = {{"f32", run_gemm_variant<sme2k::F32>},
                                          {"f16", run_gemm_variant<sme2k::F16>},
                                          {"f16acc16", run_gemm_variant<sme2k::F16Acc16>},
                                          {"qs8", run_gemm_qs8},
-                                         {"qd8", run_gemm_qd8}};
+                                         {"qd8", run_gemm_qd8<sme2k::QD8>},
+                                         {"qd8-qc4w", run_gemm_qd8<sme2k::QD8QC4W>}};
 
 void gemm_usage(std::FILE* out) {
   std::fprintf(out, "usage: sme2k-run gemm --variant f32 --m M --n N --k K [options]\n\n");
@@ -990,8 +1023,8 @@ int gemm_verb(int argc, char** argv) {
     gemm_usage(stderr);
     return kExitUsage;
   }
-  if (o.packed_lhs && std::strcmp(o.variant, "qd8") != 0) {
-    std::fprintf(stderr, "sme2k-run gemm: --packed-lhs is for --variant qd8\n");
+  if (o.packed_lhs && std::strncmp(o.variant, "qd8", 3) != 0) {
+    std::fprintf(stderr, "sme2k-run gemm: --packed-lhs is for the qd8 variants\n");
     return kExitUsage;
   }
   for (const auto& variant : kGemmVariants) {

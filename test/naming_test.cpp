@@ -38,15 +38,16 @@ std::string dtype() {
 }
 
 // QD8's int8 operands are named for how they are quantized: activations per row at run
-// time (qd8), weights symmetric per channel with their column sums (qc8).
+// time (qd8), weights symmetric per channel with their column sums (qc8; qc4 for 4-bit).
 template <class V>
 std::string lhs_dtype() {
-  if (std::is_same_v<V, QD8>) return "qd8";
+  if (std::is_same_v<V, QD8> || std::is_same_v<V, QD8QC4W>) return "qd8";
   return dtype<typename VariantTraits<V>::Lhs>();
 }
 template <class V, class T>
 std::string rhs_dtype() {
   if (std::is_same_v<V, QD8>) return "qc8";
+  if (std::is_same_v<V, QD8QC4W>) return "qc4";
   return dtype<T>();
 }
 
@@ -102,8 +103,8 @@ TEST(Naming, RegistryTableMatchesTypes) {
   // F32 and F16: a portable kernel; on SME2 an any-M and a small-M kernel. F16Acc16: its
   // f16-accumulating kernel (it borrows F16's elsewhere). QS8 and QD8: a portable and an
   // SME2 kernel each.
-  EXPECT_EQ(portable, 4u);
-  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 7u : 0u);
+  EXPECT_EQ(portable, 5u);
+  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 8u : 0u);
 }
 
 TEST(Naming, PackedFormatIdsNameTheirFormats) {
@@ -120,6 +121,8 @@ TEST(Naming, PackedFormatIdsNameTheirFormats) {
   EXPECT_EQ(LhsQs8p2vlx4::kName, "qs8p2vlx4");
   EXPECT_EQ(RhsQc8p2vlx4bf32::kName, "qc8p2vlx4bf32");
   EXPECT_EQ(RhsQc8p8x1bf32::kName, "qc8p8x1bf32");
+  EXPECT_EQ(RhsQc4p2vlx4bf32::kName, "qc4p2vlx4bf32");
+  EXPECT_EQ(RhsQc4p8x1bf32::kName, "qc4p8x1bf32");
   EXPECT_EQ(LhsQd8p2vlx4::kName, "qd8p2vlx4");
 }
 

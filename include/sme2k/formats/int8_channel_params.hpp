@@ -12,27 +12,33 @@
 
 namespace sme2k {
 
-/// For each output channel n of B (K x N or N x K as `layout` says), writes
-/// make(n, sum_k B[k][n]) as the n-th Format::BiasElement in front of its panel. The int8
+/// For each output channel n of an N x K B whose weight (k, n) is at(k, n), writes
+/// make(n, sum_k B[k][n]) as the n-th Format::BiasElement in front of its panel. The weights
 /// part of the panels is packed separately (Format::pack).
-template <class Format, class Make>
-void write_channel_params(MatrixView<const int8_t> b, RhsLayout layout, size_t vl, void* payload,
-                          Make&& make) {
+template <class Format, class At, class Make>
+void write_channel_params(size_t n, size_t k, At&& at, size_t vl, void* payload, Make&& make) {
   using Params = typename Format::BiasElement;
-  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
-  const size_t n = shape.n, k = shape.k;
   const size_t width = Format::nr(vl);
   for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
     auto* params = reinterpret_cast<uint8_t*>(payload) + p * Format::panel_bytes(k, vl);
     for (size_t j = 0; j < width && n0 + j < n; ++j) {
       int64_t column_sum = 0;
-      for (size_t kk = 0; kk < k; ++kk) {
-        column_sum += layout == RhsLayout::kKxN ? b(kk, n0 + j) : b(n0 + j, kk);
-      }
+      for (size_t kk = 0; kk < k; ++kk) column_sum += at(kk, n0 + j);
       const Params value = make(n0 + j, column_sum);
       std::memcpy(params + j * sizeof value, &value, sizeof value);
     }
   }
+}
+
+/// The same for int8 B (K x N or N x K as `layout` says).
+template <class Format, class Make>
+void write_channel_params(MatrixView<const int8_t> b, RhsLayout layout, size_t vl, void* payload,
+                          Make&& make) {
+  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
+  write_channel_params<Format>(
+      shape.n, shape.k,
+      [&](size_t kk, size_t j) { return layout == RhsLayout::kKxN ? b(kk, j) : b(j, kk); }, vl,
+      payload, make);
 }
 
 }  // namespace sme2k

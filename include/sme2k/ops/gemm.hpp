@@ -25,11 +25,13 @@
 #include "sme2k/arch/vl.hpp"
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/formats/packed_header.hpp"
+#include "sme2k/formats/qc4_weights.hpp"
 #include "sme2k/formats/qd8_weights.hpp"
 #include "sme2k/formats/qs8_weights.hpp"
 #include "sme2k/kernels/registry.hpp"
 #include "sme2k/ops/detail/gemm_driver.hpp"
 #include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/types/int4.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/size_math.hpp"
@@ -80,6 +82,11 @@ bool gemm_workspace_bytes(size_t m, size_t k, size_t vl, OutputOrder order, size
       return true;
     }
     size_t panel = 0;
+    if constexpr (kWeightsOuter<Kernel>) {  // all of A's panels, then the kernel's own part
+      return checked_lhs_panels_bytes<typename Kernel::LhsFormat>(m, k, vl, &panel) &&
+             checked_add(panel, Kernel::weights_workspace_bytes(k, vl) + kWorkspaceAlignment - 1,
+                         bytes);
+    }
     return Kernel::LhsFormat::checked_panel_bytes(k, vl, &panel) &&
            checked_add(panel, kWorkspaceAlignment - 1, &panel) &&
            checked_add(panel / kWorkspaceAlignment * kWorkspaceAlignment,
@@ -119,22 +126,17 @@ namespace detail {
 
 // Validation, sizing, overlap checks and the header shared by every variant's packing; the
 // variant-specific part is pack_payload(Format tag, vl, payload, header&) -> Status, run
-// after the checks and before the header is written (it may set the header's flags).
+// after the checks and before the header is written (it may set the header's flags). B has
+// been validated by the caller: `shape` is its N and K, [b0, b1) its bytes.
 template <class V, class BiasIn, class PackPayload>
-Status pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout layout,
-                const BiasIn* bias, void* packed, size_t packed_bytes, PackPayload&& pack_payload) {
+Status pack_rhs_checked(RhsShape shape, uintptr_t b0, uintptr_t b1, const BiasIn* bias,
+                        void* packed, size_t packed_bytes, PackPayload&& pack_payload) {
   constexpr const char* op = "gemm_pack_rhs";
-  SME2K_RETURN_IF_ERROR(validate_matrix(b, op, "B"));
-  if (layout != RhsLayout::kKxN && layout != RhsLayout::kNxK) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: unknown RhsLayout %d", op,
-                         static_cast<int>(layout));
-  }
   if (packed == nullptr) return Status::error(StatusCode::kNullPointer, "%s: packed is null", op);
   if (reinterpret_cast<uintptr_t>(packed) % kPackedAlignment != 0) {
     return Status::error(StatusCode::kInvalidArgument, "%s: packed buffer is not %zu-byte aligned",
                          op, kPackedAlignment);
   }
-  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
   const size_t n = shape.n, k = shape.k;
   return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
@@ -151,8 +153,6 @@ Status pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout la
       return Status::error(StatusCode::kBufferTooSmall,
                            "%s: packed buffer has %zu bytes, needs %zu", op, packed_bytes, total);
     }
-    uintptr_t b0 = 0, b1 = 0;
-    matrix_bytes(b, &b0, &b1);
     const auto p0 = reinterpret_cast<uintptr_t>(packed);
     if (ranges_overlap(b0, b1, p0, p0 + total) ||
         (bias != nullptr &&
@@ -179,6 +179,26 @@ Status pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout la
   });
 }
 
+inline Status validate_rhs_layout(RhsLayout layout, const char* op) {
+  if (layout != RhsLayout::kKxN && layout != RhsLayout::kNxK) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: unknown RhsLayout %d", op,
+                         static_cast<int>(layout));
+  }
+  return Status();
+}
+
+/// pack_rhs_checked() for B given as a MatrixView of the variant's weight type.
+template <class V, class BiasIn, class PackPayload>
+Status pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout layout,
+                const BiasIn* bias, void* packed, size_t packed_bytes, PackPayload&& pack_payload) {
+  SME2K_RETURN_IF_ERROR(validate_matrix(b, "gemm_pack_rhs", "B"));
+  SME2K_RETURN_IF_ERROR(validate_rhs_layout(layout, "gemm_pack_rhs"));
+  uintptr_t b0 = 0, b1 = 0;
+  matrix_bytes(b, &b0, &b1);
+  return pack_rhs_checked<V>(rhs_shape(b.rows, b.cols, layout), b0, b1, bias, packed, packed_bytes,
+                             pack_payload);
+}
+
 }  // namespace detail
 
 /// Packs B and an optional bias for the current path (float variants).
@@ -190,7 +210,7 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
                      const BiasIn* bias, void* packed, size_t packed_bytes) {
   static_assert(!std::is_same_v<V, QS8>,
                 "sme2k: QS8 weights need their quantization: the Qs8Quantization overload");
-  static_assert(!std::is_same_v<V, QD8>,
+  static_assert(!std::is_same_v<V, QD8> && !std::is_same_v<V, QD8QC4W>,
                 "sme2k: QD8 weights need their scales: the weight_scales overload");
   static_assert(VariantTraits<V>::template kBiasInputs<BiasIn>,
                 "sme2k: this variant does not take a bias of that type");
@@ -244,6 +264,28 @@ Status gemm_pack_rhs(MatrixView<const int8_t> b, RhsLayout layout, const float* 
         SME2K_RETURN_IF_ERROR(validate_qd8_weights(weight_scales, n, k, "gemm_pack_rhs"));
         pack_qd8_weights<Format>(b, layout, bias, weight_scales, vl, payload);
         (void)h;  // the bias is in the channel params either way
+        return Status();
+      });
+}
+
+/// Packs QD8 x QC4W weights: 4-bit B (nibbles or int8 values, types/int4.hpp; symmetric per
+/// output channel), the N weight scales and an optional f32 bias (formats/qc4_weights.hpp).
+/// K <= kQd8MaxK.
+template <class V, class = std::enable_if_t<std::is_same_v<V, QD8QC4W>>>
+Status gemm_pack_rhs(const Int4View& b, RhsLayout layout, const float* bias,
+                     const float* weight_scales, void* packed, size_t packed_bytes) {
+  constexpr const char* op = "gemm_pack_rhs";
+  SME2K_RETURN_IF_ERROR(validate_int4(b, op));
+  SME2K_RETURN_IF_ERROR(detail::validate_rhs_layout(layout, op));
+  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
+  uintptr_t b0 = 0, b1 = 0;
+  int4_bytes(b, &b0, &b1);
+  return detail::pack_rhs_checked<V>(
+      shape, b0, b1, bias, packed, packed_bytes,
+      [&](auto format, size_t vl, void* payload, PackedHeader&) {
+        using Format = typename decltype(format)::type;
+        SME2K_RETURN_IF_ERROR(validate_qd8_weights(weight_scales, shape.n, shape.k, op));
+        pack_qc4_weights<Format>(b, layout, bias, weight_scales, vl, payload);
         return Status();
       });
 }

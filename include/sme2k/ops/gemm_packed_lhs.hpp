@@ -32,10 +32,10 @@ struct PackedLhs {
 
 namespace detail {
 
-/// Variants whose activations are worth packing before the call: QD8 (the quantization is
-/// the work saved). Float activations are packed per call at the cost of a copy.
+/// Variants whose activations are worth packing before the call: QD8 and QD8QC4W (the
+/// quantization is the work saved). Float activations are packed per call at the cost of a copy.
 template <class V>
-inline constexpr bool kPacksLhs = std::is_same_v<V, QD8>;
+inline constexpr bool kPacksLhs = std::is_same_v<V, QD8> || std::is_same_v<V, QD8QC4W>;
 
 template <class Kernel>
 bool packed_lhs_payload_bytes(size_t m, size_t k, size_t vl, size_t* bytes) {
@@ -170,7 +170,9 @@ Status gemm(PackedLhs a, const void* packed_rhs, size_t packed_rhs_bytes, Matrix
     SME2K_RETURN_IF_ERROR(check_packed_header(
         lhs_header, detail::packed_lhs_expectation<V, Kernel>(payload), "packed activations"));
     size_t needed = 0;  // the kernel's scratch only: A is packed already
-    if constexpr (Kernel::kPath != Path::kPortable) {
+    if constexpr (detail::kWeightsOuter<Kernel>) {
+      needed = Kernel::weights_workspace_bytes(lhs.k, vl) + detail::kWorkspaceAlignment - 1;
+    } else if constexpr (Kernel::kPath != Path::kPortable) {
       needed = Kernel::scratch_bytes(vl) + detail::kWorkspaceAlignment - 1;
     }
     void* aligned = nullptr;

@@ -21,6 +21,7 @@ enum class VariantId : uint8_t {
   kF16Acc16 = 3,
   kQS8 = 4,
   kQD8 = 5,
+  kQD8QC4W = 6,
 };
 
 template <class T>
@@ -130,6 +131,28 @@ struct VariantTraits<QD8> {
   template <class T>
   static constexpr bool kBiasInputs = std::is_same_v<T, float>;
   /// Activation types the op quantizes (gemm() takes a MatrixView of either).
+  template <class T>
+  static constexpr bool kInputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
+};
+
+/// QD8 activations (as above) x 4-bit weights symmetric per output channel (QC4W: -8..7, one
+/// f32 scale per channel), int32 accumulation, f32 or f16 output with the float epilogue.
+/// Weights are given as an Int4View (types/int4.hpp): nibbles two per byte, or int8 values.
+struct QD8QC4W {};
+
+template <>
+struct VariantTraits<QD8QC4W> {
+  using Lhs = float;
+  using Rhs = int8_t;  // the values; packing takes an Int4View
+  using Bias = float;
+  using Acc = int32_t;
+  using Out = float;
+  static constexpr VariantId kId = VariantId::kQD8QC4W;
+  static constexpr std::string_view kName = "qd8-qc4w";
+  template <class T>
+  static constexpr bool kOutputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
+  template <class T>
+  static constexpr bool kBiasInputs = std::is_same_v<T, float>;
   template <class T>
   static constexpr bool kInputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
 };

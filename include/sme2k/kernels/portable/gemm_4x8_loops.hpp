@@ -22,6 +22,12 @@
 
 namespace sme2k {
 
+/// Whether a panel format holds 4-bit weights two a byte (it has weights_at()).
+template <class F, class = void>
+inline constexpr bool kNibbles = false;
+template <class F>
+inline constexpr bool kNibbles<F, std::void_t<decltype(&F::weights_at)>> = true;
+
 template <class LhsElem, class Rhs>
 struct GemmPortable4x8Loops : KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExtent<4>> {
   using Queries = KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExtent<4>>;
@@ -110,7 +116,13 @@ struct GemmPortable4x8Loops : KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExte
     }
     for (size_t kk = 0; kk < t.k; ++kk) {
       Acc b[kNr];
-      for (size_t j = 0; j < kNr; ++j) b[j] = widen(t.b[kk * kNr + j]);
+      if constexpr (kNibbles<RhsFormat>) {  // two 4-bit weights a byte
+        int32_t w[kNr];
+        RhsFormat::weights_at(t.b, kk, w);
+        for (size_t j = 0; j < kNr; ++j) b[j] = w[j];
+      } else {
+        for (size_t j = 0; j < kNr; ++j) b[j] = widen(t.b[kk * kNr + j]);
+      }
       for (size_t i = 0; i < kRows; ++i) {
         const Acc x = widen(t.a[i * t.lda + kk]);
         for (size_t j = 0; j < kNr; ++j) acc[i][j] += x * b[j];

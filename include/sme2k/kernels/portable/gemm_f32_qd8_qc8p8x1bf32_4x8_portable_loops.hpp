@@ -1,61 +1,16 @@
-// QD8 x QC8W GEMM in plain C++ (kernels/portable/gemm_4x8_loops.hpp): each block of 4 rows of
-// A is quantized (formats/lhs_qd8p1x1.hpp) into the workspace, or was by gemm_pack_lhs(),
-// then multiplied with int32 accumulation from the zero-point term, and dequantized as the
-// SME2 kernel does.
+// QD8 x QC8W GEMM in plain C++ (kernels/portable/gemm_qd8_4x8_loops.hpp).
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
 #include <string_view>
 
-#include "sme2k/arch/dispatch.hpp"
-#include "sme2k/formats/lhs_qd8p1x1.hpp"
 #include "sme2k/formats/rhs_qc8p8x1bf32.hpp"
-#include "sme2k/kernels/portable/gemm_4x8_loops.hpp"
-#include "sme2k/types/dynamic_quantization.hpp"
+#include "sme2k/kernels/portable/gemm_qd8_4x8_loops.hpp"
 #include "sme2k/types/variant.hpp"
 
 namespace sme2k {
 
-/// A read where it lies and quantized per row by the kernel, 4 rows at a time.
-struct RowQuantizedLhs {
-  using Element = int8_t;
-  static constexpr std::string_view kName = "qd8";
-};
-
-struct GemmF32Qd8Qc8p8x1bf32_4x8PortableLoops : GemmPortable4x8Loops<int8_t, RhsQc8p8x1bf32> {
-  using Loops = GemmPortable4x8Loops<int8_t, RhsQc8p8x1bf32>;
-  using Variant = QD8;
-  using LhsFormat = RowQuantizedLhs;
-  using PackedLhsFormat = LhsQd8p1x1;  // what gemm_pack_lhs() writes for this kernel
-  static constexpr Path kPath = Path::kPortable;
+struct GemmF32Qd8Qc8p8x1bf32_4x8PortableLoops : GemmQd8PortableLoops<QD8, RhsQc8p8x1bf32> {
   static constexpr std::string_view kName = "gemm_f32_qd8_qc8p8x1bf32_4x8_portable_loops";
-
-  /// Bytes of workspace run() needs: 4 rows' parameters and int8 values.
-  static constexpr size_t workspace_bytes(size_t k) { return 4 * sizeof(Qd8RowParams) + 4 * k; }
-
-  /// Loops::run() on A (f32 or f16) quantized 4 rows at a time into `workspace`.
-  template <class In, class Out>
-  static void run(size_t m, size_t n_begin, size_t n_end, size_t k, const In* a, size_t lda,
-                  const void* rhs_payload, const EpiloguePlan& plan, Out* c, size_t ldc,
-                  void* workspace) {
-    auto* params = static_cast<Qd8RowParams*>(workspace);
-    auto* q = reinterpret_cast<int8_t*>(params + 4);
-    const size_t row_step = plan.transposed ? 1 : ldc;
-    for (size_t m0 = 0; m0 < m; m0 += 4) {
-      const size_t rows = m - m0 < 4 ? m - m0 : 4;
-      LhsQd8p1x1::quantize_rows(MatrixView<const In>{a + m0 * lda, rows, k, lda}, params, q, k);
-      Loops::run(rows, n_begin, n_end, k, q, k, rhs_payload, plan, c + m0 * row_step, ldc, params);
-    }
-  }
-
-  /// Loops::run() on activations gemm_pack_lhs() quantized before (an lhs_qd8p1x1 payload).
-  template <class Out>
-  static void run_packed(size_t m, size_t n_begin, size_t n_end, size_t k, const void* lhs_payload,
-                         const void* rhs_payload, const EpiloguePlan& plan, Out* c, size_t ldc) {
-    Loops::run(m, n_begin, n_end, k, LhsQd8p1x1::rows(lhs_payload, m), k, rhs_payload, plan, c, ldc,
-               LhsQd8p1x1::row_params(lhs_payload));
-  }
 };
 
 }  // namespace sme2k

@@ -64,15 +64,17 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
   /// @param[out] c           f32 or f16: C at (row 0 of the panel, column 0), or with
   ///                         plan.transposed C^T at (row 0, column of the panel's row 0)
   /// @param[in] scratch      scratch_bytes(VL) bytes for the epilogue
+  /// @param[in] rhs_first_panel  the panel rhs_payload starts with (a payload holding only
+  ///                         some panels, e.g. one expanded from 4-bit weights)
   template <class Out>
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void run(
       size_t rows, size_t n_begin, size_t n_end, size_t k, const void* lhs_panel,
       const void* rhs_payload, bool has_bias, const EpiloguePlan& plan, Out* c, size_t ldc,
-      float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+      float* scratch, size_t rhs_first_panel = 0) SME2K_STREAMING SME2K_INOUT_ZA {
     // One tile loop per way out, so what one epilogue needs (the activations' constants) is
     // never hoisted into another's loop: each such constant is a 4-cycle instruction per tile
     // on the M4 model.
-    const Tiles<Out> t{rows,     n_begin, n_end, k,   lhs_panel, rhs_payload,
+    const Tiles<Out> t{rows,     n_begin, n_end, k,   lhs_panel, rhs_payload, rhs_first_panel,
                        has_bias, &plan,   c,     ldc, scratch};
     if constexpr (std::is_same_v<Out, int8_t>) {
       // The op allows nothing else for int8 yet.
@@ -115,6 +117,7 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     size_t rows, n_begin, n_end, k;
     const void* lhs_panel;
     const void* rhs_payload;
+    size_t rhs_first_panel;
     bool has_bias;
     const EpiloguePlan* plan;
     Out* c;
@@ -132,7 +135,7 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     const size_t step_elements = width * Step::kKr;  // per operand per k-step
     const svbool_t step_lanes = sme2::all_lanes(Element{});
     for (size_t n0 = t.n_begin; n0 < t.n_end; n0 += width) {
-      const size_t panel = n0 / width;
+      const size_t panel = n0 / width - t.rhs_first_panel;
       const Element* b = RhsFormat::panel_data(t.rhs_payload, panel, t.k, vl);
       svzero_za();
       if constexpr (kDequantizes) {

@@ -26,6 +26,25 @@
 namespace sme2k {
 namespace detail {
 
+/// Kernels that take all of A packed first and loop over weight panels outside
+/// (Kernel::multiply(); the 4-bit kernels, which expand each weight panel once per call).
+template <class K, class = void>
+inline constexpr bool kWeightsOuter = false;
+template <class K>
+inline constexpr bool kWeightsOuter<K, std::enable_if_t<K::kWeightsOuter>> = true;
+
+/// Bytes of all packed LHS panels of an M x K A (64-byte multiple); false on overflow.
+template <class LhsFormat>
+bool checked_lhs_panels_bytes(size_t m, size_t k, size_t vl, size_t* bytes) {
+  size_t panel = 0, all = 0;
+  if (!LhsFormat::checked_panel_bytes(k, vl, &panel) ||
+      !checked_mul(panel, ceil_div(m, LhsFormat::mr(vl)), &all) || !checked_add(all, 63, &all)) {
+    return false;
+  }
+  *bytes = all / 64 * 64;
+  return true;
+}
+
 /// A GEMM call after validation: every pointer usable, every size consistent.
 template <class Lhs, class Out>
 struct GemmCall {
@@ -175,9 +194,28 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void multiply_sme2(
     }
   }
   using LhsFormat = typename Kernel::LhsFormat;
-  float* scratch = scratch_after_panel<LhsFormat>(workspace, k, sme2::vl());
-  PanelsPackedPerCall<LhsFormat, Lhs> panels{a, workspace, scratch};
-  multiply_panels<Kernel>(m, k, panels, rhs_payload, has_bias, plan, c, scratch);
+  const size_t vl = sme2::vl();
+  if constexpr (kWeightsOuter<Kernel>) {
+    // All of A first, into the workspace; then the weight panels (the kernel's loop).
+    const size_t mr = LhsFormat::mr(vl), panel_bytes = LhsFormat::panel_bytes(k, vl);
+    // The op checked checked_lhs_panels_bytes() for overflow.
+    const size_t panels_bytes = round_up(ceil_div(m, mr) * panel_bytes, 64);
+    auto* packed = static_cast<uint8_t*>(workspace);
+    void* rest = packed + panels_bytes;
+    void* pack_scratch =
+        static_cast<uint8_t*>(rest) + Kernel::expanded_bytes(k, vl);  // the kernel's scratch
+    for (size_t m0 = 0; m0 < m; m0 += mr) {
+      const size_t rows = m - m0 < mr ? m - m0 : mr;
+      LhsFormat::pack_panel_sme2(MatrixView<const Lhs>{a.data + m0 * a.ld, rows, k, a.ld},
+                                 packed + m0 / mr * panel_bytes, pack_scratch);
+    }
+    const PanelsPackedBefore panels{packed, panel_bytes, mr};
+    Kernel::multiply(m, n, k, panels, rhs_payload, has_bias, plan, c.data, c.ld, rest);
+  } else {
+    float* scratch = scratch_after_panel<LhsFormat>(workspace, k, vl);
+    PanelsPackedPerCall<LhsFormat, Lhs> panels{a, workspace, scratch};
+    multiply_panels<Kernel>(m, k, panels, rhs_payload, has_bias, plan, c, scratch);
+  }
 }
 
 template <class Kernel, class SmallM, class Lhs, class Out>
@@ -217,8 +255,13 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_packed_lhs_
   const size_t vl = sme2::vl();
   PanelsPackedBefore panels{static_cast<const uint8_t*>(call.lhs_payload),
                             LhsFormat::panel_bytes(call.k, vl), LhsFormat::mr(vl)};
-  multiply_panels<Kernel>(call.m, call.k, panels, call.rhs_payload, call.has_bias, call.plan,
-                          call.c, static_cast<float*>(call.workspace));
+  if constexpr (kWeightsOuter<Kernel>) {
+    Kernel::multiply(call.m, output_columns(call.c, call.plan), call.k, panels, call.rhs_payload,
+                     call.has_bias, call.plan, call.c.data, call.c.ld, call.workspace);
+  } else {
+    multiply_panels<Kernel>(call.m, call.k, panels, call.rhs_payload, call.has_bias, call.plan,
+                            call.c, static_cast<float*>(call.workspace));
+  }
 }
 
 /// Packs all of A, panel after panel, as gemm_pack_lhs() stores it. The packer's scratch is

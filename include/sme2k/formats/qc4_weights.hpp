@@ -1,0 +1,31 @@
+// Packing QD8 x QC4W weights: 4-bit values from an Int4View (nibbles or int8 values, either
+// layout) into a 4-bit panel format (rhs_qc4p2vlx4bf32, rhs_qc4p8x1bf32), with QD8's
+// per-channel parameters in front (column sum, f32 scale, f32 bias; formats/qd8_weights.hpp
+// validates the scales and K).
+#pragma once
+
+#include <cstddef>
+
+#include "sme2k/formats/int8_channel_params.hpp"
+#include "sme2k/types/dynamic_quantization.hpp"
+#include "sme2k/types/int4.hpp"
+#include "sme2k/types/layout.hpp"
+
+namespace sme2k {
+
+/// Packs validated QC4W weights into `payload` (Format::payload_bytes(n, k, vl)).
+template <class Format>
+void pack_qc4_weights(const Int4View& b, RhsLayout layout, const float* bias,
+                      const float* weight_scales, size_t vl, void* payload) {
+  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
+  const auto at = [&](size_t kk, size_t j) -> int {
+    return layout == RhsLayout::kKxN ? b(kk, j) : b(j, kk);
+  };
+  Format::pack(shape.n, shape.k, at, vl, payload);
+  write_channel_params<Format>(
+      shape.n, shape.k, at, vl, payload, [&](size_t n, int64_t column_sum) {
+        return qd8_channel_params(column_sum, weight_scales[n], bias != nullptr ? bias[n] : 0.0f);
+      });
+}
+
+}  // namespace sme2k
