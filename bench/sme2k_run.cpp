@@ -1163,6 +1163,150 @@ int pack_lhs_verb(int argc, char** argv) {
   return o.in == OutChoice::kF16 ? run_pack_lhs_qd8<sme2k::f16>(o) : run_pack_lhs_qd8<float>(o);
 }
 
+// ------------------------------------------------------------------------------ pack-rhs
+
+struct PackRhsOptions {
+  const char* variant = nullptr;
+  size_t n = 0, k = 0;
+  sme2k::RhsLayout b_layout = sme2k::RhsLayout::kNxK;
+  bool int8_values = false;  // 4-bit weights one a byte instead of two
+  uint32_t seed = 1;
+  PathChoice path = PathChoice::kAuto;
+};
+
+using PackRhsSpec = OptionSpec<PackRhsOptions>;
+const PackRhsSpec kPackRhsOptions[] = {
+    {"--variant", "NAME", "weights of: qd8-qc4w",
+     [](const char* v, PackRhsOptions* o) {
+       o->variant = v;
+       return true;
+     }},
+    {"--n", "N", "output channels (required)",
+     [](const char* v, PackRhsOptions* o) { return parse_positive(v, &o->n); }},
+    {"--k", "K", "input channels (required)",
+     [](const char* v, PackRhsOptions* o) { return parse_positive(v, &o->k); }},
+    {"--b-layout", "kxn|nxk", "how B is stored before packing (default nxk)",
+     [](const char* v, PackRhsOptions* o) { return parse_choice(v, kLayoutNames, &o->b_layout); }},
+    {"--int8-values", nullptr, "4-bit values given one a byte (default: nibbles, two a byte)",
+     [](const char*, PackRhsOptions* o) {
+       o->int8_values = true;
+       return true;
+     }},
+    {"--seed", "S", "seed of the random data (default 1)", parse_seed<PackRhsOptions>},
+    {"--path", "auto|portable|sme2", "force a path (default auto)", parse_path<PackRhsOptions>},
+};
+
+/// QC4W weight packing alone in the region (gemm_pack_rhs, a one-time cost per model);
+/// checked after it by a GEMV of the packed weights against the same weights unpacked.
+int run_pack_rhs_qc4w(const PackRhsOptions& o) {
+  using V = sme2k::QD8QC4W;
+  const std::optional<sme2k::Path> forced = forced_path(o.path);
+  if (forced && !sme2k::path_available(*forced, sme2k::cpu_features())) {
+    std::fprintf(stderr, "sme2k-run: path %s is not available\n", sme2k::path_name(*forced));
+    return kExitFailure;
+  }
+  std::optional<sme2k::testing::ScopedForcePath> force;
+  if (forced) force.emplace(*forced);
+  const bool kxn = o.b_layout == sme2k::RhsLayout::kKxN;
+  const size_t rows = kxn ? o.k : o.n, cols = kxn ? o.n : o.k;
+  if (!o.int8_values && cols % 2 != 0) {
+    std::fprintf(stderr, "sme2k-run: nibble rows need an even length (%zu)\n", cols);
+    return kExitUsage;
+  }
+  Buffer<float> values = random_matrix(rows, cols, cols, o.seed * 5);
+  Buffer<int8_t> b = allocate<int8_t>(rows * cols);
+  for (size_t i = 0; i < rows * cols; ++i) b[i] = static_cast<int8_t>(values[i] * 7.99f);
+  const size_t ld = o.int8_values ? cols : cols / 2;
+  Buffer<uint8_t> stored = allocate<uint8_t>(rows * ld);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c) {
+      if (o.int8_values) {
+        stored[r * ld + c] = static_cast<uint8_t>(b[r * cols + c]);
+      } else {
+        const auto nibble = static_cast<unsigned>(b[r * cols + c]) & 0xFu;
+        uint8_t& byte = stored[r * ld + c / 2];
+        byte = static_cast<uint8_t>(c % 2 == 0 ? nibble : (byte | nibble << 4));
+      }
+    }
+  }
+  const sme2k::Int4View view{
+      stored.get(), rows, cols, ld,
+      o.int8_values ? sme2k::Int4Storage::kInt8 : sme2k::Int4Storage::kNibbles};
+  Buffer<float> w_scales = allocate<float>(o.n);
+  for (size_t j = 0; j < o.n; ++j) w_scales[j] = 0.01f * (1.0f + static_cast<float>(j % 5));
+  size_t bytes = 0;
+  sme2k::Status status = sme2k::gemm_packed_rhs_size<V>(o.n, o.k, &bytes);
+  Buffer<unsigned char> packed = allocate<unsigned char>(bytes);
+
+  sme2k_roi_begin();
+  if (status.ok()) {
+    status =
+        sme2k::gemm_pack_rhs<V>(view, o.b_layout, nullptr, w_scales.get(), packed.get(), bytes);
+  }
+  sme2k_roi_end();
+
+  sme2k::PackedHeader header{};  // the path the weights were packed for
+  if (status.ok()) std::memcpy(&header, packed.get(), sizeof header);
+  const sme2k::Path path = header.path;
+  const size_t svl_bits = sme2k::streaming_vector_bytes() * 8;
+  std::printf("pack-rhs qd8-qc4w N=%zu K=%zu b=%s storage=%s bytes=%zu path=%s svl=%zu status=%s\n",
+              o.n, o.k, sme2k::rhs_layout_name(o.b_layout), o.int8_values ? "int8" : "nibbles",
+              bytes, status.ok() ? sme2k::path_name(path) : "-", svl_bits,
+              status.ok() ? "ok" : sme2k::status_code_name(status.code()));
+  if (!status.ok()) {
+    std::fprintf(stderr, "sme2k-run: %s\n", status.message());
+    return kExitFailure;
+  }
+  // One row of activations through the packed weights, against the reference.
+  sme2k::reference::Qd8GemmProblem p;
+  p.m = 1, p.n = o.n, p.k = o.k;
+  Buffer<float> a = random_matrix(1, o.k, o.k, o.seed * 5 + 1);
+  p.a.assign(a.get(), a.get() + o.k);
+  p.b = b.get(), p.ldb = cols, p.b_layout = o.b_layout;
+  p.w_scales = w_scales.get();
+  Buffer<float> c = allocate<float>(o.n);
+  status = sme2k::gemm<V>(sme2k::MatrixView<const float>{a.get(), 1, o.k, o.k}, packed.get(), bytes,
+                          sme2k::MatrixView<float>{c.get(), 1, o.n, o.n});
+  if (!status.ok()) {
+    std::fprintf(stderr, "sme2k-run: %s\n", status.message());
+    return kExitFailure;
+  }
+  const std::vector<sme2k::reference::QuantizedRow> quantized = sme2k::reference::quantize_rows(p);
+  Verifier v;
+  for (size_t j = 0; j < o.n; ++j) {
+    const sme2k::reference::Qd8Element want = sme2k::reference::qd8_at(p, quantized[0], 0, j);
+    v.expect_near(0, j, c[j], want.value, sme2k::reference::qd8_dequant_bound(want.magnitude));
+  }
+  std::printf("verified %zu outputs of a GEMV through the packed weights: %s\n", v.checked(),
+              v.failed() == 0 ? "ok" : "MISMATCH");
+  if (v.failed() != 0) return kExitFailure;
+  return meets_expectations(o.path, path, svl_bits) ? kExitOk : kExitFailure;
+}
+
+void pack_rhs_usage(std::FILE* out) {
+  std::fprintf(out, "usage: sme2k-run pack-rhs --variant qd8-qc4w --n N --k K [options]\n\n");
+  std::fprintf(out, "Packs 4-bit weights (gemm_pack_rhs) alone in the region.\nOptions:\n");
+  print_options(out, kPackRhsOptions);
+}
+
+int pack_rhs_verb(int argc, char** argv) {
+  PackRhsOptions o;
+  if (!parse_options(argc, argv, 2, kPackRhsOptions, &o)) {
+    pack_rhs_usage(stderr);
+    return kExitUsage;
+  }
+  if (o.variant == nullptr || o.n == 0 || o.k == 0) {
+    std::fprintf(stderr, "sme2k-run pack-rhs: --variant, --n and --k are required\n");
+    pack_rhs_usage(stderr);
+    return kExitUsage;
+  }
+  if (std::strcmp(o.variant, "qd8-qc4w") != 0) {
+    std::fprintf(stderr, "sme2k-run pack-rhs: unknown variant '%s'; known: qd8-qc4w\n", o.variant);
+    return kExitUsage;
+  }
+  return run_pack_rhs_qc4w(o);
+}
+
 // --------------------------------------------------------------------------------- verbs
 
 /// One op per verb (DESIGN.md section 5): conv2d, pack-lhs, ... join this table.
@@ -1174,6 +1318,8 @@ struct Verb {
 };
 constexpr Verb kVerbs[] = {
     {"gemm", "C = clamp(A x B + bias), weights packed before the region", gemm_verb, gemm_usage},
+    {"pack-rhs", "4-bit weights packed (qd8-qc4w), the one-time cost", pack_rhs_verb,
+     pack_rhs_usage},
     {"pack-lhs", "activations quantized and packed for later GEMMs (qd8)", pack_lhs_verb,
      pack_lhs_usage},
 };

@@ -104,7 +104,7 @@ TEST(Naming, RegistryTableMatchesTypes) {
   // f16-accumulating kernel (it borrows F16's elsewhere). QS8 and QD8: a portable and an
   // SME2 kernel each.
   EXPECT_EQ(portable, 5u);
-  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 8u : 0u);
+  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 9u : 0u);
 }
 
 TEST(Naming, PackedFormatIdsNameTheirFormats) {

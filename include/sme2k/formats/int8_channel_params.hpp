@@ -12,22 +12,31 @@
 
 namespace sme2k {
 
-/// For each output channel n of an N x K B whose weight (k, n) is at(k, n), writes
-/// make(n, sum_k B[k][n]) as the n-th Format::BiasElement in front of its panel. The weights
-/// part of the panels is packed separately (Format::pack).
-template <class Format, class At, class Make>
-void write_channel_params(size_t n, size_t k, At&& at, size_t vl, void* payload, Make&& make) {
+/// Writes make(n) as the n-th Format::BiasElement in front of its panel, for the N output
+/// channels of weights of depth k.
+template <class Format, class Make>
+void write_channel_params(size_t n, size_t k, size_t vl, void* payload, Make&& make) {
   using Params = typename Format::BiasElement;
   const size_t width = Format::nr(vl);
   for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
     auto* params = reinterpret_cast<uint8_t*>(payload) + p * Format::panel_bytes(k, vl);
     for (size_t j = 0; j < width && n0 + j < n; ++j) {
-      int64_t column_sum = 0;
-      for (size_t kk = 0; kk < k; ++kk) column_sum += at(kk, n0 + j);
-      const Params value = make(n0 + j, column_sum);
+      const Params value = make(n0 + j);
       std::memcpy(params + j * sizeof value, &value, sizeof value);
     }
   }
+}
+
+/// For each output channel n of an N x K B whose weight (k, n) is at(k, n), writes
+/// make(n, sum_k B[k][n]) as the n-th Format::BiasElement in front of its panel. The weights
+/// part of the panels is packed separately (Format::pack).
+template <class Format, class At, class Make>
+void write_channel_params(size_t n, size_t k, At&& at, size_t vl, void* payload, Make&& make) {
+  write_channel_params<Format>(n, k, vl, payload, [&](size_t j) {
+    int64_t column_sum = 0;
+    for (size_t kk = 0; kk < k; ++kk) column_sum += at(kk, j);
+    return make(j, column_sum);
+  });
 }
 
 /// The same for int8 B (K x N or N x K as `layout` says).

@@ -24,6 +24,13 @@
 
 namespace sme2k {
 
+/// A read where it lies and quantized per row by the kernel itself, a few rows at a time
+/// (the portable kernels, the few-rows SME2 kernels).
+struct RowQuantizedLhs {
+  using Element = int8_t;
+  static constexpr std::string_view kName = "qd8";
+};
+
 struct LhsQd8p1x1 {
   using Element = int8_t;
   static constexpr PackedFormatId kId = PackedFormatId::kLhsQd8p1x1;

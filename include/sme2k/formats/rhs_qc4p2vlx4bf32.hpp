@@ -95,6 +95,40 @@ struct RhsQc4p2vlx4bf32 {
     }
   }
 
+  /// pack() for the common case of N x K nibble rows (PyTorch's and ggml's int4 weights:
+  /// row n at rows + n * ld, two values a byte, low nibble first; K even), byte to byte: a packed
+  /// byte is (hi nibble << 4) | (lo nibble ^ 8), since w + 8 = w ^ 8 in 4 bits. Also writes
+  /// each column's sum of weights to sums[n].
+  static void pack_nibble_rows(size_t n, size_t k, const uint8_t* rows, size_t ld, size_t vl,
+                               void* payload, int64_t* sums) {
+    const size_t width = nr(vl);
+    for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
+      auto* panel = static_cast<uint8_t*>(payload) + p * panel_bytes(k, vl);
+      std::memset(panel, 0, params_bytes(vl));
+      uint8_t* data = panel + params_bytes(vl);
+      std::memset(data, kZeroPair, kp(k) / 4 * 4 * vl);
+      for (size_t c = 0; c < vl; ++c) {
+        const size_t hi_col = n0 + c, lo_col = n0 + vl + c;
+        // A missing column reads as zeros: 0x00 pairs (its sum is not written).
+        static const uint8_t kZeros[1] = {0};
+        const uint8_t* hi = hi_col < n ? rows + hi_col * ld : kZeros;
+        const uint8_t* lo = lo_col < n ? rows + lo_col * ld : kZeros;
+        const size_t hi_step = hi_col < n ? 1 : 0, lo_step = lo_col < n ? 1 : 0;
+        int64_t hi_sum = 0, lo_sum = 0;
+        uint8_t* lane = data + 4 * c;
+        for (size_t kk = 0; kk < k; kk += 2) {
+          const unsigned h = hi[kk / 2 * hi_step], l = lo[kk / 2 * lo_step];
+          uint8_t* even = lane + kk / 4 * 4 * vl + kk % 4;
+          even[0] = static_cast<uint8_t>(((h & 0xFu) << 4) | ((l & 0xFu) ^ 8u));
+          even[1] = static_cast<uint8_t>((h & 0xF0u) | ((l >> 4) ^ 8u));
+          hi_sum += kNibblePairSum[h], lo_sum += kNibblePairSum[l];
+        }
+        if (hi_col < n) sums[hi_col] = hi_sum;
+        if (lo_col < n) sums[lo_col] = lo_sum;
+      }
+    }
+  }
+
 #if SME2K_HAS_SME2_CODE
   /// The rhs_qc8p2vlx4bf32 panel of the weights of one packed panel (`in`, of depth k),
   /// written to `out` (RhsQc8p2vlx4bf32::panel_bytes(k, VL), 64-byte aligned): four
@@ -113,7 +147,8 @@ struct RhsQc4p2vlx4bf32 {
     src += params_bytes(vl);
     dst += RhsQc8p2vlx4bf32::nr(vl) * sizeof(RhsQc8p2vlx4bf32::BiasElement);
     const size_t quads = kp(k) / 4;
-    const svint8_t eight = svdup_s8(8), four = svdup_s8(4), minus_128 = svdup_s8(-128);
+    svint8_t eight = svdup_s8(8), four = svdup_s8(4), minus_128 = svdup_s8(-128);
+    asm("" : "+w"(eight), "+w"(four), "+w"(minus_128));  // made once, not per iteration
     const svbool_t on = sme2::all_lanes(int8_t{});
     for (size_t q = 0; q < quads; q += 4, src += 4 * bytes, dst += 8 * bytes) {
       const svcount_t in_quads = svwhilelt_c8_u64(q * bytes, quads * bytes, 4);

@@ -21,6 +21,7 @@
 #include "sme2k/arch/vl.hpp"
 #include "sme2k/formats/packed_header.hpp"
 #include "sme2k/types/dynamic_quantization.hpp"
+#include "sme2k/types/int4.hpp"
 #include "sme2k/types/size_math.hpp"
 
 namespace sme2k {
@@ -56,6 +57,32 @@ struct RhsQc4p8x1bf32 {
       const unsigned byte = data[4 * k + b];
       w[2 * b] = static_cast<int32_t>((byte & 0xFu) ^ 8u) - 8;
       w[2 * b + 1] = static_cast<int32_t>((byte >> 4) ^ 8u) - 8;
+    }
+  }
+
+  /// pack() for N x K nibble rows (row n at rows + n * ld, low nibble first; K even), byte
+  /// pairs at a time; also each column's sum of weights to sums[n].
+  static void pack_nibble_rows(size_t n, size_t k, const uint8_t* rows, size_t ld, size_t vl,
+                               void* payload, int64_t* sums) {
+    for (size_t n0 = 0, p = 0; n0 < n; n0 += 8, ++p) {
+      auto* panel = static_cast<uint8_t*>(payload) + p * panel_bytes(k, vl);
+      std::memset(panel, 0, panel_bytes(k, vl));
+      uint8_t* data = panel + 8 * sizeof(BiasElement);
+      for (size_t b = 0; b < 4; ++b) {
+        const size_t even_col = n0 + 2 * b, odd_col = even_col + 1;
+        if (even_col >= n) break;
+        const uint8_t* even = rows + even_col * ld;
+        const uint8_t* odd = odd_col < n ? rows + odd_col * ld : nullptr;
+        int64_t even_sum = 0, odd_sum = 0;
+        for (size_t kk = 0; kk < k; kk += 2) {
+          const unsigned e = even[kk / 2], o = odd != nullptr ? odd[kk / 2] : 0u;
+          data[4 * kk + b] = static_cast<uint8_t>((e & 0xFu) | (o & 0xFu) << 4);
+          data[4 * (kk + 1) + b] = static_cast<uint8_t>((e >> 4) | (o & 0xF0u));
+          even_sum += kNibblePairSum[e], odd_sum += kNibblePairSum[o];
+        }
+        sums[even_col] = even_sum;
+        if (odd_col < n) sums[odd_col] = odd_sum;
+      }
     }
   }
 

@@ -218,6 +218,54 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void quantize_rows_2vl(
   }
 }
 
+/// Quantizes rows [0, a.rows) (at most 4) of `a` per row, as quantize_rows_2vl() does, into
+/// plain rows for the few-rows kernels: row r's int8 values at q + r * ldq (0 from K to ldq, a
+/// multiple of 4VL), its parameters at params[r] and the sum of its values at sums[r].
+/// Clobbers ZA.
+/// @param[in] scratch  one vector, 64-byte aligned
+template <class In>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void quantize_few_rows(
+    MatrixView<const In> a, Qd8RowParams* params, int32_t* sums, int8_t* q, size_t ldq,
+    float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  const size_t rows = a.rows, k = a.cols;
+  alignas(64) float lo[kMaxVl], hi[kMaxVl], inv[kMaxVl], magic[kMaxVl];
+  alignas(64) Qd8RowParams all_params[kMaxVl];
+  const In* four[4];
+  for (size_t i = 0; i < 4; ++i) four[i] = &a(i < rows ? i : rows - 1, 0);
+  detail::range_of_4_rows(four, k, lo, hi);
+  const svbool_t in_rows = svwhilelt_b32_u64(0, rows);
+  detail::row_params(in_rows, svld1(in_rows, lo), svld1(in_rows, hi), all_params, inv, magic);
+  const svbool_t all = all_lanes(0.0f);
+  const svbool_t all_bytes = all_lanes(int8_t{});
+  svint32_t unbias = svdup_s32(-0x4B400000);  // -(bits of kRoundingMagic)
+  asm("" : "+w"(unbias));
+  const svint8_t ones = svdup_s8(1);
+  const auto group_vector = static_cast<uint32_t>(vl);
+  for (size_t r = 0; r < rows; ++r) {
+    params[r] = all_params[r];
+    svst1(all, scratch, svdup_f32(magic[r]));
+    const svfloat32_t row_inv = svdup_f32(inv[r]);
+    svint32_t sum = svdup_s32(0);
+    int8_t* out = q + r * ldq;
+    for (size_t k0 = 0; k0 < ldq; k0 += 4 * vl) {
+      svldr_za(0, scratch);
+      svldr_za(group_vector, scratch);
+      svldr_za(2 * group_vector, scratch);
+      svldr_za(3 * group_vector, scratch);
+      svmla_single_za32_f32_vg1x4(0, detail::load_f32_x4(&a(r, 0), k0, k), row_inv);
+      const svint8_t values =
+          svqcvt_s8_s32_x4(svadd_single_s32_x4(svread_za32_s32_vg1x4(0), unbias));
+      svst1(all_bytes, out + k0, values);
+      sum = svdot_s32(sum, values, ones);
+    }
+    // Past K the zero lanes quantized to the zero point: out of the sum, and 0 in the row.
+    const int32_t zero_point = -params[r].neg_zero_point;
+    sums[r] = static_cast<int32_t>(svaddv(all, sum)) - static_cast<int32_t>(ldq - k) * zero_point;
+    for (size_t kk = k; kk < ldq; ++kk) out[kk] = 0;
+  }
+}
+
 }  // namespace sme2
 }  // namespace sme2k
 

@@ -60,14 +60,43 @@ bool uses_small_m_kernel(size_t m, OutputOrder order) {
 
 // The SME2 driver's workspace: one packed LHS panel, then the epilogue scratch, each on a
 // cache line; plus the slack to align an arbitrary caller pointer. Kernels that read A where
-// it lies (portable, small M) need none.
-template <class K, class = void>
-struct HasWorkspace : std::false_type {};
-template <class K>
-struct HasWorkspace<K, std::void_t<decltype(K::workspace_bytes(size_t{}))>> : std::true_type {};
+// it lies (portable, small M) need none, unless they convert it (HasWorkspace: QD8).
+
+/// Variants whose activations are worth packing before the call (ops/gemm_packed_lhs.hpp):
+/// QD8 and QD8QC4W (the quantization is the work saved).
+template <class V>
+inline constexpr bool kPacksLhs = std::is_same_v<V, QD8> || std::is_same_v<V, QD8QC4W>;
+
+/// Workspace of gemm() on packed activations: the kernel's scratch (and, for kernels that
+/// expand their weights, the expanded panel); nothing on the portable path.
+template <class Kernel>
+size_t packed_lhs_workspace_bytes(size_t k, size_t vl) {
+  if constexpr (kWeightsOuter<Kernel>) {
+    return Kernel::weights_workspace_bytes(k, vl) + kWorkspaceAlignment - 1;
+  } else if constexpr (Kernel::kPath != Path::kPortable) {
+    return Kernel::scratch_bytes(vl) + kWorkspaceAlignment - 1;
+  } else {
+    return 0;
+  }
+}
 
 template <class V, class Kernel>
+bool gemm_workspace_bytes_for_a(size_t m, size_t k, size_t vl, OutputOrder order, size_t* bytes);
+
+/// Bytes of workspace gemm() needs, on A or (kPacksLhs) on packed activations alike.
+template <class V, class Kernel>
 bool gemm_workspace_bytes(size_t m, size_t k, size_t vl, OutputOrder order, size_t* bytes) {
+  if (!gemm_workspace_bytes_for_a<V, Kernel>(m, k, vl, order, bytes)) return false;
+  if constexpr (kPacksLhs<V>) {
+    if (k > kQd8MaxK) return true;  // refused by every entry; no size to add
+    const size_t packed = packed_lhs_workspace_bytes<Kernel>(k, vl);
+    if (packed > *bytes) *bytes = packed;
+  }
+  return true;
+}
+
+template <class V, class Kernel>
+bool gemm_workspace_bytes_for_a(size_t m, size_t k, size_t vl, OutputOrder order, size_t* bytes) {
   if constexpr (Kernel::kPath == Path::kPortable) {
     *bytes = 0;
     if constexpr (HasWorkspace<Kernel>::value) {
@@ -78,7 +107,12 @@ bool gemm_workspace_bytes(size_t m, size_t k, size_t vl, OutputOrder order, size
     return true;
   } else {
     if (uses_small_m_kernel<V, Kernel>(m, order)) {
+      using SmallM = SmallMKernelFor<V, Kernel>;
       *bytes = 0;
+      if constexpr (HasWorkspace<SmallM>::value) {  // K bounded by validation
+        return k <= (SIZE_MAX - 8 * kWorkspaceAlignment) / 8 &&
+               checked_add(SmallM::workspace_bytes(k), kWorkspaceAlignment - 1, bytes);
+      }
       return true;
     }
     size_t panel = 0;

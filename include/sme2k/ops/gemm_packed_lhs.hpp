@@ -32,11 +32,6 @@ struct PackedLhs {
 
 namespace detail {
 
-/// Variants whose activations are worth packing before the call: QD8 and QD8QC4W (the
-/// quantization is the work saved). Float activations are packed per call at the cost of a copy.
-template <class V>
-inline constexpr bool kPacksLhs = std::is_same_v<V, QD8> || std::is_same_v<V, QD8QC4W>;
-
 template <class Kernel>
 bool packed_lhs_payload_bytes(size_t m, size_t k, size_t vl, size_t* bytes) {
   using Format = typename Kernel::PackedLhsFormat;
@@ -169,12 +164,8 @@ Status gemm(PackedLhs a, const void* packed_rhs, size_t packed_rhs_bytes, Matrix
     }
     SME2K_RETURN_IF_ERROR(check_packed_header(
         lhs_header, detail::packed_lhs_expectation<V, Kernel>(payload), "packed activations"));
-    size_t needed = 0;  // the kernel's scratch only: A is packed already
-    if constexpr (detail::kWeightsOuter<Kernel>) {
-      needed = Kernel::weights_workspace_bytes(lhs.k, vl) + detail::kWorkspaceAlignment - 1;
-    } else if constexpr (Kernel::kPath != Path::kPortable) {
-      needed = Kernel::scratch_bytes(vl) + detail::kWorkspaceAlignment - 1;
-    }
+    // The kernel's own part only: A is packed already.
+    const size_t needed = detail::packed_lhs_workspace_bytes<Kernel>(lhs.k, vl);
     void* aligned = nullptr;
     SME2K_RETURN_IF_ERROR(
         (detail::check_kernel_call<V, Kernel>(lhs, packed_rhs, packed_rhs_bytes, checked, needed,

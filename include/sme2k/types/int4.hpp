@@ -46,6 +46,24 @@ struct Int4View {
   }
 };
 
+namespace detail {
+constexpr int8_t nibble_pair_sum(unsigned byte) {
+  return static_cast<int8_t>(static_cast<int>((byte & 0xFu) ^ 8u) - 8 +
+                             static_cast<int>((byte >> 4) ^ 8u) - 8);
+}
+struct NibblePairSums {
+  int8_t sum[256];
+  constexpr NibblePairSums() : sum() {
+    for (unsigned b = 0; b < 256; ++b) sum[b] = nibble_pair_sum(b);
+  }
+  constexpr int8_t operator[](unsigned byte) const { return sum[byte]; }
+};
+}  // namespace detail
+
+/// The sum of the two 4-bit values of a nibble-packed byte (a table: packers sum columns
+/// byte by byte).
+inline constexpr detail::NibblePairSums kNibblePairSum{};
+
 /// Checks an Int4View: sizes, null data, known storage, even rows of nibbles, ld, byte span;
 /// for int8 storage every value in -8..7.
 inline Status validate_int4(const Int4View& b, const char* op) {

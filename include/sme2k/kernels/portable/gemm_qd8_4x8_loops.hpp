@@ -16,12 +16,6 @@
 
 namespace sme2k {
 
-/// A read where it lies and quantized per row by the kernel, 4 rows at a time.
-struct RowQuantizedLhs {
-  using Element = int8_t;
-  static constexpr std::string_view kName = "qd8";
-};
-
 /// The portable QD8 kernel of variant V on int8 or 4-bit weights (Rhs).
 template <class V, class Rhs>
 struct GemmQd8PortableLoops : GemmPortable4x8Loops<int8_t, Rhs> {

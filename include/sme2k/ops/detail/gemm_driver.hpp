@@ -26,6 +26,12 @@
 namespace sme2k {
 namespace detail {
 
+/// Kernels that need a workspace of their own beyond the driver's (workspace_bytes(K)).
+template <class K, class = void>
+struct HasWorkspace : std::false_type {};
+template <class K>
+struct HasWorkspace<K, std::void_t<decltype(K::workspace_bytes(size_t{}))>> : std::true_type {};
+
 /// Kernels that take all of A packed first and loop over weight panels outside
 /// (Kernel::multiply(); the 4-bit kernels, which expand each weight panel once per call).
 template <class K, class = void>
@@ -189,7 +195,11 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void multiply_sme2(
   const size_t m = a.rows, k = a.cols, n = output_columns(c, plan);
   if constexpr (!std::is_void_v<SmallM>) {
     if (m <= SmallM::kMaxRows && !plan.transposed) {
-      SmallM::run(m, n, k, a.data, a.ld, rhs_payload, has_bias, plan, c.data, c.ld);
+      if constexpr (HasWorkspace<SmallM>::value) {  // it converts A (QD8 quantizes it)
+        SmallM::run(m, n, k, a.data, a.ld, rhs_payload, has_bias, plan, c.data, c.ld, workspace);
+      } else {
+        SmallM::run(m, n, k, a.data, a.ld, rhs_payload, has_bias, plan, c.data, c.ld);
+      }
       return;
     }
   }
