@@ -1,4 +1,4 @@
-// Google Benchmark suite of the GEMM op, for every variant (f32, f16). Names are
+// Google Benchmark suite of the GEMM op (f32, f16, and QD8 x QC4W at LLM shapes). Names are
 // BM_<op>/<variant>/<path> with named arguments (STYLE.md point 13), e.g.
 // BM_gemm/f16/sme2/M:256/N:2048/K:2048.
 //
@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "reference/dynamic_quant.hpp"
 #include "reference/gemm.hpp"
 #include "sme2k/sme2k.hpp"
 
@@ -335,6 +336,85 @@ void register_batch_benchmarks() {
   }
 }
 
+/// LLM fully connected layers with 4-bit weights (QD8 x QC4W): activations f32, quantized per
+/// row inside the op; weights given as PyTorch / ggml store them (N x K nibble rows) and
+/// packed before timing. Arguments: M (tokens: 1 decode, 16, 256 prefill), N, K.
+void bm_gemm_qd8_qc4w(benchmark::State& state, sme2k::Path path) {
+  using V = sme2k::QD8QC4W;
+  const std::string why = unavailable_reason(path);
+  if (!why.empty()) return skip(state, why);
+  const sme2k::testing::ScopedForcePath force(path);
+  const auto m = static_cast<size_t>(state.range(0)), n = static_cast<size_t>(state.range(1)),
+             k = static_cast<size_t>(state.range(2));
+  std::vector<float> a = random_values(m * k, 6), w_values = random_values(n * k, 7);
+  std::vector<int8_t> w(n * k);
+  std::vector<uint8_t> nibbles(n * k / 2);
+  for (size_t i = 0; i < n * k; ++i) {
+    w[i] = static_cast<int8_t>(w_values[i] * 7.99f);
+    const auto nibble = static_cast<unsigned>(w[i]) & 0xFu;
+    nibbles[i / 2] = static_cast<uint8_t>(i % 2 == 0 ? nibble : (nibbles[i / 2] | nibble << 4));
+  }
+  std::vector<float> scales(n), bias = random_values(n, 8), c(m * n);
+  for (size_t j = 0; j < n; ++j) scales[j] = 0.01f * (1.0f + static_cast<float>(j % 7));
+  size_t packed_bytes = 0, ws_bytes = 0;
+  sme2k::Status s = sme2k::gemm_packed_rhs_size<V>(n, k, &packed_bytes);
+  std::vector<unsigned char> packed(packed_bytes);
+  if (s.ok()) {
+    s = sme2k::gemm_pack_rhs<V>(
+        sme2k::Int4View{nibbles.data(), n, k, k / 2, sme2k::Int4Storage::kNibbles},
+        sme2k::RhsLayout::kNxK, bias.data(), scales.data(), packed.data(), packed_bytes);
+  }
+  if (s.ok()) s = sme2k::gemm_workspace_size<V>(m, n, k, &ws_bytes);
+  std::vector<unsigned char> workspace(ws_bytes);
+  for (auto _ : state) {
+    if (!s.ok()) break;
+    s = sme2k::gemm<V>(sme2k::dense_matrix<const float>(a.data(), m, k), packed.data(),
+                       packed_bytes, sme2k::dense_matrix(c.data(), m, n), {}, workspace.data(),
+                       ws_bytes);
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  if (!s.ok()) return fail(state, s.message());
+  if (sme2k::last_used_path() != path) return fail(state, "dispatch took another path");
+  sme2k::reference::Qd8GemmProblem p;
+  p.m = m, p.n = n, p.k = k;
+  p.a = a;
+  p.b = w.data(), p.ldb = k, p.b_layout = sme2k::RhsLayout::kNxK;
+  p.w_scales = scales.data();
+  p.bias = bias.data();
+  const std::vector<sme2k::reference::QuantizedRow> rows = sme2k::reference::quantize_rows(p);
+  for (size_t t = 0; t < 16; ++t) {
+    const size_t i = t * 7919 % m, j = t * 104729 % n;
+    const sme2k::reference::Qd8Element want = sme2k::reference::qd8_at(p, rows[i], i, j);
+    if (!(std::fabs(c[i * n + j] - want.value) <=
+          sme2k::reference::qd8_dequant_bound(want.magnitude))) {
+      return fail(state, "wrong result");
+    }
+  }
+  state.counters["MAC/s"] = benchmark::Counter(static_cast<double>(m * n * k),
+                                               benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["weight bytes/s"] = benchmark::Counter(
+      static_cast<double>(n * k / 2), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void register_llm_benchmarks() {
+  for (const sme2k::Path path : gemm_paths<sme2k::QD8QC4W>()) {
+    auto* b = benchmark::RegisterBenchmark(
+        ("BM_gemm/qd8-qc4w/" + std::string(sme2k::path_name(path))).c_str(), bm_gemm_qd8_qc4w,
+        path);
+    b->ArgNames({"M", "N", "K"})->Unit(benchmark::kMicrosecond);
+    for (int64_t m : {1, 16, 256}) {
+      for (const auto& [n, k] : {std::pair<int64_t, int64_t>{2048, 2048},
+                                 {8192, 2048},
+                                 {2048, 8192},
+                                 {4096, 2304},
+                                 {9216, 2304}}) {
+        b->Args({m, n, k});
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -344,6 +424,7 @@ int main(int argc, char** argv) {
   register_benchmarks<sme2k::F16>();
   register_benchmarks<sme2k::F16Acc16>();
   register_batch_benchmarks();
+  register_llm_benchmarks();
   benchmark::AddCustomContext("sme2k_cpu_features",
                               sme2k::cpu_features_string(sme2k::cpu_features()));
   benchmark::AddCustomContext("sme2k_svl_bits",
