@@ -245,6 +245,7 @@ struct GemmOptions {
   bool affine = false;      // a random per-channel affine after the activation
   bool transposed = false;  // C stored N x M
   bool packed_lhs = false;  // qd8: A quantized by gemm_pack_lhs before the region
+  size_t block = 32;        // qd8-qb4w: k per weight scale
   size_t m = 0, n = 0, k = 0;
   size_t lda = 0, ldb = 0, ldc = 0;  // 0: dense
   sme2k::RhsLayout b_layout = sme2k::RhsLayout::kKxN;
@@ -299,7 +300,7 @@ using GemmSpec = OptionSpec<GemmOptions>;
 const GemmSpec kGemmOptions[] = {
     {"--variant", "NAME",
      "numeric variant: f32, f16, f16acc16 (f16 accumulation where the CPU has SME_F16F16), "
-     "qs8, qd8, qd8-qc4w",
+     "qs8, qd8, qd8-qc4w, qd8-qb4w",
      [](const char* v, GemmOptions* o) {
        o->variant = v;
        return true;
@@ -354,6 +355,8 @@ const GemmSpec kGemmOptions[] = {
        o->packed_lhs = true;
        return true;
      }},
+    {"--block", "B", "qd8-qb4w: k per weight scale, a multiple of 32 dividing K (default 32)",
+     [](const char* v, GemmOptions* o) { return parse_positive(v, &o->block); }},
     {"--clamp", "LO,HI", "clamp the output to [LO, HI]",
      [](const char* v, GemmOptions* o) { return parse_pair(v, &o->clamp.min, &o->clamp.max); }},
     {"--seed", "S", "seed of the random data (default 1)", parse_seed<GemmOptions>},
@@ -812,14 +815,21 @@ int run_gemm_qs8(const GemmOptions& options) {
 template <class V>
 sme2k::Status pack_qd8_rhs(const Buffer<int8_t>& b, size_t b_rows, size_t b_cols, size_t ldb,
                            sme2k::RhsLayout layout, const float* bias, const float* w_scales,
-                           unsigned char* packed, size_t packed_bytes) {
+                           const sme2k::BlockScales& block_scales, unsigned char* packed,
+                           size_t packed_bytes) {
+  const auto pack4 = [&](const auto& view) {  // generic: instantiated for 4-bit V only
+    if constexpr (std::is_same_v<V, sme2k::QD8QB4W>) {
+      return sme2k::gemm_pack_rhs<V>(view, layout, bias, block_scales, packed, packed_bytes);
+    } else {
+      return sme2k::gemm_pack_rhs<V>(view, layout, bias, w_scales, packed, packed_bytes);
+    }
+  };
   if constexpr (std::is_same_v<V, sme2k::QD8>) {
     return sme2k::gemm_pack_rhs<V>({b.get(), b_rows, b_cols, ldb}, layout, bias, w_scales, packed,
                                    packed_bytes);
   } else {
     if (b_cols % 2 != 0) {
-      const sme2k::Int4View values{b.get(), b_rows, b_cols, ldb, sme2k::Int4Storage::kInt8};
-      return sme2k::gemm_pack_rhs<V>(values, layout, bias, w_scales, packed, packed_bytes);
+      return pack4(sme2k::Int4View{b.get(), b_rows, b_cols, ldb, sme2k::Int4Storage::kInt8});
     }
     const size_t ld_bytes = (ldb + 1) / 2;
     Buffer<uint8_t> nibbles = allocate<uint8_t>(b_rows * ld_bytes);
@@ -831,9 +841,8 @@ sme2k::Status pack_qd8_rhs(const Buffer<int8_t>& b, size_t b_rows, size_t b_cols
         nibbles[r * ld_bytes + c / 2] = static_cast<uint8_t>(lo | hi << 4);
       }
     }
-    const sme2k::Int4View view{nibbles.get(), b_rows, b_cols, ld_bytes,
-                               sme2k::Int4Storage::kNibbles};
-    return sme2k::gemm_pack_rhs<V>(view, layout, bias, w_scales, packed, packed_bytes);
+    return pack4(
+        sme2k::Int4View{nibbles.get(), b_rows, b_cols, ld_bytes, sme2k::Int4Storage::kNibbles});
   }
 }
 
@@ -885,32 +894,53 @@ int run_gemm_qd8_typed(const GemmOptions& options) {
   e.clamp = o.clamp;
   e.order = o.transposed ? sme2k::OutputOrder::kTransposed : sme2k::OutputOrder::kRowMajor;
   size_t packed_bytes = 0, ws_bytes = 0;
+  // QB4W: each channel's scale varied per block.
+  const size_t blocks = o.block > 0 ? (o.k + o.block - 1) / o.block : 0;
+  Buffer<float> scales_by_block = allocate<float>(o.n * blocks);
+  for (size_t j = 0; j < o.n; ++j) {
+    for (size_t g = 0; g < blocks; ++g) {
+      scales_by_block[j * blocks + g] = w_scales[j] * (1.0f + static_cast<float>(g % 3) / 4.0f);
+    }
+  }
+  const sme2k::BlockScales block_scales{scales_by_block.get(), sme2k::ScaleType::kF32, o.block,
+                                        blocks};
   sme2k::Status status = sme2k::gemm_packed_rhs_size<V>(o.n, o.k, &packed_bytes);
   Buffer<unsigned char> packed = allocate<unsigned char>(packed_bytes);
   if (status.ok()) {
     status = pack_qd8_rhs<V>(b, b_rows, b_cols, o.ldb, o.b_layout, o.bias ? bias.get() : nullptr,
-                             w_scales.get(), packed.get(), packed_bytes);
+                             w_scales.get(), block_scales, packed.get(), packed_bytes);
   }
   if (status.ok()) status = sme2k::gemm_workspace_size<V>(o.m, o.n, o.k, &ws_bytes, e.order);
   Buffer<unsigned char> workspace = allocate<unsigned char>(ws_bytes);
   const sme2k::MatrixView<const In> a_view{a.get(), o.m, o.k, o.lda};
   const sme2k::MatrixView<Out> c_view{c.get(), c_rows, c_cols, o.ldc};
   size_t packed_a_bytes = 0;
-  if (status.ok() && o.packed_lhs) {
-    status = sme2k::gemm_packed_lhs_size<V>(o.m, o.k, &packed_a_bytes);
-  }
-  Buffer<unsigned char> packed_a = allocate<unsigned char>(packed_a_bytes);
-  if (status.ok() && o.packed_lhs) {
-    status = sme2k::gemm_pack_lhs<V>(a_view, packed_a.get(), packed_a_bytes);
+  Buffer<unsigned char> packed_a;
+  if constexpr (sme2k::detail::kPacksLhs<V>) {
+    if (status.ok() && o.packed_lhs) {
+      status = sme2k::gemm_packed_lhs_size<V>(o.m, o.k, &packed_a_bytes);
+    }
+    packed_a = allocate<unsigned char>(packed_a_bytes);
+    if (status.ok() && o.packed_lhs) {
+      status = sme2k::gemm_pack_lhs<V>(a_view, packed_a.get(), packed_a_bytes);
+    }
+  } else if (o.packed_lhs) {
+    std::fprintf(stderr, "sme2k-run: %s has no packed activations\n",
+                 sme2k::VariantTraits<V>::kName.data());
+    return kExitUsage;
   }
 
   sme2k_roi_begin();
   for (size_t r = 0; r < o.repeat && status.ok(); ++r) {
-    status = o.packed_lhs ? sme2k::gemm<V, Out>(sme2k::PackedLhs{packed_a.get(), packed_a_bytes},
-                                                packed.get(), packed_bytes, c_view, e,
-                                                workspace.get(), ws_bytes)
-                          : sme2k::gemm<V, Out>(a_view, packed.get(), packed_bytes, c_view, e,
-                                                workspace.get(), ws_bytes);
+    if constexpr (sme2k::detail::kPacksLhs<V>) {
+      if (o.packed_lhs) {
+        status = sme2k::gemm<V, Out>(sme2k::PackedLhs{packed_a.get(), packed_a_bytes}, packed.get(),
+                                     packed_bytes, c_view, e, workspace.get(), ws_bytes);
+        continue;
+      }
+    }
+    status = sme2k::gemm<V, Out>(a_view, packed.get(), packed_bytes, c_view, e, workspace.get(),
+                                 ws_bytes);
   }
   sme2k_roi_end();
 
@@ -948,11 +978,19 @@ int run_gemm_qd8_typed(const GemmOptions& options) {
   const std::vector<sme2k::reference::QuantizedRow> rows = sme2k::reference::quantize_rows(p);
   Verifier v;
   const auto check = [&](size_t i, size_t j) {
-    const sme2k::reference::Qd8Element want = sme2k::reference::qd8_at(p, rows[i], i, j);
+    sme2k::reference::Qd8Element want;
+    double product_bound = 0.0;
+    if constexpr (std::is_same_v<V, sme2k::QD8QB4W>) {  // f32 on dequantized operands
+      want = sme2k::reference::qb4w_at(
+          p, rows[i], [&](size_t jj, size_t kk) { return block_scales.at(jj, kk); }, i, j);
+      product_bound = sme2k::reference::f32_gemm_error_bound(o.k + 2, want.magnitude);
+    } else {
+      want = sme2k::reference::qd8_at(p, rows[i], i, j);
+      product_bound = sme2k::reference::qd8_dequant_bound(want.magnitude);
+    }
     const double exact = sme2k::reference::finish(stages, want.value, j);
-    double bound =
-        sme2k::reference::f32_epilogue_bound(stages, j, want.value, want.magnitude, exact,
-                                             sme2k::reference::qd8_dequant_bound(want.magnitude));
+    double bound = sme2k::reference::f32_epilogue_bound(stages, j, want.value, want.magnitude,
+                                                        exact, product_bound);
     if (std::is_same_v<Out, sme2k::f16>) {
       bound = sme2k::reference::f16_rounding_bound(exact, bound);
     }
@@ -1001,7 +1039,8 @@ constexpr GemmVariant kGemmVariants[] = {{"f32", run_gemm_variant<sme2k::F32>},
                                          {"f16acc16", run_gemm_variant<sme2k::F16Acc16>},
                                          {"qs8", run_gemm_qs8},
                                          {"qd8", run_gemm_qd8<sme2k::QD8>},
-                                         {"qd8-qc4w", run_gemm_qd8<sme2k::QD8QC4W>}};
+                                         {"qd8-qc4w", run_gemm_qd8<sme2k::QD8QC4W>},
+                                         {"qd8-qb4w", run_gemm_qd8<sme2k::QD8QB4W>}};
 
 void gemm_usage(std::FILE* out) {
   std::fprintf(out, "usage: sme2k-run gemm --variant f32 --m M --n N --k K [options]\n\n");

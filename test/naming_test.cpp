@@ -41,13 +41,16 @@ std::string dtype() {
 // time (qd8), weights symmetric per channel with their column sums (qc8; qc4 for 4-bit).
 template <class V>
 std::string lhs_dtype() {
-  if (std::is_same_v<V, QD8> || std::is_same_v<V, QD8QC4W>) return "qd8";
+  if (std::is_same_v<V, QD8> || std::is_same_v<V, QD8QC4W> || std::is_same_v<V, QD8QB4W>) {
+    return "qd8";
+  }
   return dtype<typename VariantTraits<V>::Lhs>();
 }
 template <class V, class T>
 std::string rhs_dtype() {
   if (std::is_same_v<V, QD8>) return "qc8";
   if (std::is_same_v<V, QD8QC4W>) return "qc4";
+  if (std::is_same_v<V, QD8QB4W>) return "qb4";
   return dtype<T>();
 }
 
@@ -103,8 +106,8 @@ TEST(Naming, RegistryTableMatchesTypes) {
   // F32 and F16: a portable kernel; on SME2 an any-M and a small-M kernel. F16Acc16: its
   // f16-accumulating kernel (it borrows F16's elsewhere). QS8 and QD8: a portable and an
   // SME2 kernel each.
-  EXPECT_EQ(portable, 5u);
-  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 9u : 0u);
+  EXPECT_EQ(portable, 6u);
+  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 10u : 0u);
 }
 
 TEST(Naming, PackedFormatIdsNameTheirFormats) {
@@ -123,6 +126,8 @@ TEST(Naming, PackedFormatIdsNameTheirFormats) {
   EXPECT_EQ(RhsQc8p8x1bf32::kName, "qc8p8x1bf32");
   EXPECT_EQ(RhsQc4p2vlx4bf32::kName, "qc4p2vlx4bf32");
   EXPECT_EQ(RhsQc4p8x1bf32::kName, "qc4p8x1bf32");
+  EXPECT_EQ(RhsQb4p2vlx4bf32::kName, "qb4p2vlx4bf32");
+  EXPECT_EQ(RhsQb4p8x1bf32::kName, "qb4p8x1bf32");
   EXPECT_EQ(LhsQd8p2vlx4::kName, "qd8p2vlx4");
 }
 

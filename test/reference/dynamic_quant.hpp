@@ -98,6 +98,29 @@ inline std::vector<QuantizedRow> quantize_rows(const Qd8GemmProblem& p) {
   return rows;
 }
 
+/// QB4W: one element of sum_k (s (q - zp)) (w * t[k / block]) + bias in double, from rows
+/// quantized by quantize_row(); `scale(j, k)` is the weight scale of column j at k. The kernels
+/// compute it in f32 on the dequantized operands (each rounded once): bound it with
+/// f32_gemm_error_bound(K + 2, magnitude) (test/reference/gemm.hpp).
+template <class Scale>
+Qd8Element qb4w_at(const Qd8GemmProblem& p, const QuantizedRow& row, Scale&& scale, size_t i,
+                   size_t j) {
+  (void)i;
+  double sum = 0.0, magnitude = 0.0;
+  for (size_t kk = 0; kk < p.k; ++kk) {
+    const int w = p.b_layout == RhsLayout::kKxN ? p.b[kk * p.ldb + j] : p.b[j * p.ldb + kk];
+    const double term = static_cast<double>(row.scale) * (row.q[kk] - row.zero_point) *
+                        (static_cast<double>(w) * scale(j, kk));
+    sum += term;
+    magnitude += std::fabs(term);
+  }
+  const double bias = p.bias != nullptr ? p.bias[j] : 0.0;
+  Qd8Element e;
+  e.value = sum + bias;
+  e.magnitude = magnitude + std::fabs(bias);
+  return e;
+}
+
 /// The bound on the kernels' f32 dequantization fma(float(acc), RN(s w), bias) against the
 /// exact value: three roundings of the product (acc to f32, s w, the fma), one of the bias.
 inline double qd8_dequant_bound(double magnitude) {

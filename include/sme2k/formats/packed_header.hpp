@@ -49,6 +49,8 @@ enum class PackedFormatId : uint8_t {
   kLhsQd8p1x1 = 11,        ///< portable QD8 activations: row params, then int8 rows
   kRhsQc4p2vlx4bf32 = 12,  ///< SME2 QD8 x QC4W weights: 2VL-column panels, two columns a byte
   kRhsQc4p8x1bf32 = 13,    ///< portable QD8 x QC4W weights: 8-column panels of nibbles
+  kRhsQb4p2vlx4bf32 = 14,  ///< SME2 QD8 x QB4W weights: qc4 panels with per-32-k scales
+  kRhsQb4p8x1bf32 = 15,    ///< portable QD8 x QB4W weights: 8-column panels, per-32-k scales
 };
 
 constexpr const char* packed_format_name(PackedFormatId format) {
@@ -66,6 +68,8 @@ constexpr const char* packed_format_name(PackedFormatId format) {
     case PackedFormatId::kLhsQd8p1x1: return "qd8p1x1";
     case PackedFormatId::kRhsQc4p2vlx4bf32: return "qc4p2vlx4bf32";
     case PackedFormatId::kRhsQc4p8x1bf32: return "qc4p8x1bf32";
+    case PackedFormatId::kRhsQb4p2vlx4bf32: return "qb4p2vlx4bf32";
+    case PackedFormatId::kRhsQb4p8x1bf32: return "qb4p8x1bf32";
   }
   return "unknown";
 }

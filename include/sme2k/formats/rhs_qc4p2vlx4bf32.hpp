@@ -75,22 +75,26 @@ struct RhsQc4p2vlx4bf32 {
   /// parameters zero (formats/qc4_weights.hpp writes them).
   template <class At>
   static void pack(size_t n, size_t k, At&& at, size_t vl, void* payload) {
-    const size_t width = nr(vl);
-    for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
+    for (size_t n0 = 0, p = 0; n0 < n; n0 += nr(vl), ++p) {
       auto* panel = static_cast<uint8_t*>(payload) + p * panel_bytes(k, vl);
       std::memset(panel, 0, params_bytes(vl));
-      uint8_t* data = panel + params_bytes(vl);
-      std::memset(data, kZeroPair, kp(k) / 4 * 4 * vl);
-      for (size_t j = 0; j < width && n0 + j < n; ++j) {
-        const size_t lane = j % vl;
-        const bool high = j < vl;
-        for (size_t kk = 0; kk < k; ++kk) {
-          uint8_t& byte = data[kk / 4 * 4 * vl + lane * 4 + kk % 4];
-          const int w = at(kk, n0 + j);
-          byte =
-              high ? static_cast<uint8_t>((byte & 0x0Fu) | ((static_cast<unsigned>(w) & 0xFu) << 4))
+      pack_quads(n0, n, k, at, vl, panel + params_bytes(vl));
+    }
+  }
+
+  /// The k-quads of the panel of columns [n0, n0 + 2VL): kp / 4 vectors at `data`.
+  template <class At>
+  static void pack_quads(size_t n0, size_t n, size_t k, At&& at, size_t vl, uint8_t* data) {
+    std::memset(data, kZeroPair, kp(k) / 4 * 4 * vl);
+    for (size_t j = 0; j < nr(vl) && n0 + j < n; ++j) {
+      const size_t lane = j % vl;
+      const bool high = j < vl;
+      for (size_t kk = 0; kk < k; ++kk) {
+        uint8_t& byte = data[kk / 4 * 4 * vl + lane * 4 + kk % 4];
+        const int w = at(kk, n0 + j);
+        byte = high
+                   ? static_cast<uint8_t>((byte & 0x0Fu) | ((static_cast<unsigned>(w) & 0xFu) << 4))
                    : static_cast<uint8_t>((byte & 0xF0u) | static_cast<unsigned>(w + 8));
-        }
       }
     }
   }

@@ -26,6 +26,7 @@
 #include "sme2k/arch/acle.hpp"
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/arch/vl.hpp"
+#include "sme2k/formats/za_transpose.hpp"
 #include "sme2k/types/dynamic_quantization.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/matrix_view.hpp"
@@ -36,6 +37,11 @@ namespace sme2 {
 
 /// Scratch quantize_rows_2vl() needs: one f32 vector per row of a 2VL-row panel.
 constexpr size_t quantize_rows_scratch_bytes(size_t vl) { return 2 * vl * vl * sizeof(float); }
+
+/// Scratch dequantize_rows_2vl() needs: the rows' magic vectors, then 2VL rows of 4VL f32.
+constexpr size_t dequantize_rows_scratch_bytes(size_t vl) {
+  return quantize_rows_scratch_bytes(vl) + 2 * vl * 4 * vl * sizeof(float);
+}
 
 }  // namespace sme2
 }  // namespace sme2k
@@ -218,6 +224,63 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void quantize_rows_2vl(
   }
 }
 
+/// Quantizes rows [0, a.rows) (at most 2VL) of `a` per row as quantize_rows_2vl() does, and
+/// writes them dequantized, s * (q - zp) rounded to f32 once, as one f32p2vlx1 panel (k-major,
+/// 2VL floats per k; rows past a.rows zero): the activations of the QB4W kernel, which
+/// computes in f32. Clobbers ZA.
+/// @param[in] scratch  dequantize_rows_scratch_bytes(VL), 64-byte aligned
+template <class In>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void dequantize_rows_2vl(
+    MatrixView<const In> a, float* panel, float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  const size_t rows = a.rows, k = a.cols;
+  alignas(64) float lo[detail::kMaxPanelRows + 4], hi[detail::kMaxPanelRows + 4];
+  alignas(64) float inv[detail::kMaxPanelRows], magic[detail::kMaxPanelRows];
+  // Raw storage, written by row_params(): an array of Qd8RowParams would be zeroed first by
+  // a call to the streaming-compatible memset (a ZA save and restore around it, and NEON
+  // stores that need FEAT_SME_FA64 in streaming mode).
+  alignas(64) uint8_t params_storage[detail::kMaxPanelRows * sizeof(Qd8RowParams)];
+  auto* params = reinterpret_cast<Qd8RowParams*>(params_storage);
+  for (size_t r = 0; r < rows; r += 4) {
+    const In* four[4];
+    for (size_t i = 0; i < 4; ++i) four[i] = &a(r + i < rows ? r + i : rows - 1, 0);
+    detail::range_of_4_rows(four, k, &lo[r], &hi[r]);
+  }
+  for (size_t h = 0; h < 2; ++h) {
+    const svbool_t in_rows = svwhilelt_b32_u64(h * vl, rows);
+    detail::row_params(in_rows, svld1(in_rows, lo + h * vl), svld1(in_rows, hi + h * vl),
+                       params + h * vl, inv + h * vl, magic + h * vl);
+  }
+  const svbool_t all = all_lanes(0.0f);
+  float* magic_rows = scratch;
+  float* chunk = scratch + 2 * vl * vl;  // 2VL rows of 4VL
+  for (size_t r = 0; r < rows; ++r) svst1(all, magic_rows + r * vl, svdup_f32(magic[r]));
+  svint32_t unbias = svdup_s32(-0x4B400000);  // -(bits of kRoundingMagic)
+  svint32_t q_min = svdup_s32(-128), q_max = svdup_s32(127);
+  svfloat32_t zero = svdup_f32(0.0f);
+  asm("" : "+w"(unbias), "+w"(q_min), "+w"(q_max), "+w"(zero));  // made once
+  const auto group_vector = static_cast<uint32_t>(vl);
+  for (size_t k0 = 0; k0 < k; k0 += 4 * vl) {
+    for (size_t r = 0; r < rows; ++r) {
+      const float* magic_row = magic_rows + r * vl;
+      svldr_za(0, magic_row);
+      svldr_za(group_vector, magic_row);
+      svldr_za(2 * group_vector, magic_row);
+      svldr_za(3 * group_vector, magic_row);
+      svmla_single_za32_f32_vg1x4(0, detail::load_f32_x4(&a(r, 0), k0, k), svdup_f32(inv[r]));
+      const svint32x4_t q =
+          svclamp(svadd_single_s32_x4(svread_za32_s32_vg1x4(0), unbias), q_min, q_max);
+      const svfloat32x4_t centered =
+          svcvt_f32_s32_x4(svadd_single_s32_x4(q, svdup_s32(params[r].neg_zero_point)));
+      svwrite_za32_f32_vg1x4(0, svcreate4(zero, zero, zero, zero));
+      svmla_single_za32_f32_vg1x4(0, centered, svdup_f32(params[r].scale));
+      svst1(svptrue_c32(), chunk + r * 4 * vl, svread_za32_f32_vg1x4(0));
+    }
+    const size_t kc = k - k0 < 4 * vl ? k - k0 : 4 * vl;
+    transpose_words_2vl<1>(MatrixView<const float>{chunk, rows, kc, 4 * vl}, panel + k0 * 2 * vl);
+  }
+}
+
 /// Quantizes rows [0, a.rows) (at most 4) of `a` per row, as quantize_rows_2vl() does, into
 /// plain rows for the few-rows kernels: row r's int8 values at q + r * ldq (0 from K to ldq, a
 /// multiple of 4VL), its parameters at params[r] and the sum of its values at sums[r].
@@ -230,7 +293,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void quantize_few_rows(
   const size_t vl = svcntsw();
   const size_t rows = a.rows, k = a.cols;
   alignas(64) float lo[kMaxVl], hi[kMaxVl], inv[kMaxVl], magic[kMaxVl];
-  alignas(64) Qd8RowParams all_params[kMaxVl];
+  alignas(64) uint8_t params_storage[kMaxVl * sizeof(Qd8RowParams)];  // not zeroed first
+  auto* all_params = reinterpret_cast<Qd8RowParams*>(params_storage);
   const In* four[4];
   for (size_t i = 0; i < 4; ++i) four[i] = &a(i < rows ? i : rows - 1, 0);
   detail::range_of_4_rows(four, k, lo, hi);
@@ -262,7 +326,11 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void quantize_few_rows(
     // Past K the zero lanes quantized to the zero point: out of the sum, and 0 in the row.
     const int32_t zero_point = -params[r].neg_zero_point;
     sums[r] = static_cast<int32_t>(svaddv(all, sum)) - static_cast<int32_t>(ldq - k) * zero_point;
-    for (size_t kk = k; kk < ldq; ++kk) out[kk] = 0;
+    // (SVE stores: a plain loop becomes a call to memset, which costs a ZA save here.)
+    for (size_t kk = k / svcntb() * svcntb(); kk < ldq; kk += svcntb()) {
+      svst1(svwhilelt_b8_u64(kk, ldq), out + kk,
+            svsel(svwhilelt_b8_u64(kk, k), svld1(all_bytes, out + kk), svdup_s8(0)));
+    }
   }
 }
 

@@ -14,6 +14,7 @@
 #include "sme2k/arch/dispatch.hpp"
 #include "sme2k/kernels/portable/gemm_f16_f16_f16p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f32_f32_f32p8x1bf32_4x8_portable_loops.hpp"
+#include "sme2k/kernels/portable/gemm_f32_qd8_qb4p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f32_qd8_qc4p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f32_qd8_qc8p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_qs8_qs8_qs8p8x1bs32_4x8_portable_loops.hpp"
@@ -23,6 +24,7 @@
 #include "sme2k/kernels/sme2/gemm_f32_f32_f32p2vlx1bf32_4x2vl_sme2_dot.hpp"
 #include "sme2k/kernels/sme2/gemm_f32_f32p2vlx1_f32p2vlx1bf32_2vlx2vl_sme2_mopa.hpp"
 #include "sme2k/kernels/sme2/gemm_f32_qd8_qc4p2vlx4bf32_2x2vl_sme2_dot.hpp"
+#include "sme2k/kernels/sme2/gemm_f32_qd8p2vlx1_qb4p2vlx4bf32_2vlx2vl_sme2_mopa.hpp"
 #include "sme2k/kernels/sme2/gemm_f32_qd8p2vlx4_qc4p2vlx4bf32_2vlx2vl_sme2_mopa.hpp"
 #include "sme2k/kernels/sme2/gemm_f32_qd8p2vlx4_qc8p2vlx4bf32_2vlx2vl_sme2_mopa.hpp"
 #include "sme2k/kernels/sme2/gemm_qs8_qs8p2vlx4_qs8p2vlx4bs32_2vlx2vl_sme2_mopa.hpp"
@@ -39,11 +41,11 @@ using GemmKernels = TypeList<
     GemmF32F32F32p2vlx1bf32_4x2vlSme2Dot, GemmF16F16F16p2vlx2bf32_4x2vlSme2Dot,
     GemmF16F16p2vlx1F16p4vlx1bf16_2vlx4vlSme2Mopa, GemmQs8Qs8p2vlx4Qs8p2vlx4bs32_2vlx2vlSme2Mopa,
     GemmF32Qd8p2vlx4Qc8p2vlx4bf32_2vlx2vlSme2Mopa, GemmF32Qd8p2vlx4Qc4p2vlx4bf32_2vlx2vlSme2Mopa,
-    GemmF32Qd8Qc4p2vlx4bf32_2x2vlSme2Dot,
+    GemmF32Qd8Qc4p2vlx4bf32_2x2vlSme2Dot, GemmF32Qd8p2vlx1Qb4p2vlx4bf32_2vlx2vlSme2Mopa,
 #endif
     GemmF32F32F32p8x1bf32_4x8PortableLoops, GemmF16F16F16p8x1bf32_4x8PortableLoops,
     GemmQs8Qs8Qs8p8x1bs32_4x8PortableLoops, GemmF32Qd8Qc8p8x1bf32_4x8PortableLoops,
-    GemmF32Qd8Qc4p8x1bf32_4x8PortableLoops>;
+    GemmF32Qd8Qc4p8x1bf32_4x8PortableLoops, GemmF32Qd8Qb4p8x1bf32_4x8PortableLoops>;
 
 /// What a GEMM kernel is for: any M, or only few rows (it has kMaxRows, and the op runs it
 /// for M <= kMaxRows on the weights the any-M kernel of its path reads).

@@ -16,6 +16,7 @@
 //   gemm<F32>(a_view, packed, packed_bytes, c_view, {}, ws, ws_bytes);
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -31,6 +32,7 @@
 #include "sme2k/kernels/registry.hpp"
 #include "sme2k/ops/detail/gemm_driver.hpp"
 #include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/types/block_scales.hpp"
 #include "sme2k/types/int4.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
@@ -244,8 +246,9 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
                      const BiasIn* bias, void* packed, size_t packed_bytes) {
   static_assert(!std::is_same_v<V, QS8>,
                 "sme2k: QS8 weights need their quantization: the Qs8Quantization overload");
-  static_assert(!std::is_same_v<V, QD8> && !std::is_same_v<V, QD8QC4W>,
-                "sme2k: QD8 weights need their scales: the weight_scales overload");
+  static_assert(
+      !std::is_same_v<V, QD8> && !std::is_same_v<V, QD8QC4W> && !std::is_same_v<V, QD8QB4W>,
+      "sme2k: QD8 weights need their scales: the weight_scales overload");
   static_assert(VariantTraits<V>::template kBiasInputs<BiasIn>,
                 "sme2k: this variant does not take a bias of that type");
   return detail::pack_rhs<V>(b, layout, bias, packed, packed_bytes,
@@ -322,6 +325,102 @@ Status gemm_pack_rhs(const Int4View& b, RhsLayout layout, const float* bias,
         pack_qc4_weights<Format>(b, layout, bias, weight_scales, vl, payload);
         return Status();
       });
+}
+
+/// Packs QD8 x QB4W weights: 4-bit B (nibbles or int8 values, types/int4.hpp), one scale per
+/// output channel and block of K (types/block_scales.hpp: f32 or bf16, block a multiple of 32
+/// dividing K) and an optional f32 bias.
+template <class V, class = std::enable_if_t<std::is_same_v<V, QD8QB4W>>>
+Status gemm_pack_rhs(const Int4View& b, RhsLayout layout, const float* bias,
+                     const BlockScales& scales, void* packed, size_t packed_bytes) {
+  constexpr const char* op = "gemm_pack_rhs";
+  SME2K_RETURN_IF_ERROR(validate_int4(b, op));
+  SME2K_RETURN_IF_ERROR(detail::validate_rhs_layout(layout, op));
+  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
+  SME2K_RETURN_IF_ERROR(validate_block_scales(scales, shape.n, shape.k, op));
+  uintptr_t b0 = 0, b1 = 0;
+  int4_bytes(b, &b0, &b1);
+  return detail::pack_rhs_checked<V>(shape, b0, b1, bias, packed, packed_bytes,
+                                     [&](auto format, size_t vl, void* payload, PackedHeader&) {
+                                       using Format = typename decltype(format)::type;
+                                       Format::pack(
+                                           shape.n, shape.k,
+                                           [&](size_t kk, size_t j) -> int {
+                                             return layout == RhsLayout::kKxN ? b(kk, j) : b(j, kk);
+                                           },
+                                           [&](size_t j, size_t kk) { return scales.at(j, kk); },
+                                           bias, vl, payload);
+                                       return Status();
+                                     });
+}
+
+/// Bytes of one ggml/GGUF Q4_0 block: an f16 scale d, then 16 bytes of 32 weights (weight j
+/// < 16 is the low nibble of byte j, weight 16 + j its high nibble; value = (nibble - 8) * d).
+constexpr size_t kQ4_0BlockBytes = 18;
+
+/// Packs ggml/GGUF Q4_0 weights as llama.cpp holds them (N rows of K / 32 blocks, row-major)
+/// for QD8 x QB4W (block 32, the f16 scales exact in f32), with an optional f32 bias: the
+/// same packed weights as gemm_pack_rhs() of the same values and scales.
+template <class V, class = std::enable_if_t<std::is_same_v<V, QD8QB4W>>>
+Status gemm_pack_rhs_q4_0(const void* blocks, size_t n, size_t k, const float* bias, void* packed,
+                          size_t packed_bytes) {
+  constexpr const char* op = "gemm_pack_rhs_q4_0";
+  if (blocks == nullptr) return Status::error(StatusCode::kNullPointer, "%s: blocks are null", op);
+  if (n == 0 || k == 0 || k % kScaleGroup != 0) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: N=%zu, K=%zu: both >= 1 and K a multiple of 32", op, n, k);
+  }
+  size_t row_bytes = 0, all = 0;
+  if (!checked_mul(k / kScaleGroup, kQ4_0BlockBytes, &row_bytes) ||
+      !checked_mul(row_bytes, n, &all)) {
+    return Status::error(StatusCode::kSizeOverflow, "%s: N x K overflows", op);
+  }
+  const auto* bytes = static_cast<const uint8_t*>(blocks);
+  const auto block_at = [&](size_t j, size_t kk) {
+    return bytes + j * row_bytes + kk / kScaleGroup * kQ4_0BlockBytes;
+  };
+  const auto scale = [&](size_t j, size_t kk) {
+    const uint8_t* block = block_at(j, kk);
+    return f16_bits_to_f32(static_cast<uint16_t>(block[0] | block[1] << 8));
+  };
+  for (size_t j = 0; j < n; ++j) {
+    for (size_t kk = 0; kk < k; kk += kScaleGroup) {
+      const float d = scale(j, kk);
+      if (!(std::isfinite(d) && d > 0.0f)) {
+        return Status::error(StatusCode::kInvalidArgument,
+                             "%s: scale of row %zu, block %zu (%g) must be finite and > 0", op, j,
+                             kk / kScaleGroup, static_cast<double>(d));
+      }
+    }
+  }
+  const auto b0 = reinterpret_cast<uintptr_t>(blocks);
+  return detail::pack_rhs_checked<V>(RhsShape{n, k}, b0, b0 + all, bias, packed, packed_bytes,
+                                     [&](auto format, size_t vl, void* payload, PackedHeader&) {
+                                       using Format = typename decltype(format)::type;
+                                       Format::pack(
+                                           n, k,
+                                           [&](size_t kk, size_t j) -> int {
+                                             const uint8_t* qs = block_at(j, kk) + 2;
+                                             const size_t i = kk % kScaleGroup;
+                                             const unsigned nibble =
+                                                 i < 16 ? qs[i] & 0xFu : qs[i - 16] >> 4;
+                                             return static_cast<int>(nibble) - 8;
+                                           },
+                                           scale, bias, vl, payload);
+                                       return Status();
+                                     });
+}
+
+/// gemm_packed_rhs_size() of QB4W weights with their block size (checked: a multiple of 32
+/// dividing K; the packed layout itself stores a scale per 32 k whatever the block).
+template <class V, class = std::enable_if_t<std::is_same_v<V, QD8QB4W>>>
+Status gemm_packed_rhs_size(size_t n, size_t k, size_t block, size_t* bytes) {
+  if (block == 0 || block % kScaleGroup != 0 || k % block != 0) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "gemm_packed_rhs_size: block %zu must be a multiple of 32 dividing K=%zu",
+                         block, k);
+  }
+  return gemm_packed_rhs_size<V>(n, k, bytes);
 }
 
 /// gemm_pack_rhs() without a bias.

@@ -22,6 +22,7 @@ enum class VariantId : uint8_t {
   kQS8 = 4,
   kQD8 = 5,
   kQD8QC4W = 6,
+  kQD8QB4W = 7,
 };
 
 template <class T>
@@ -149,6 +150,29 @@ struct VariantTraits<QD8QC4W> {
   using Out = float;
   static constexpr VariantId kId = VariantId::kQD8QC4W;
   static constexpr std::string_view kName = "qd8-qc4w";
+  template <class T>
+  static constexpr bool kOutputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
+  template <class T>
+  static constexpr bool kBiasInputs = std::is_same_v<T, float>;
+  template <class T>
+  static constexpr bool kInputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
+};
+
+/// QD8 activations x 4-bit weights with one scale per output channel and block of K (QB4W,
+/// types/block_scales.hpp). The per-block scales rule out one int32 sum over K; the op
+/// computes in f32 on the dequantized operands (dequantized activations s * (q - zp) times
+/// w * scale), f32 or f16 output with the float epilogue.
+struct QD8QB4W {};
+
+template <>
+struct VariantTraits<QD8QB4W> {
+  using Lhs = float;
+  using Rhs = int8_t;  // the values; packing takes an Int4View and BlockScales
+  using Bias = float;
+  using Acc = float;
+  using Out = float;
+  static constexpr VariantId kId = VariantId::kQD8QB4W;
+  static constexpr std::string_view kName = "qd8-qb4w";
   template <class T>
   static constexpr bool kOutputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
   template <class T>

@@ -116,7 +116,9 @@ struct GemmPortable4x8Loops : KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExte
     }
     for (size_t kk = 0; kk < t.k; ++kk) {
       Acc b[kNr];
-      if constexpr (kNibbles<RhsFormat>) {  // two 4-bit weights a byte
+      if constexpr (kNibbles<RhsFormat> && std::is_same_v<Acc, float>) {  // scaled 4-bit (QB4W)
+        RhsFormat::weights_at(t.b, t.k, kk, b);
+      } else if constexpr (kNibbles<RhsFormat>) {  // two 4-bit weights a byte
         int32_t w[kNr];
         RhsFormat::weights_at(t.b, kk, w);
         for (size_t j = 0; j < kNr; ++j) b[j] = w[j];
