@@ -107,7 +107,7 @@ TEST(Naming, RegistryTableMatchesTypes) {
   // f16-accumulating kernel (it borrows F16's elsewhere). QS8 and QD8: a portable and an
   // SME2 kernel each.
   EXPECT_EQ(portable, 6u);
-  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 10u : 0u);
+  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 11u : 0u);
 }
 
 TEST(Naming, PackedFormatIdsNameTheirFormats) {

@@ -11,10 +11,14 @@
 //   +-----------------------------------------------------------------------+
 //   | group g = 0 .. K/32-1: scale[n][32g] for n in the panel       (f32)   |  1 past N
 //   +-----------------------------------------------------------------------+
+//   | group g: (int16 0, int16 sum of the group's 32 weights) per column    |  0 past N
+//   +-----------------------------------------------------------------------+
 //   | k-quad q = 0 .. K/4-1: rhs_qc4p2vlx4bf32's bytes (one vector)         |
 //   +-----------------------------------------------------------------------+
 //
-// expand_panel_sme2() writes the rhs_f32p2vlx1bf32 panel of w * scale (the f32 kernel's).
+// expand_panel_sme2() writes the rhs_f32p2vlx1bf32 panel of w * scale (the f32 kernel's); the
+// decode kernel dots the bytes directly and uses the group sums for the zero-point term
+// (paired with (-128 zp, -zp) by an int16 SDOT, as QD8's column sums).
 #pragma once
 
 #include <cstddef>
@@ -45,14 +49,25 @@ struct RhsQb4p2vlx4bf32 {
   static constexpr size_t nr(size_t vl) { return 2 * vl; }
   static constexpr size_t groups(size_t k) { return ceil_div(k, kScaleGroup); }
   static constexpr size_t head_bytes(size_t k, size_t vl) {
-    return (1 + groups(k)) * nr(vl) * sizeof(float);
+    return (1 + 2 * groups(k)) * nr(vl) * sizeof(float);
+  }
+  static const float* group_scales(const void* panel, size_t k, size_t vl, size_t g) {
+    (void)k;
+    return static_cast<const float*>(panel) + (1 + g) * nr(vl);
+  }
+  static const int32_t* group_sums(const void* panel, size_t k, size_t vl, size_t g) {
+    return reinterpret_cast<const int32_t*>(static_cast<const float*>(panel) +
+                                            (1 + groups(k) + g) * nr(vl));
+  }
+  static const uint8_t* panel_data(const void* payload, size_t panel, size_t k, size_t vl) {
+    return reinterpret_cast<const uint8_t*>(panel_bias(payload, panel, k, vl)) + head_bytes(k, vl);
   }
   static constexpr size_t panel_bytes(size_t k, size_t vl) {
     return head_bytes(k, vl) + Quads::kp(k) / 4 * (4 * vl);
   }
   static bool payload_bytes(size_t n, size_t k, size_t vl, size_t* bytes) {
     size_t head = 0, quads = 0, panel = 0;
-    return k <= SIZE_MAX / 2 && checked_mul(groups(k) + 1, nr(vl) * sizeof(float), &head) &&
+    return k <= SIZE_MAX / 4 && checked_mul(2 * groups(k) + 1, nr(vl) * sizeof(float), &head) &&
            checked_mul((k + 3) / 4, 4 * vl, &quads) && checked_add(head, quads, &panel) &&
            checked_mul(ceil_div(n, nr(vl)), panel, bytes);
   }
@@ -75,6 +90,12 @@ struct RhsQb4p2vlx4bf32 {
         head[j] = in_n && bias != nullptr ? bias[n0 + j] : 0.0f;
         for (size_t g = 0; g < groups(k); ++g) {
           head[(1 + g) * width + j] = in_n ? scale(n0 + j, g * kScaleGroup) : 1.0f;
+          int32_t sum = 0;
+          for (size_t kk = g * kScaleGroup; in_n && kk < (g + 1) * kScaleGroup && kk < k; ++kk) {
+            sum += at(kk, n0 + j);
+          }
+          const auto pair = static_cast<int32_t>(static_cast<uint32_t>(sum) << 16);  // (0, sum)
+          std::memcpy(&head[(1 + groups(k) + g) * width + j], &pair, sizeof pair);
         }
       }
       Quads::pack_quads(n0, n, k, at, vl, panel + head_bytes(k, vl));

@@ -23,6 +23,7 @@
 #include "sme2k/kernels/sme2/gemm_f16_f16p2vlx2_f16p2vlx2bf32_2vlx2vl_sme2_mopa.hpp"
 #include "sme2k/kernels/sme2/gemm_f32_f32_f32p2vlx1bf32_4x2vl_sme2_dot.hpp"
 #include "sme2k/kernels/sme2/gemm_f32_f32p2vlx1_f32p2vlx1bf32_2vlx2vl_sme2_mopa.hpp"
+#include "sme2k/kernels/sme2/gemm_f32_qd8_qb4p2vlx4bf32_1x2vl_sme2_dot.hpp"
 #include "sme2k/kernels/sme2/gemm_f32_qd8_qc4p2vlx4bf32_2x2vl_sme2_dot.hpp"
 #include "sme2k/kernels/sme2/gemm_f32_qd8p2vlx1_qb4p2vlx4bf32_2vlx2vl_sme2_mopa.hpp"
 #include "sme2k/kernels/sme2/gemm_f32_qd8p2vlx4_qc4p2vlx4bf32_2vlx2vl_sme2_mopa.hpp"
@@ -42,6 +43,7 @@ using GemmKernels = TypeList<
     GemmF16F16p2vlx1F16p4vlx1bf16_2vlx4vlSme2Mopa, GemmQs8Qs8p2vlx4Qs8p2vlx4bs32_2vlx2vlSme2Mopa,
     GemmF32Qd8p2vlx4Qc8p2vlx4bf32_2vlx2vlSme2Mopa, GemmF32Qd8p2vlx4Qc4p2vlx4bf32_2vlx2vlSme2Mopa,
     GemmF32Qd8Qc4p2vlx4bf32_2x2vlSme2Dot, GemmF32Qd8p2vlx1Qb4p2vlx4bf32_2vlx2vlSme2Mopa,
+    GemmF32Qd8Qb4p2vlx4bf32_1x2vlSme2Dot,
 #endif
     GemmF32F32F32p8x1bf32_4x8PortableLoops, GemmF16F16F16p8x1bf32_4x8PortableLoops,
     GemmQs8Qs8Qs8p8x1bs32_4x8PortableLoops, GemmF32Qd8Qc8p8x1bf32_4x8PortableLoops,

@@ -35,6 +35,7 @@
 #include "sme2k/arch/vl.hpp"
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/epilogue/sme2_activation.hpp"
+#include "sme2k/epilogue/sme2_row_store.hpp"
 #include "sme2k/formats/lhs_qd8p1x1.hpp"
 #include "sme2k/formats/rhs_qc4p2vlx4bf32.hpp"
 #include "sme2k/formats/za_quantize_rows.hpp"
@@ -242,35 +243,11 @@ struct GemmF32Qd8Qc4p2vlx4bf32_2x2vlSme2Dot
     return svread_za32_f32_vg1x4(group);
   }
 
-  // The 2VL columns of one panel: hi (first VL columns), lo (next VL).
   template <class Out>
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void store_panel(const Pass<Out>& p, Out* out,
                                                                 size_t panel, svfloat32_t hi,
                                                                 svfloat32_t lo) SME2K_STREAMING {
-    const EpiloguePlan& plan = *p.plan;
-    const size_t vl = svcntsw();
-    const size_t n0 = panel * 2 * vl;
-    svfloat32_t left = hi, right = lo;
-    if (plan.elementwise() || plan.clamped) {  // else no vector constant is made at all
-      const svcount_t in_n = svwhilelt_c32_u64(n0, p.n, 2);  // never reads past N
-      const svfloat32x2_t scale = plan.scale != nullptr
-                                      ? svld1_x2(in_n, plan.scale + n0)
-                                      : svcreate2(svdup_f32(1.0f), svdup_f32(1.0f));
-      const svfloat32x2_t shift = plan.shift != nullptr
-                                      ? svld1_x2(in_n, plan.shift + n0)
-                                      : svcreate2(svdup_f32(0.0f), svdup_f32(0.0f));
-      const svfloat32_t clamp_lo = svdup_f32(plan.clamp.min);
-      const svfloat32_t clamp_hi = svdup_f32(plan.clamp.max);
-      left = sme2::finish(plan, hi, svget2(scale, 0), svget2(shift, 0), clamp_lo, clamp_hi);
-      right = sme2::finish(plan, lo, svget2(scale, 1), svget2(shift, 1), clamp_lo, clamp_hi);
-    }
-    if constexpr (std::is_same_v<Out, float>) {
-      svst1(svwhilelt_b32_u64(n0, p.n), out + n0, left);
-      svst1(svwhilelt_b32_u64(n0 + vl, p.n), out + n0 + vl, right);
-    } else {
-      svst1(svwhilelt_b16_u64(n0, p.n), reinterpret_cast<float16_t*>(out + n0),
-            svcvt_f16_f32_x2(svcreate2(left, right)));
-    }
+    sme2::store_row_2vl(*p.plan, out, panel * 2 * svcntsw(), p.n, hi, lo);
   }
 };
 
