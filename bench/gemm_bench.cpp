@@ -397,11 +397,92 @@ void bm_gemm_qd8_qc4w(benchmark::State& state, sme2k::Path path) {
       static_cast<double>(n * k / 2), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+/// The same layers with QB4W weights handed over as llama.cpp holds them: GGUF Q4_0 blocks
+/// (32 weights, an f16 scale), packed by gemm_pack_rhs_q4_0 before timing.
+void bm_gemm_qd8_qb4w_q4_0(benchmark::State& state, sme2k::Path path) {
+  using V = sme2k::QD8QB4W;
+  const std::string why = unavailable_reason(path);
+  if (!why.empty()) return skip(state, why);
+  const sme2k::testing::ScopedForcePath force(path);
+  const auto m = static_cast<size_t>(state.range(0)), n = static_cast<size_t>(state.range(1)),
+             k = static_cast<size_t>(state.range(2));
+  std::vector<float> a = random_values(m * k, 9), w_values = random_values(n * k, 10);
+  std::vector<int8_t> w(n * k);
+  std::vector<float> d(n * k / 32);
+  std::vector<uint8_t> blocks(n * k / 32 * sme2k::kQ4_0BlockBytes);
+  for (size_t j = 0; j < n; ++j) {
+    for (size_t b = 0; b < k / 32; ++b) {
+      const sme2k::f16 scale = sme2k::to_f16(0.002f * (1.0f + static_cast<float>((j + b) % 5)));
+      d[j * (k / 32) + b] = sme2k::to_f32(scale);
+      uint8_t* block = &blocks[(j * (k / 32) + b) * sme2k::kQ4_0BlockBytes];
+      block[0] = static_cast<uint8_t>(scale.bits & 0xFF);
+      block[1] = static_cast<uint8_t>(scale.bits >> 8);
+      for (size_t i = 0; i < 32; ++i) {
+        const size_t at = j * k + b * 32 + i;
+        w[at] = static_cast<int8_t>(w_values[at] * 7.99f);
+        const auto nibble = static_cast<unsigned>(w[at] + 8);  // Q4_0 offset
+        uint8_t& byte = block[2 + i % 16];
+        byte = static_cast<uint8_t>(i < 16 ? nibble : (byte | nibble << 4));
+      }
+    }
+  }
+  std::vector<float> c(m * n);
+  size_t packed_bytes = 0, ws_bytes = 0;
+  sme2k::Status s = sme2k::gemm_packed_rhs_size<V>(n, k, 32, &packed_bytes);
+  std::vector<unsigned char> packed(packed_bytes);
+  if (s.ok()) {
+    s = sme2k::gemm_pack_rhs_q4_0<V>(blocks.data(), n, k, nullptr, packed.data(), packed_bytes);
+  }
+  if (s.ok()) s = sme2k::gemm_workspace_size<V>(m, n, k, &ws_bytes);
+  std::vector<unsigned char> workspace(ws_bytes);
+  for (auto _ : state) {
+    if (!s.ok()) break;
+    s = sme2k::gemm<V>(sme2k::dense_matrix<const float>(a.data(), m, k), packed.data(),
+                       packed_bytes, sme2k::dense_matrix(c.data(), m, n), {}, workspace.data(),
+                       ws_bytes);
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  if (!s.ok()) return fail(state, s.message());
+  if (sme2k::last_used_path() != path) return fail(state, "dispatch took another path");
+  sme2k::reference::Qd8GemmProblem p;
+  p.m = m, p.n = n, p.k = k;
+  p.a = a;
+  p.b = w.data(), p.ldb = k, p.b_layout = sme2k::RhsLayout::kNxK;
+  const std::vector<sme2k::reference::QuantizedRow> rows = sme2k::reference::quantize_rows(p);
+  for (size_t t = 0; t < 16; ++t) {
+    const size_t i = t * 7919 % m, j = t * 104729 % n;
+    const sme2k::reference::Qd8Element want = sme2k::reference::qb4w_at(
+        p, rows[i], [&](size_t jj, size_t kk) { return d[jj * (k / 32) + kk / 32]; }, i, j);
+    if (!(std::fabs(c[i * n + j] - want.value) <=
+          sme2k::reference::f32_gemm_error_bound(k + 2, want.magnitude))) {
+      return fail(state, "wrong result");
+    }
+  }
+  state.counters["MAC/s"] = benchmark::Counter(static_cast<double>(m * n * k),
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void register_llm_benchmarks() {
   for (const sme2k::Path path : gemm_paths<sme2k::QD8QC4W>()) {
     auto* b = benchmark::RegisterBenchmark(
         ("BM_gemm/qd8-qc4w/" + std::string(sme2k::path_name(path))).c_str(), bm_gemm_qd8_qc4w,
         path);
+    b->ArgNames({"M", "N", "K"})->Unit(benchmark::kMicrosecond);
+    for (int64_t m : {1, 16, 256}) {
+      for (const auto& [n, k] : {std::pair<int64_t, int64_t>{2048, 2048},
+                                 {8192, 2048},
+                                 {2048, 8192},
+                                 {4096, 2304},
+                                 {9216, 2304}}) {
+        b->Args({m, n, k});
+      }
+    }
+  }
+  for (const sme2k::Path path : gemm_paths<sme2k::QD8QB4W>()) {
+    auto* b = benchmark::RegisterBenchmark(
+        ("BM_gemm/qd8-qb4w-q4_0/" + std::string(sme2k::path_name(path))).c_str(),
+        bm_gemm_qd8_qb4w_q4_0, path);
     b->ArgNames({"M", "N", "K"})->Unit(benchmark::kMicrosecond);
     for (int64_t m : {1, 16, 256}) {
       for (const auto& [n, k] : {std::pair<int64_t, int64_t>{2048, 2048},
