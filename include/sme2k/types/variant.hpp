@@ -118,15 +118,16 @@ struct VariantTraits<QS8> {
 /// accumulation, f32 or f16 output with the float epilogue (bias, activation, affine, clamp).
 struct QD8 {};
 
-template <>
-struct VariantTraits<QD8> {
-  using Lhs = float;  // A as the op takes it by default; f16 too (kInputs)
-  using Rhs = int8_t;
+/// What every variant with QD8 activations shares: A f32 or f16 quantized per row inside
+/// the op, f32 or f16 output with the float epilogue, an f32 bias.
+template <VariantId kVariant, class Accumulator>
+struct Qd8VariantTraits {
+  using Lhs = float;   // A as the op takes it by default; f16 too (kInputs)
+  using Rhs = int8_t;  // the weight values (4-bit variants take them through an Int4View)
   using Bias = float;
-  using Acc = int32_t;
+  using Acc = Accumulator;
   using Out = float;
-  static constexpr VariantId kId = VariantId::kQD8;
-  static constexpr std::string_view kName = "qd8";
+  static constexpr VariantId kId = kVariant;
   template <class T>
   static constexpr bool kOutputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
   template <class T>
@@ -136,26 +137,19 @@ struct VariantTraits<QD8> {
   static constexpr bool kInputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
 };
 
+template <>
+struct VariantTraits<QD8> : Qd8VariantTraits<VariantId::kQD8, int32_t> {
+  static constexpr std::string_view kName = "qd8";
+};
+
 /// QD8 activations (as above) x 4-bit weights symmetric per output channel (QC4W: -8..7, one
 /// f32 scale per channel), int32 accumulation, f32 or f16 output with the float epilogue.
 /// Weights are given as an Int4View (types/int4.hpp): nibbles two per byte, or int8 values.
 struct QD8QC4W {};
 
 template <>
-struct VariantTraits<QD8QC4W> {
-  using Lhs = float;
-  using Rhs = int8_t;  // the values; packing takes an Int4View
-  using Bias = float;
-  using Acc = int32_t;
-  using Out = float;
-  static constexpr VariantId kId = VariantId::kQD8QC4W;
+struct VariantTraits<QD8QC4W> : Qd8VariantTraits<VariantId::kQD8QC4W, int32_t> {
   static constexpr std::string_view kName = "qd8-qc4w";
-  template <class T>
-  static constexpr bool kOutputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
-  template <class T>
-  static constexpr bool kBiasInputs = std::is_same_v<T, float>;
-  template <class T>
-  static constexpr bool kInputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
 };
 
 /// QD8 activations x 4-bit weights with one scale per output channel and block of K (QB4W,
@@ -165,20 +159,8 @@ struct VariantTraits<QD8QC4W> {
 struct QD8QB4W {};
 
 template <>
-struct VariantTraits<QD8QB4W> {
-  using Lhs = float;
-  using Rhs = int8_t;  // the values; packing takes an Int4View and BlockScales
-  using Bias = float;
-  using Acc = float;
-  using Out = float;
-  static constexpr VariantId kId = VariantId::kQD8QB4W;
+struct VariantTraits<QD8QB4W> : Qd8VariantTraits<VariantId::kQD8QB4W, float> {
   static constexpr std::string_view kName = "qd8-qb4w";
-  template <class T>
-  static constexpr bool kOutputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
-  template <class T>
-  static constexpr bool kBiasInputs = std::is_same_v<T, float>;
-  template <class T>
-  static constexpr bool kInputs = std::is_same_v<T, float> || std::is_same_v<T, f16>;
 };
 
 }  // namespace sme2k

@@ -21,6 +21,7 @@
 #include "sme2k/formats/rhs_f32p2vlx1bf32.hpp"
 #include "sme2k/formats/rhs_qb4p2vlx4bf32.hpp"
 #include "sme2k/kernels/sme2/gemm_2vlx2vl_mopa.hpp"
+#include "sme2k/kernels/sme2/gemm_expanded_weights.hpp"
 #include "sme2k/types/size_math.hpp"
 #include "sme2k/types/variant.hpp"
 
@@ -28,44 +29,11 @@
 namespace sme2k {
 
 struct GemmF32Qd8p2vlx1Qb4p2vlx4bf32_2vlx2vlSme2Mopa
-    : KernelQueries<LhsQd8p2vlx1, RhsQb4p2vlx4bf32, LhsQd8p2vlx1::PanelWidth> {
-  /// What runs on the expanded weights.
-  using F32Kernel = Gemm2vlx2vlMopa<sme2::MopaF32, LhsQd8p2vlx1, RhsF32p2vlx1bf32>;
+    : GemmExpandedWeights<Gemm2vlx2vlMopa<sme2::MopaF32, LhsQd8p2vlx1, RhsF32p2vlx1bf32>,
+                          RhsQb4p2vlx4bf32> {
   using Variant = QD8QB4W;
-  using LhsFormat = LhsQd8p2vlx1;
-  using RhsFormat = RhsQb4p2vlx4bf32;
   static constexpr Path kPath = Path::kSme2;
   static constexpr std::string_view kName = "gemm_f32_qd8p2vlx1_qb4p2vlx4bf32_2vlx2vl_sme2_mopa";
-  static constexpr bool kWeightsOuter = true;
-
-  static constexpr size_t scratch_bytes(size_t vl) { return F32Kernel::scratch_bytes(vl); }
-  static constexpr size_t expanded_bytes(size_t k, size_t vl) {
-    return round_up(RhsF32p2vlx1bf32::panel_bytes(k, vl), 64);
-  }
-  static constexpr size_t weights_workspace_bytes(size_t k, size_t vl) {
-    return expanded_bytes(k, vl) + scratch_bytes(vl);
-  }
-
-  template <class Panels, class Out>
-  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void multiply(
-      size_t m, size_t n, size_t k, const Panels& panels, const void* rhs_payload, bool has_bias,
-      const EpiloguePlan& plan, Out* c, size_t ldc, void* expanded) SME2K_STREAMING SME2K_INOUT_ZA {
-    const size_t vl = svcntsw();
-    const size_t width = RhsFormat::nr(vl), mr = LhsFormat::mr(vl);
-    auto* scratch =
-        reinterpret_cast<float*>(static_cast<uint8_t*>(expanded) + expanded_bytes(k, vl));
-    for (size_t n0 = 0; n0 < n; n0 += width) {
-      const size_t panel = n0 / width;
-      RhsFormat::expand_panel_sme2(RhsFormat::panel_bias(rhs_payload, panel, k, vl), k, expanded);
-      const size_t n_end = n - n0 < width ? n : n0 + width;
-      for (size_t m0 = 0; m0 < m; m0 += mr) {
-        const size_t rows = m - m0 < mr ? m - m0 : mr;
-        Out* out = plan.transposed ? c + m0 : c + m0 * ldc;
-        F32Kernel::run(rows, n0, n_end, k, panels.panel_at(m0, rows), expanded, has_bias, plan, out,
-                       ldc, scratch, panel);
-      }
-    }
-  }
 };
 
 }  // namespace sme2k
