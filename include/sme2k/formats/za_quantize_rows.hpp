@@ -58,24 +58,27 @@ constexpr size_t kMaxPanelRows = 2 * kMaxVl;
 
 // Four vectors of f32 from row[k0, k0 + 4VL): zero at and past k, never read there.
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t load_f32_x4(const float* row, size_t k0,
-                                                                size_t k) SME2K_STREAMING {
+                                                                size_t k,
+                                                                svbool_t /*all*/) SME2K_STREAMING {
   return svld1_x4(svwhilelt_c32_u64(k0, k, 4), row + k0);
 }
 // VL f16 from `halves`, each into the low half of a 32-bit lane where FCVT widens it; zero
 // at and past element `count`.
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t widen_f16(const uint16_t* halves, size_t first,
-                                                            size_t count) SME2K_STREAMING {
+                                                            size_t count,
+                                                            svbool_t all) SME2K_STREAMING {
   // The load zeroes the lanes past `count` and FCVT turns +0 into +0, so the conversion can
-  // run on all lanes: a zeroing or merging one costs a register copy (a 4-cycle instruction).
+  // run on all lanes (`all`, made once by the caller: a zeroing or merging FCVT costs a
+  // register copy, a rebuilt PTRUE a cycle, per vector).
   const svbool_t in_k = svwhilelt_b32_u64(first, count);
-  return svcvt_f32_f16_x(svptrue_b32(), svreinterpret_f16(svld1uh_u32(in_k, halves + first)));
+  return svcvt_f32_f16_x(all, svreinterpret_f16(svld1uh_u32(in_k, halves + first)));
 }
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t load_f32_x4(const f16* row, size_t k0,
-                                                                size_t k) SME2K_STREAMING {
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t load_f32_x4(const f16* row, size_t k0, size_t k,
+                                                                svbool_t all) SME2K_STREAMING {
   const size_t vl = svcntsw();
   const auto* halves = reinterpret_cast<const uint16_t*>(row);
-  return svcreate4(widen_f16(halves, k0, k), widen_f16(halves, k0 + vl, k),
-                   widen_f16(halves, k0 + 2 * vl, k), widen_f16(halves, k0 + 3 * vl, k));
+  return svcreate4(widen_f16(halves, k0, k, all), widen_f16(halves, k0 + vl, k, all),
+                   widen_f16(halves, k0 + 2 * vl, k, all), widen_f16(halves, k0 + 3 * vl, k, all));
 }
 
 // Loads of one vector of a row's stored elements (f32 or f16), zero at and past k.
@@ -131,6 +134,23 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void range_of_4_rows(const T* const* rows,
   hi[1] = static_cast<float>(svmaxv(all, svget4(mx, 1)));
   hi[2] = static_cast<float>(svmaxv(all, svget4(mx, 2)));
   hi[3] = static_cast<float>(svmaxv(all, svget4(mx, 3)));
+}
+
+// RNE(x * inv) + zp, unsaturated, for the 4VL values of `row` at k0 (0 past k): ZA vector
+// group 0 is loaded with the row's magic vector (1.5 * 2^23 + zp, stored at `magic_row`), the
+// values are added by one FMLA of four vectors, and the int32 bits less the magic's are the
+// result (`all`: an all-true predicate the caller made once). Clobbers ZA vector group 0.
+template <class In>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svint32x4_t
+round_row_x4(const In* row, size_t k0, size_t k, const float* magic_row, float inv,
+             svint32_t unbias, svbool_t all) SME2K_STREAMING SME2K_INOUT_ZA {
+  const auto group_vector = static_cast<uint32_t>(svcntsw());
+  svldr_za(0, magic_row);
+  svldr_za(group_vector, magic_row);
+  svldr_za(2 * group_vector, magic_row);
+  svldr_za(3 * group_vector, magic_row);
+  svmla_single_za32_f32_vg1x4(0, load_f32_x4(row, k0, k, all), svdup_f32(inv));
+  return svadd_single_s32_x4(svread_za32_s32_vg1x4(0), unbias);
 }
 
 // choose_row_quantization() for VL rows at once (lanes of row_min/row_max), stored as the panel's row
@@ -197,17 +217,12 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void quantize_rows_2vl(
   svint32_t unbias = svdup_s32(-0x4B400000);  // -(bits of kRoundingMagic)
   asm("" : "+w"(unbias));                     // made once, not per row (see all_lanes)
   const size_t words = ceil_div(k, 4);
-  const auto group_vector = static_cast<uint32_t>(vl);
   for (size_t w0 = 0; w0 < words; w0 += vl) {
     const size_t k0 = 4 * w0;
     for (uint32_t r = 0; r < static_cast<uint32_t>(rows); ++r) {
       const float* magic_row = scratch + r * vl;
-      svldr_za(0, magic_row);
-      svldr_za(group_vector, magic_row);
-      svldr_za(2 * group_vector, magic_row);
-      svldr_za(3 * group_vector, magic_row);
-      svmla_single_za32_f32_vg1x4(0, detail::load_f32_x4(&a(r, 0), k0, k), svdup_f32(inv[r]));
-      const svint8_t q = svqcvt_s8_s32_x4(svadd_single_s32_x4(svread_za32_s32_vg1x4(0), unbias));
+      const svint8_t q =
+          svqcvt_s8_s32_x4(detail::round_row_x4(&a(r, 0), k0, k, magic_row, inv[r], unbias, all));
       if (r < vl) {
         svwrite_hor_za32_s32_m(/*tile=*/2, r, all, svreinterpret_s32(q));
       } else {
@@ -259,17 +274,11 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void dequantize_rows_2vl(
   svint32_t q_min = svdup_s32(-128), q_max = svdup_s32(127);
   svfloat32_t zero = svdup_f32(0.0f);
   asm("" : "+w"(unbias), "+w"(q_min), "+w"(q_max), "+w"(zero));  // made once
-  const auto group_vector = static_cast<uint32_t>(vl);
   for (size_t k0 = 0; k0 < k; k0 += 4 * vl) {
     for (size_t r = 0; r < rows; ++r) {
       const float* magic_row = magic_rows + r * vl;
-      svldr_za(0, magic_row);
-      svldr_za(group_vector, magic_row);
-      svldr_za(2 * group_vector, magic_row);
-      svldr_za(3 * group_vector, magic_row);
-      svmla_single_za32_f32_vg1x4(0, detail::load_f32_x4(&a(r, 0), k0, k), svdup_f32(inv[r]));
-      const svint32x4_t q =
-          svclamp(svadd_single_s32_x4(svread_za32_s32_vg1x4(0), unbias), q_min, q_max);
+      const svint32x4_t q = svclamp(
+          detail::round_row_x4(&a(r, 0), k0, k, magic_row, inv[r], unbias, all), q_min, q_max);
       const svfloat32x4_t centered =
           svcvt_f32_s32_x4(svadd_single_s32_x4(q, svdup_s32(params[r].neg_zero_point)));
       svwrite_za32_f32_vg1x4(0, svcreate4(zero, zero, zero, zero));
@@ -305,21 +314,14 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void quantize_few_rows(
   svint32_t unbias = svdup_s32(-0x4B400000);  // -(bits of kRoundingMagic)
   asm("" : "+w"(unbias));
   const svint8_t ones = svdup_s8(1);
-  const auto group_vector = static_cast<uint32_t>(vl);
   for (size_t r = 0; r < rows; ++r) {
     params[r] = all_params[r];
     svst1(all, scratch, svdup_f32(magic[r]));
-    const svfloat32_t row_inv = svdup_f32(inv[r]);
     svint32_t sum = svdup_s32(0);
     int8_t* out = q + r * ldq;
     for (size_t k0 = 0; k0 < ldq; k0 += 4 * vl) {
-      svldr_za(0, scratch);
-      svldr_za(group_vector, scratch);
-      svldr_za(2 * group_vector, scratch);
-      svldr_za(3 * group_vector, scratch);
-      svmla_single_za32_f32_vg1x4(0, detail::load_f32_x4(&a(r, 0), k0, k), row_inv);
       const svint8_t values =
-          svqcvt_s8_s32_x4(svadd_single_s32_x4(svread_za32_s32_vg1x4(0), unbias));
+          svqcvt_s8_s32_x4(detail::round_row_x4(&a(r, 0), k0, k, scratch, inv[r], unbias, all));
       svst1(all_bytes, out + k0, values);
       sum = svdot_s32(sum, values, ones);
     }
