@@ -1215,7 +1215,7 @@ struct PackRhsOptions {
 
 using PackRhsSpec = OptionSpec<PackRhsOptions>;
 const PackRhsSpec kPackRhsOptions[] = {
-    {"--variant", "NAME", "weights of: qd8-qc4w",
+    {"--variant", "NAME", "weights of: qd8-qc4w, qd8-qb4w (block 32), qd8-qb4w-q4_0 (from GGUF)",
      [](const char* v, PackRhsOptions* o) {
        o->variant = v;
        return true;
@@ -1235,10 +1235,11 @@ const PackRhsSpec kPackRhsOptions[] = {
     {"--path", "auto|portable|sme2", "force a path (default auto)", parse_path<PackRhsOptions>},
 };
 
-/// QC4W weight packing alone in the region (gemm_pack_rhs, a one-time cost per model);
-/// checked after it by a GEMV of the packed weights against the same weights unpacked.
-int run_pack_rhs_qc4w(const PackRhsOptions& o) {
-  using V = sme2k::QD8QC4W;
+/// 4-bit weight packing alone in the region (gemm_pack_rhs / gemm_pack_rhs_q4_0, a one-time
+/// cost per model); checked after it by a GEMV of the packed weights against the reference.
+enum class PackedWeights { kQc4w, kQb4w, kQ4_0 };
+
+int run_pack_rhs(const PackRhsOptions& o, PackedWeights kind) {
   const std::optional<sme2k::Path> forced = forced_path(o.path);
   if (forced && !sme2k::path_available(*forced, sme2k::cpu_features())) {
     std::fprintf(stderr, "sme2k-run: path %s is not available\n", sme2k::path_name(*forced));
@@ -1250,6 +1251,10 @@ int run_pack_rhs_qc4w(const PackRhsOptions& o) {
   const size_t rows = kxn ? o.k : o.n, cols = kxn ? o.n : o.k;
   if (!o.int8_values && cols % 2 != 0) {
     std::fprintf(stderr, "sme2k-run: nibble rows need an even length (%zu)\n", cols);
+    return kExitUsage;
+  }
+  if (kind != PackedWeights::kQc4w && (o.k % 32 != 0 || (kind == PackedWeights::kQ4_0 && kxn))) {
+    std::fprintf(stderr, "sme2k-run: QB4W needs K a multiple of 32 (Q4_0: N x K rows)\n");
     return kExitUsage;
   }
   Buffer<float> values = random_matrix(rows, cols, cols, o.seed * 5);
@@ -1273,14 +1278,49 @@ int run_pack_rhs_qc4w(const PackRhsOptions& o) {
       o.int8_values ? sme2k::Int4Storage::kInt8 : sme2k::Int4Storage::kNibbles};
   Buffer<float> w_scales = allocate<float>(o.n);
   for (size_t j = 0; j < o.n; ++j) w_scales[j] = 0.01f * (1.0f + static_cast<float>(j % 5));
+  // QB4W: a scale per 32 k (f16 values, so Q4_0's blocks hold the same ones).
+  const size_t groups = o.k / 32;
+  Buffer<float> block_scale = allocate<float>(o.n * groups);
+  Buffer<uint8_t> q4_0 = allocate<uint8_t>(o.n * groups * sme2k::kQ4_0BlockBytes);
+  if (kind != PackedWeights::kQc4w) {
+    for (size_t j = 0; j < o.n; ++j) {
+      for (size_t g = 0; g < groups; ++g) {
+        const sme2k::f16 d = sme2k::to_f16(w_scales[j] * (1.0f + static_cast<float>(g % 3) / 4));
+        block_scale[j * groups + g] = sme2k::to_f32(d);
+        uint8_t* block = &q4_0[(j * groups + g) * sme2k::kQ4_0BlockBytes];
+        block[0] = static_cast<uint8_t>(d.bits & 0xFF),
+        block[1] = static_cast<uint8_t>(d.bits >> 8);
+        for (size_t i = 0; i < 32 && !kxn; ++i) {
+          const auto nibble = static_cast<unsigned>(b[j * cols + g * 32 + i] + 8);
+          uint8_t& byte = block[2 + i % 16];
+          byte = static_cast<uint8_t>(i < 16 ? nibble : (byte | nibble << 4));
+        }
+      }
+    }
+  }
+  const sme2k::BlockScales scales{block_scale.get(), sme2k::ScaleType::kF32, 32, groups};
   size_t bytes = 0;
-  sme2k::Status status = sme2k::gemm_packed_rhs_size<V>(o.n, o.k, &bytes);
+  sme2k::Status status = kind == PackedWeights::kQc4w
+                             ? sme2k::gemm_packed_rhs_size<sme2k::QD8QC4W>(o.n, o.k, &bytes)
+                             : sme2k::gemm_packed_rhs_size<sme2k::QD8QB4W>(o.n, o.k, 32, &bytes);
   Buffer<unsigned char> packed = allocate<unsigned char>(bytes);
 
   sme2k_roi_begin();
   if (status.ok()) {
-    status =
-        sme2k::gemm_pack_rhs<V>(view, o.b_layout, nullptr, w_scales.get(), packed.get(), bytes);
+    switch (kind) {
+      case PackedWeights::kQc4w:
+        status = sme2k::gemm_pack_rhs<sme2k::QD8QC4W>(view, o.b_layout, nullptr, w_scales.get(),
+                                                      packed.get(), bytes);
+        break;
+      case PackedWeights::kQb4w:
+        status = sme2k::gemm_pack_rhs<sme2k::QD8QB4W>(view, o.b_layout, nullptr, scales,
+                                                      packed.get(), bytes);
+        break;
+      case PackedWeights::kQ4_0:
+        status = sme2k::gemm_pack_rhs_q4_0<sme2k::QD8QB4W>(q4_0.get(), o.n, o.k, nullptr,
+                                                           packed.get(), bytes);
+        break;
+    }
   }
   sme2k_roi_end();
 
@@ -1288,8 +1328,11 @@ int run_pack_rhs_qc4w(const PackRhsOptions& o) {
   if (status.ok()) std::memcpy(&header, packed.get(), sizeof header);
   const sme2k::Path path = header.path;
   const size_t svl_bits = sme2k::streaming_vector_bytes() * 8;
-  std::printf("pack-rhs qd8-qc4w N=%zu K=%zu b=%s storage=%s bytes=%zu path=%s svl=%zu status=%s\n",
-              o.n, o.k, sme2k::rhs_layout_name(o.b_layout), o.int8_values ? "int8" : "nibbles",
+  std::printf("pack-rhs %s N=%zu K=%zu b=%s storage=%s bytes=%zu path=%s svl=%zu status=%s\n",
+              o.variant, o.n, o.k, sme2k::rhs_layout_name(o.b_layout),
+              kind == PackedWeights::kQ4_0 ? "q4_0"
+              : o.int8_values              ? "int8"
+                                           : "nibbles",
               bytes, status.ok() ? sme2k::path_name(path) : "-", svl_bits,
               status.ok() ? "ok" : sme2k::status_code_name(status.code()));
   if (!status.ok()) {
@@ -1304,8 +1347,11 @@ int run_pack_rhs_qc4w(const PackRhsOptions& o) {
   p.b = b.get(), p.ldb = cols, p.b_layout = o.b_layout;
   p.w_scales = w_scales.get();
   Buffer<float> c = allocate<float>(o.n);
-  status = sme2k::gemm<V>(sme2k::MatrixView<const float>{a.get(), 1, o.k, o.k}, packed.get(), bytes,
-                          sme2k::MatrixView<float>{c.get(), 1, o.n, o.n});
+  const sme2k::MatrixView<const float> a_view{a.get(), 1, o.k, o.k};
+  const sme2k::MatrixView<float> c_view{c.get(), 1, o.n, o.n};
+  status = kind == PackedWeights::kQc4w
+               ? sme2k::gemm<sme2k::QD8QC4W>(a_view, packed.get(), bytes, c_view)
+               : sme2k::gemm<sme2k::QD8QB4W>(a_view, packed.get(), bytes, c_view);
   if (!status.ok()) {
     std::fprintf(stderr, "sme2k-run: %s\n", status.message());
     return kExitFailure;
@@ -1313,8 +1359,15 @@ int run_pack_rhs_qc4w(const PackRhsOptions& o) {
   const std::vector<sme2k::reference::QuantizedRow> quantized = sme2k::reference::quantize_rows(p);
   Verifier v;
   for (size_t j = 0; j < o.n; ++j) {
-    const sme2k::reference::Qd8Element want = sme2k::reference::qd8_at(p, quantized[0], 0, j);
-    v.expect_near(0, j, c[j], want.value, sme2k::reference::qd8_dequant_bound(want.magnitude));
+    if (kind == PackedWeights::kQc4w) {
+      const sme2k::reference::Qd8Element want = sme2k::reference::qd8_at(p, quantized[0], 0, j);
+      v.expect_near(0, j, c[j], want.value, sme2k::reference::qd8_dequant_bound(want.magnitude));
+    } else {
+      const sme2k::reference::Qd8Element want = sme2k::reference::qb4w_at(
+          p, quantized[0], [&](size_t jj, size_t kk) { return scales.at(jj, kk); }, 0, j);
+      v.expect_near(0, j, c[j], want.value,
+                    sme2k::reference::f32_gemm_error_bound(o.k + 2, want.magnitude));
+    }
   }
   std::printf("verified %zu outputs of a GEMV through the packed weights: %s\n", v.checked(),
               v.failed() == 0 ? "ok" : "MISMATCH");
@@ -1323,7 +1376,9 @@ int run_pack_rhs_qc4w(const PackRhsOptions& o) {
 }
 
 void pack_rhs_usage(std::FILE* out) {
-  std::fprintf(out, "usage: sme2k-run pack-rhs --variant qd8-qc4w --n N --k K [options]\n\n");
+  std::fprintf(out,
+               "usage: sme2k-run pack-rhs --variant qd8-qc4w|qd8-qb4w|qd8-qb4w-q4_0 --n N --k K "
+               "[options]\n\n");
   std::fprintf(out, "Packs 4-bit weights (gemm_pack_rhs) alone in the region.\nOptions:\n");
   print_options(out, kPackRhsOptions);
 }
@@ -1339,11 +1394,19 @@ int pack_rhs_verb(int argc, char** argv) {
     pack_rhs_usage(stderr);
     return kExitUsage;
   }
-  if (std::strcmp(o.variant, "qd8-qc4w") != 0) {
-    std::fprintf(stderr, "sme2k-run pack-rhs: unknown variant '%s'; known: qd8-qc4w\n", o.variant);
+  constexpr std::pair<const char*, PackedWeights> kKinds[] = {
+      {"qd8-qc4w", PackedWeights::kQc4w},
+      {"qd8-qb4w", PackedWeights::kQb4w},
+      {"qd8-qb4w-q4_0", PackedWeights::kQ4_0}};
+  PackedWeights kind = PackedWeights::kQc4w;
+  if (!parse_choice(o.variant, kKinds, &kind)) {
+    std::fprintf(stderr,
+                 "sme2k-run pack-rhs: unknown variant '%s'; known: qd8-qc4w qd8-qb4w "
+                 "qd8-qb4w-q4_0\n",
+                 o.variant);
     return kExitUsage;
   }
-  return run_pack_rhs_qc4w(o);
+  return run_pack_rhs(o, kind);
 }
 
 // --------------------------------------------------------------------------------- verbs

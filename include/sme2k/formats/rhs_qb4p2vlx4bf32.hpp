@@ -102,6 +102,56 @@ struct RhsQb4p2vlx4bf32 {
     }
   }
 
+  /// pack() from GGUF Q4_0 rows (row n: K / 32 blocks of 18 bytes at blocks + n * row_bytes;
+  /// a block: f16 scale, then weight i < 16 in the low nibble of byte i, 16 + i in its high
+  /// one, stored + 8), byte to byte: a packed byte is ((hi nibble ^ 8) << 4) | lo nibble, the
+  /// lo column's nibble already offset by 8 as the format wants it.
+  static constexpr bool kPacksQ4_0 = true;  // pack_q4_0_rows() below
+  template <class ScaleOf>
+  static void pack_q4_0_rows(size_t n, size_t k, const uint8_t* blocks, size_t row_bytes,
+                             ScaleOf&& scale_of, const float* bias, size_t vl, void* payload) {
+    constexpr size_t kBlockBytes = 18;
+    const size_t width = nr(vl);
+    const size_t quad_bytes = 4 * vl;
+    for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
+      auto* panel = static_cast<uint8_t*>(payload) + p * panel_bytes(k, vl);
+      auto* head = reinterpret_cast<float*>(panel);
+      uint8_t* data = panel + head_bytes(k, vl);
+      std::memset(data, Quads::kZeroPair, Quads::kp(k) / 4 * quad_bytes);
+      for (size_t j = 0; j < width; ++j) {
+        const bool in_n = n0 + j < n;
+        head[j] = in_n && bias != nullptr ? bias[n0 + j] : 0.0f;
+        for (size_t g = 0; g < groups(k); ++g) {
+          int32_t sum = 0;
+          if (in_n) {
+            const uint8_t* qs = blocks + (n0 + j) * row_bytes + g * kBlockBytes + 2;
+            for (size_t i = 0; i < 16; ++i) sum += (qs[i] & 0xF) + (qs[i] >> 4) - 16;
+          }
+          head[(1 + g) * width + j] = in_n ? scale_of(n0 + j, g * kScaleGroup) : 1.0f;
+          const auto pair = static_cast<int32_t>(static_cast<uint32_t>(sum) << 16);  // (0, sum)
+          std::memcpy(&head[(1 + groups(k) + g) * width + j], &pair, sizeof pair);
+        }
+      }
+      for (size_t c = 0; c < vl; ++c) {
+        const size_t hi_col = n0 + c, lo_col = n0 + vl + c;
+        if (hi_col >= n) break;
+        const uint8_t* hi = blocks + hi_col * row_bytes;
+        const uint8_t* lo = lo_col < n ? blocks + lo_col * row_bytes : nullptr;
+        uint8_t* lane = data + 4 * c;
+        for (size_t g = 0; g < groups(k); ++g) {
+          const uint8_t* hq = hi + g * kBlockBytes + 2;
+          const uint8_t* lq = lo != nullptr ? lo + g * kBlockBytes + 2 : nullptr;
+          for (size_t i = 0; i < 32; ++i) {
+            const unsigned h = i < 16 ? hq[i] & 0xFu : hq[i - 16] >> 4;
+            const unsigned l = lq == nullptr ? 8u : i < 16 ? lq[i] & 0xFu : lq[i - 16] >> 4;
+            const size_t kk = g * kScaleGroup + i;
+            lane[kk / 4 * quad_bytes + kk % 4] = static_cast<uint8_t>(((h ^ 8u) << 4) | l);
+          }
+        }
+      }
+    }
+  }
+
 #if SME2K_HAS_SME2_CODE
   /// The vector at `words` in all four registers of a tuple (four loads).
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static svint32x4_t load_word_x4(

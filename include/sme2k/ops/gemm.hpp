@@ -354,6 +354,12 @@ Status gemm_pack_rhs(const Int4View& b, RhsLayout layout, const float* bias,
                                      });
 }
 
+/// Formats with a byte-wise packer for GGUF Q4_0 rows (pack_q4_0_rows).
+template <class F, class = void>
+inline constexpr bool kPacksQ4_0Rows = false;
+template <class F>
+inline constexpr bool kPacksQ4_0Rows<F, std::void_t<decltype(&F::kPacksQ4_0)>> = true;
+
 /// Bytes of one ggml/GGUF Q4_0 block: an f16 scale d, then 16 bytes of 32 weights (weight j
 /// < 16 is the low nibble of byte j, weight 16 + j its high nibble; value = (nibble - 8) * d).
 constexpr size_t kQ4_0BlockBytes = 18;
@@ -394,21 +400,25 @@ Status gemm_pack_rhs_q4_0(const void* blocks, size_t n, size_t k, const float* b
     }
   }
   const auto b0 = reinterpret_cast<uintptr_t>(blocks);
+  // The nibble of weight kk of row j, as Q4_0 stores it (offset by 8).
+  const auto nibble = [&](size_t j, size_t kk) {
+    const uint8_t* qs = block_at(j, kk) + 2;
+    const size_t i = kk % kScaleGroup;
+    return i < 16 ? qs[i] & 0xFu : static_cast<unsigned>(qs[i - 16] >> 4);
+  };
+  const auto pack = [&](auto format, size_t vl, void* payload, PackedHeader&) {
+    using Format = typename decltype(format)::type;
+    if constexpr (kPacksQ4_0Rows<Format>) {  // byte to byte
+      Format::pack_q4_0_rows(n, k, bytes, row_bytes, scale, bias, vl, payload);
+    } else {
+      Format::pack(
+          n, k, [&](size_t kk, size_t j) { return static_cast<int>(nibble(j, kk)) - 8; }, scale,
+          bias, vl, payload);
+    }
+    return Status();
+  };
   return detail::pack_rhs_checked<V>(RhsShape{n, k}, b0, b0 + all, bias, packed, packed_bytes,
-                                     [&](auto format, size_t vl, void* payload, PackedHeader&) {
-                                       using Format = typename decltype(format)::type;
-                                       Format::pack(
-                                           n, k,
-                                           [&](size_t kk, size_t j) -> int {
-                                             const uint8_t* qs = block_at(j, kk) + 2;
-                                             const size_t i = kk % kScaleGroup;
-                                             const unsigned nibble =
-                                                 i < 16 ? qs[i] & 0xFu : qs[i - 16] >> 4;
-                                             return static_cast<int>(nibble) - 8;
-                                           },
-                                           scale, bias, vl, payload);
-                                       return Status();
-                                     });
+                                     pack);
 }
 
 /// gemm_packed_rhs_size() of QB4W weights with their block size (checked: a multiple of 32
