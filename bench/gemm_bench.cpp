@@ -463,36 +463,33 @@ void bm_gemm_qd8_qb4w_q4_0(benchmark::State& state, sme2k::Path path) {
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
+/// M (decode, a short prompt, prefill) x (N, K) of 2B-9B LLM fully connected layers.
+void add_llm_shapes(benchmark::internal::Benchmark* b) {
+  for (int64_t m : {1, 16, 256}) {
+    for (const auto& [n, k] : {std::pair<int64_t, int64_t>{2048, 2048},
+                               {8192, 2048},
+                               {2048, 8192},
+                               {4096, 2304},
+                               {9216, 2304}}) {
+      b->Args({m, n, k});
+    }
+  }
+}
+
 void register_llm_benchmarks() {
   for (const sme2k::Path path : gemm_paths<sme2k::QD8QC4W>()) {
     auto* b = benchmark::RegisterBenchmark(
         ("BM_gemm/qd8-qc4w/" + std::string(sme2k::path_name(path))).c_str(), bm_gemm_qd8_qc4w,
         path);
     b->ArgNames({"M", "N", "K"})->Unit(benchmark::kMicrosecond);
-    for (int64_t m : {1, 16, 256}) {
-      for (const auto& [n, k] : {std::pair<int64_t, int64_t>{2048, 2048},
-                                 {8192, 2048},
-                                 {2048, 8192},
-                                 {4096, 2304},
-                                 {9216, 2304}}) {
-        b->Args({m, n, k});
-      }
-    }
+    add_llm_shapes(b);
   }
   for (const sme2k::Path path : gemm_paths<sme2k::QD8QB4W>()) {
     auto* b = benchmark::RegisterBenchmark(
         ("BM_gemm/qd8-qb4w-q4_0/" + std::string(sme2k::path_name(path))).c_str(),
         bm_gemm_qd8_qb4w_q4_0, path);
     b->ArgNames({"M", "N", "K"})->Unit(benchmark::kMicrosecond);
-    for (int64_t m : {1, 16, 256}) {
-      for (const auto& [n, k] : {std::pair<int64_t, int64_t>{2048, 2048},
-                                 {8192, 2048},
-                                 {2048, 8192},
-                                 {4096, 2304},
-                                 {9216, 2304}}) {
-        b->Args({m, n, k});
-      }
-    }
+    add_llm_shapes(b);
   }
 }
 

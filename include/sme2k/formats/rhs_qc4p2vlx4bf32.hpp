@@ -134,6 +134,14 @@ struct RhsQc4p2vlx4bf32 {
   }
 
 #if SME2K_HAS_SME2_CODE
+  /// The k-quad vector at byte offset `at` of four panels' data (the decode kernels' operand:
+  /// one output column pair per 32-bit lane, four panels per four-vector instruction).
+  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static svint8x4_t load_quad_of_4(
+      svbool_t all, const int8_t* const* data, size_t at) SME2K_STREAMING {
+    return svcreate4(svld1(all, data[0] + at), svld1(all, data[1] + at), svld1(all, data[2] + at),
+                     svld1(all, data[3] + at));
+  }
+
   /// The rhs_qc8p2vlx4bf32 panel of the weights of one packed panel (`in`, of depth k),
   /// written to `out` (RhsQc8p2vlx4bf32::panel_bytes(k, VL), 64-byte aligned): four
   /// two-column vectors become eight int8 vectors in four four-vector instructions.

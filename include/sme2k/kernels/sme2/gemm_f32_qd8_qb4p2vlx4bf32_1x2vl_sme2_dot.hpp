@@ -88,13 +88,6 @@ struct GemmF32Qd8Qb4p2vlx4bf32_1x2vlSme2Dot
  private:
   static constexpr uint32_t kRaw = 0, kHi = 1, kSumHi = 2, kSumLo = 3;  // ZA groups
 
-  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static svint8x4_t load_quad(svbool_t all,
-                                                                    const int8_t* const* w,
-                                                                    size_t at) SME2K_STREAMING {
-    return svcreate4(svld1(all, w[0] + at), svld1(all, w[1] + at), svld1(all, w[2] + at),
-                     svld1(all, w[3] + at));
-  }
-
   template <uint64_t kIndex>
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void dot_quad(
       svint8x4_t bytes, svint8_t x, svint8_t eight) SME2K_STREAMING SME2K_INOUT_ZA {
@@ -143,10 +136,10 @@ struct GemmF32Qd8Qb4p2vlx4bf32_1x2vlSme2Dot
         for (size_t q0 = g * 8; q0 < g * 8 + 8; q0 += 4) {  // 8 k-quads: two 16-byte blocks
           const svint8_t x = svld1rq(all, q + 4 * q0);
           const size_t at = q0 * quad_bytes;
-          dot_quad<0>(load_quad(all, w, at), x, eight);
-          dot_quad<1>(load_quad(all, w, at + quad_bytes), x, eight);
-          dot_quad<2>(load_quad(all, w, at + 2 * quad_bytes), x, eight);
-          dot_quad<3>(load_quad(all, w, at + 3 * quad_bytes), x, eight);
+          dot_quad<0>(RhsQc4p2vlx4bf32::load_quad_of_4(all, w, at), x, eight);
+          dot_quad<1>(RhsQc4p2vlx4bf32::load_quad_of_4(all, w, at + quad_bytes), x, eight);
+          dot_quad<2>(RhsQc4p2vlx4bf32::load_quad_of_4(all, w, at + 2 * quad_bytes), x, eight);
+          dot_quad<3>(RhsQc4p2vlx4bf32::load_quad_of_4(all, w, at + 3 * quad_bytes), x, eight);
         }
         // dot(q, lo) = raw - 16 hi - 8 sum_g(q); then both - zp * sum_g(w).
         svsub_za32_s32_vg1x4(kRaw, svrshl(svread_za32_s32_vg1x4(kHi), four_bits));

@@ -111,14 +111,6 @@ struct GemmF32Qd8Qc4p2vlx4bf32_2x2vlSme2Dot
   static constexpr uint32_t raw_group(size_t r) { return static_cast<uint32_t>(2 * r); }
   static constexpr uint32_t hi_group(size_t r) { return static_cast<uint32_t>(2 * r + 1); }
 
-  // One k-quad of the four panels, at byte offset `at` of each.
-  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static svint8x4_t load_quad(svbool_t all,
-                                                                    const int8_t* const* w,
-                                                                    size_t at) SME2K_STREAMING {
-    return svcreate4(svld1(all, w[0] + at), svld1(all, w[1] + at), svld1(all, w[2] + at),
-                     svld1(all, w[3] + at));
-  }
-
   // Both groups of every row += weights of k-quad kIndex of the activations' 16-byte block.
   template <size_t kRows, uint64_t kIndex>
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void dot_quad(
@@ -154,10 +146,16 @@ struct GemmF32Qd8Qc4p2vlx4bf32_2x2vlSme2Dot
         const svint8_t x0 = svld1rq(all, p.q + 4 * q0);
         const svint8_t x1 = kRows > 1 ? svld1rq(all, p.q + p.ldq + 4 * q0) : x0;
         const size_t at = q0 * quad_bytes, left = quads - q0;
-        dot_quad<kRows, 0>(load_quad(all, w, at), x0, x1, eight);
-        if (left > 1) dot_quad<kRows, 1>(load_quad(all, w, at + quad_bytes), x0, x1, eight);
-        if (left > 2) dot_quad<kRows, 2>(load_quad(all, w, at + 2 * quad_bytes), x0, x1, eight);
-        if (left > 3) dot_quad<kRows, 3>(load_quad(all, w, at + 3 * quad_bytes), x0, x1, eight);
+        dot_quad<kRows, 0>(RhsQc4p2vlx4bf32::load_quad_of_4(all, w, at), x0, x1, eight);
+        if (left > 1)
+          dot_quad<kRows, 1>(RhsQc4p2vlx4bf32::load_quad_of_4(all, w, at + quad_bytes), x0, x1,
+                             eight);
+        if (left > 2)
+          dot_quad<kRows, 2>(RhsQc4p2vlx4bf32::load_quad_of_4(all, w, at + 2 * quad_bytes), x0, x1,
+                             eight);
+        if (left > 3)
+          dot_quad<kRows, 3>(RhsQc4p2vlx4bf32::load_quad_of_4(all, w, at + 3 * quad_bytes), x0, x1,
+                             eight);
       }
       for (size_t r = 0; r < kRows; ++r) finish_row(p, r, p0, panels - p0 < 4 ? panels - p0 : 4);
     }
