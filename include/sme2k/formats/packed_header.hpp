@@ -14,13 +14,15 @@
 //       11      1  PackedFormatId
 //       12      1  Path
 //       13      1  0
-//       14      2  flags: bit 0 = has bias; bit 1 = (QS8) every requantization scale < 0.5
+//       14      2  flags: bit 0 = has bias; bit 1 = (QS8) every requantization scale < 0.5;
+//                  bit 2 = convolution weights; bit 3 = depthwise convolution weights
 //       16      4  SVL in bytes (0 for portable formats)
 //       20      4  variant-specific: QS8 the output zero point (int32), else 0
 //       24      8  N (weights), M (activations packed by gemm_pack_lhs)
 //       32      8  K
 //       40      8  payload bytes
-//       48     16  0
+//       48      4  variant-specific: QS8 convolution weights the input zero point, else 0
+//       52     12  0
 //       64         payload, in the format's own layout (see its header)
 #pragma once
 
@@ -87,13 +89,20 @@ struct PackedHeader {
   uint64_t n;
   uint64_t k;
   uint64_t payload_bytes;
-  uint64_t reserved2[2];
+  int32_t variant_param2;  // QS8 convolution weights: the input zero point (padding's value)
+  uint32_t reserved1;
+  uint64_t reserved2;
 
   static constexpr char kMagic[8] = {'s', 'm', 'e', '2', 'k', 'p', 'k', '\0'};
   static constexpr uint16_t kVersion = 1;
   static constexpr uint16_t kFlagHasBias = 1;
   /// QS8: every requantization scale is below 0.5, so round(acc * scale) + zp fits int32.
   static constexpr uint16_t kFlagSmallScales = 2;
+  /// Convolution weights (formats/conv_weights.hpp): a GEMM must not take them, nor a
+  /// convolution GEMM weights.
+  static constexpr uint16_t kFlagConvWeights = 4;
+  static constexpr uint16_t kFlagDepthwise = 8;
+  static constexpr uint16_t kKindFlags = kFlagConvWeights | kFlagDepthwise;
 
   bool has_bias() const { return (flags & kFlagHasBias) != 0; }
 };
@@ -113,7 +122,13 @@ struct PackedExpectation {
   Path path;
   uint32_t svl_bytes;
   uint64_t payload_bytes;  // from the format's size function for (n, k)
+  uint16_t kind = 0;       // the header's kKindFlags: 0 for GEMM weights
 };
+
+inline const char* packed_kind_name(uint16_t kind) {
+  if ((kind & PackedHeader::kFlagDepthwise) != 0) return "depthwise convolution weights";
+  return (kind & PackedHeader::kFlagConvWeights) != 0 ? "convolution weights" : "GEMM weights";
+}
 
 /// Reads the header of `packed` (any alignment) after checking that `bytes` can hold one.
 /// `what` names the buffer in messages ("packed weights", "packed activations").
@@ -150,6 +165,10 @@ inline Status check_packed_header(const PackedHeader& h, const PackedExpectation
     return Status::error(StatusCode::kPackedMismatch,
                          "%s are for another variant (id %d, op wants %d)", what,
                          static_cast<int>(h.variant), static_cast<int>(want.variant));
+  }
+  if ((h.flags & PackedHeader::kKindFlags) != want.kind) {
+    return Status::error(StatusCode::kPackedMismatch, "%s are %s; this op takes %s", what,
+                         packed_kind_name(h.flags), packed_kind_name(want.kind));
   }
   if (h.path != want.path || h.format != want.format) {
     return Status::error(StatusCode::kPackedMismatch,

@@ -62,18 +62,30 @@ inline Status validate_qs8_quantization(const Qs8Quantization& q, const int32_t*
   return Status();
 }
 
-/// Packs validated QS8 weights into `payload` (Format::payload_bytes(n, k, vl)).
+/// Packs validated QS8 weights (k, j) = at(k, j) into `payload` (Format::payload_bytes(n, k,
+/// vl)).
+template <class Format, class At>
+void pack_qs8_weights_from(size_t n, size_t k, At&& at, const int32_t* bias,
+                           const Qs8Quantization& q, size_t vl, void* payload) {
+  Format::pack_from(n, k, at, static_cast<const Qs8ChannelParams*>(nullptr), vl, payload);
+  write_channel_params<Format>(n, k, at, vl, payload, [&](size_t j, int64_t column_sum) {
+    Qs8ChannelParams c;
+    c.bias = static_cast<int32_t>((bias != nullptr ? bias[j] : 0) -
+                                  int64_t{q.input.zero_point} * column_sum);
+    c.scale = requantization_scale(q.input.scale, q.weight_scales[j], q.output.scale);
+    return c;
+  });
+}
+
+/// The same for int8 B (K x N or N x K as `layout` says).
 template <class Format>
 void pack_qs8_weights(MatrixView<const int8_t> b, RhsLayout layout, const int32_t* bias,
                       const Qs8Quantization& q, size_t vl, void* payload) {
-  Format::pack(b, layout, static_cast<const Qs8ChannelParams*>(nullptr), vl, payload);
-  write_channel_params<Format>(b, layout, vl, payload, [&](size_t n, int64_t column_sum) {
-    Qs8ChannelParams c;
-    c.bias = static_cast<int32_t>((bias != nullptr ? bias[n] : 0) -
-                                  int64_t{q.input.zero_point} * column_sum);
-    c.scale = requantization_scale(q.input.scale, q.weight_scales[n], q.output.scale);
-    return c;
-  });
+  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
+  pack_qs8_weights_from<Format>(
+      shape.n, shape.k,
+      [&](size_t kk, size_t j) { return layout == RhsLayout::kKxN ? b(kk, j) : b(j, kk); }, bias,
+      q, vl, payload);
 }
 
 }  // namespace sme2k

@@ -85,8 +85,20 @@ struct RhsPanelFormat {
   template <class BiasIn>
   static void pack(MatrixView<const Elem> b, RhsLayout layout, const BiasIn* bias, size_t vl,
                    void* payload) {
-    const size_t n = layout == RhsLayout::kKxN ? b.cols : b.rows;
-    const size_t k = layout == RhsLayout::kKxN ? b.rows : b.cols;
+    const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
+    if (layout == RhsLayout::kKxN) {
+      pack_from(shape.n, shape.k, [&](size_t kk, size_t j) { return b(kk, j); }, bias, vl,
+                payload);
+    } else {
+      pack_from(shape.n, shape.k, [&](size_t kk, size_t j) { return b(j, kk); }, bias, vl,
+                payload);
+    }
+  }
+
+  /// The same for weights (k, j) = at(k, j) from anywhere (a convolution's kernel), walked
+  /// column by column.
+  template <class At, class BiasIn>
+  static void pack_from(size_t n, size_t k, At&& at, const BiasIn* bias, size_t vl, void* payload) {
     const size_t width = nr(vl);
     for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
       const size_t cols = n - n0 < width ? n - n0 : width;
@@ -104,17 +116,8 @@ struct RhsPanelFormat {
         }
       }
       Elem* data = reinterpret_cast<Elem*>(panel + width * sizeof(Bias));
-      // Walk the source in its own contiguous order; the panel absorbs the stride.
-      if (layout == RhsLayout::kKxN) {
-        for (size_t kk = 0; kk < k; ++kk) {
-          const Elem* row = &b(kk, n0);
-          for (size_t j = 0; j < cols; ++j) data[element_offset(kk, j, vl)] = row[j];
-        }
-      } else {
-        for (size_t j = 0; j < cols; ++j) {
-          const Elem* row = &b(n0 + j, 0);
-          for (size_t kk = 0; kk < k; ++kk) data[element_offset(kk, j, vl)] = row[kk];
-        }
+      for (size_t j = 0; j < cols; ++j) {
+        for (size_t kk = 0; kk < k; ++kk) data[element_offset(kk, j, vl)] = at(kk, n0 + j);
       }
     }
   }

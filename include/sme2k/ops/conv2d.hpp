@@ -1,0 +1,618 @@
+// 2D convolution (types/conv.hpp): any kernel size, stride, dilation, asymmetric padding,
+// groups and depthwise, for F32, F16 (f32 accumulation, f16 or f32 out) and QS8 (QC8W
+// weights, bit-exact requantization); input and output each NCHW or NHWC.
+//
+// A convolution is a GEMM per group: out[pixel][co] = cols[pixel][k] x B[k][co]
+// (formats/conv_weights.hpp). Its weights are packed once into the GEMM kernel's weight
+// format; the activations are gathered per 2VL-pixel panel from the input where it lies
+// (formats/conv_lhs_gather.hpp): a panel of 2VL output pixels x K is all the im2col there
+// ever is, reused across every output channel of the group. The GEMM kernel (kernels/) then
+// leaves each 2VL x 2VL block of ZA by horizontal slices (NHWC: rows of channels of one
+// pixel) or vertical ones (NCHW: rows of pixels of one channel), through the same fused
+// epilogue as the GEMM: bias, activation, per-channel affine, clamp, requantization. A
+// layout change therefore costs nothing beyond the gather and the store that run anyway.
+// Channels are the GEMM's N (not its M, as the textbook NCHW formulation has it) so that
+// bias, scales and affine are per column, as in every GEMM epilogue.
+//
+// Depthwise (groups = Cin) has no channel reduction and runs its own kernel on per-tap
+// channel rows (kernels/portable/depthwise_conv2d_portable.hpp).
+//
+// Usage:
+//   conv2d_packed_weights_size<F16>(params, &bytes);
+//   conv2d_pack_weights<F16>(params, weights_oihw, ConvWeightLayout::kOIHW, bias, packed, bytes);
+//   conv2d_workspace_size<F16>(params, TensorLayout::kNCHW, TensorLayout::kNCHW, &ws_bytes);
+//   conv2d<F16>(params, x, TensorLayout::kNCHW, packed, bytes, y, TensorLayout::kNCHW,
+//               epilogue, ws, ws_bytes);
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+
+#include "sme2k/arch/dispatch.hpp"
+#include "sme2k/epilogue/ops.hpp"
+#include "sme2k/formats/conv_lhs_gather.hpp"
+#include "sme2k/formats/conv_weights.hpp"
+#include "sme2k/formats/packed_header.hpp"
+#include "sme2k/formats/qs8_weights.hpp"
+#include "sme2k/kernels/portable/depthwise_conv2d_portable.hpp"
+#include "sme2k/kernels/registry.hpp"
+#include "sme2k/ops/batchnorm.hpp"
+#include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/types/conv.hpp"
+#include "sme2k/types/quantization.hpp"
+#include "sme2k/types/size_math.hpp"
+#include "sme2k/types/status.hpp"
+#include "sme2k/types/variant.hpp"
+
+namespace sme2k {
+namespace detail {
+
+template <class V>
+inline constexpr bool kConvVariant =
+    std::is_same_v<V, F32> || std::is_same_v<V, F16> || std::is_same_v<V, QS8>;
+
+/// Output pixels the portable path gathers at a time (rows of its A).
+constexpr size_t kPortableConvRows = 32;
+
+/// The per-group GEMM of a grouped convolution on Kernel's formats.
+struct ConvGemmShape {
+  size_t kc;           // channels per tap in K
+  size_t k;            // taps * kc
+  size_t group_bytes;  // one group's packed weights, rounded up to 64
+};
+
+template <class Kernel>
+bool conv_gemm_shape(const Conv2dParams& p, size_t vl, ConvGemmShape* s) {
+  s->kc = round_up(p.in_channels_per_group(), Kernel::RhsFormat::kKr);
+  s->k = p.taps() * s->kc;  // bounded by validate_conv2d_weights_params()
+  size_t bytes = 0;
+  return Kernel::RhsFormat::payload_bytes(p.out_channels_per_group(), s->k, vl, &bytes) &&
+         checked_add(bytes, 63, &bytes) && ((s->group_bytes = bytes / 64 * 64), true);
+}
+
+/// Depthwise weights: the variant's weight type and per-channel params.
+template <class V>
+using DepthwiseParams =
+    std::conditional_t<std::is_same_v<V, QS8>, Qs8ChannelParams, float>;
+
+/// What conv2d() expects of a packed buffer on `Kernel`'s path; false on overflow.
+template <class V, class Kernel>
+bool conv_expectation(const Conv2dParams& p, PackedExpectation* want, ConvGemmShape* shape) {
+  using Traits = VariantTraits<V>;
+  if (p.depthwise()) {
+    *shape = {1, p.taps(), depthwise_tap_row_bytes<typename Traits::Rhs>(p.out_channels)};
+    *want = {Traits::kId,
+             Kernel::RhsFormat::kId,
+             Path::kPortable,
+             0,
+             depthwise_payload_bytes<typename Traits::Rhs, DepthwiseParams<V>>(p) -
+                 kConvDescriptorBytes,
+             PackedHeader::kFlagConvWeights | PackedHeader::kFlagDepthwise};
+    want->payload_bytes += kConvDescriptorBytes;
+    return true;
+  }
+  const size_t vl = kernel_vl<Kernel>();
+  size_t payload = 0;
+  if (!conv_gemm_shape<Kernel>(p, vl, shape) ||
+      !checked_mul(shape->group_bytes, p.groups, &payload) ||
+      !checked_add(payload, kConvDescriptorBytes, &payload)) {
+    return false;
+  }
+  *want = {Traits::kId, Kernel::RhsFormat::kId, Kernel::kPath, static_cast<uint32_t>(vl * 4),
+           payload,     PackedHeader::kFlagConvWeights};
+  return true;
+}
+
+/// Packs validated weights: the descriptor, then per group pack_group(group, payload) or
+/// the depthwise taps and pack_params(params).
+template <class V, class W, class PackGroup, class PackParams>
+Status pack_conv_checked(const Conv2dParams& p, const W* weights, ConvWeightLayout layout,
+                         const void* bias, size_t bias_bytes, void* packed, size_t packed_bytes,
+                         PackGroup&& pack_group, PackParams&& pack_params) {
+  constexpr const char* op = "conv2d_pack_weights";
+  SME2K_RETURN_IF_ERROR(validate_conv2d_weights_params(p, op));
+  if (weights == nullptr) return Status::error(StatusCode::kNullPointer, "%s: weights are null", op);
+  if (packed == nullptr) return Status::error(StatusCode::kNullPointer, "%s: packed is null", op);
+  if (!valid_conv_weight_layout(layout)) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: unknown ConvWeightLayout %d", op,
+                         static_cast<int>(layout));
+  }
+  if (reinterpret_cast<uintptr_t>(packed) % kPackedAlignment != 0) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: packed buffer is not %zu-byte aligned",
+                         op, kPackedAlignment);
+  }
+  return visit_gemm_kernel<V, false>(select_path(), [&](auto tag) {
+    using Kernel = typename decltype(tag)::type;
+    PackedExpectation want{};
+    ConvGemmShape shape{};
+    size_t total = 0;
+    if (!conv_expectation<V, Kernel>(p, &want, &shape) ||
+        !checked_add(want.payload_bytes, kPackedHeaderBytes, &total)) {
+      return Status::error(StatusCode::kSizeOverflow, "%s: packed size overflows", op);
+    }
+    if (packed_bytes < total) {
+      return Status::error(StatusCode::kBufferTooSmall,
+                           "%s: packed buffer has %zu bytes, needs %zu", op, packed_bytes, total);
+    }
+    const auto p0 = reinterpret_cast<uintptr_t>(packed);
+    const auto w0 = reinterpret_cast<uintptr_t>(weights);
+    const size_t weight_count = p.taps() * p.in_channels_per_group() * p.out_channels;
+    const auto b0 = reinterpret_cast<uintptr_t>(bias);
+    if (ranges_overlap(w0, w0 + weight_count * sizeof(W), p0, p0 + total) ||
+        (bias != nullptr && ranges_overlap(b0, b0 + bias_bytes, p0, p0 + total))) {
+      return Status::error(StatusCode::kInvalidArgument,
+                           "%s: packed buffer overlaps the weights or the bias", op);
+    }
+    PackedHeader h{};
+    std::memcpy(h.magic, PackedHeader::kMagic, sizeof h.magic);
+    h.version = PackedHeader::kVersion;
+    h.variant = want.variant;
+    h.format = want.format;
+    h.path = want.path;
+    h.flags = static_cast<uint16_t>(want.kind | (bias != nullptr ? PackedHeader::kFlagHasBias : 0));
+    h.svl_bytes = want.svl_bytes;
+    h.n = p.out_channels;
+    h.k = shape.k;
+    h.payload_bytes = want.payload_bytes;
+    auto* payload = static_cast<uint8_t*>(packed) + kPackedHeaderBytes;
+    const ConvWeightsDescriptor d{p.in_channels,  p.out_channels, p.kernel_height, p.kernel_width,
+                                  p.groups,       shape.kc,       shape.group_bytes, 0};
+    std::memcpy(payload, &d, sizeof d);
+    uint8_t* body = payload + kConvDescriptorBytes;
+    if (p.depthwise()) {
+      using Elem = typename VariantTraits<V>::Rhs;
+      const size_t row = depthwise_tap_row_bytes<Elem>(p.out_channels);
+      std::memset(body, 0, want.payload_bytes - kConvDescriptorBytes);
+      for (size_t t = 0; t < p.taps(); ++t) {
+        auto* taps = reinterpret_cast<Elem*>(body + t * row);
+        for (size_t co = 0; co < p.out_channels; ++co) {
+          taps[co] = conv_weight_at(weights, layout, p, co, 0, t / p.kernel_width,
+                                    t % p.kernel_width);
+        }
+      }
+      SME2K_RETURN_IF_ERROR(
+          pack_params(reinterpret_cast<DepthwiseParams<V>*>(body + p.taps() * row), h));
+    } else {
+      const size_t vl = kernel_vl<Kernel>();
+      for (size_t g = 0; g < p.groups; ++g) {
+        const size_t co0 = g * p.out_channels_per_group();
+        const size_t cin = p.in_channels_per_group();
+        const auto at = [&, co0, cin](size_t kk, size_t j) {
+          const size_t tap = kk / shape.kc, ci = kk % shape.kc;
+          return ci < cin ? conv_weight_at(weights, layout, p, co0 + j, ci, tap / p.kernel_width,
+                                           tap % p.kernel_width)
+                          : W{};
+        };
+        SME2K_RETURN_IF_ERROR(pack_group(KernelTag<typename Kernel::RhsFormat>{}, g, shape.k, at,
+                                         vl, body + g * shape.group_bytes, h));
+      }
+    }
+    std::memcpy(packed, &h, sizeof h);
+    return Status();
+  });
+}
+
+}  // namespace detail
+
+/// Bytes of the packed weights of a convolution (header included) on the current path.
+/// Only channels, kernel and groups matter: one packing serves every input size.
+template <class V>
+Status conv2d_packed_weights_size(const Conv2dParams& p, size_t* bytes) {
+  static_assert(detail::kConvVariant<V>, "sme2k: conv2d serves F32, F16 and QS8");
+  constexpr const char* op = "conv2d_packed_weights_size";
+  if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "%s: bytes is null", op);
+  SME2K_RETURN_IF_ERROR(validate_conv2d_weights_params(p, op));
+  return visit_gemm_kernel<V, false>(select_path(), [&](auto tag) {
+    using Kernel = typename decltype(tag)::type;
+    PackedExpectation want{};
+    detail::ConvGemmShape shape{};
+    if (!detail::conv_expectation<V, Kernel>(p, &want, &shape) ||
+        !checked_add(want.payload_bytes, kPackedHeaderBytes, bytes)) {
+      return Status::error(StatusCode::kSizeOverflow, "%s: packed size overflows", op);
+    }
+    return Status();
+  });
+}
+
+/// Packs float weights (F32: float, F16: f16) given in `layout`, and an optional bias (Cout
+/// values; F16 takes f16 or f32), for the current path.
+template <class V, class BiasIn = typename VariantTraits<V>::Bias,
+          class = std::enable_if_t<std::is_same_v<V, F32> || std::is_same_v<V, F16>>>
+Status conv2d_pack_weights(const Conv2dParams& p, const typename VariantTraits<V>::Rhs* weights,
+                           ConvWeightLayout layout, const BiasIn* bias, void* packed,
+                           size_t packed_bytes) {
+  static_assert(VariantTraits<V>::template kBiasInputs<BiasIn>,
+                "sme2k: this variant does not take a bias of that type");
+  return detail::pack_conv_checked<V>(
+      p, weights, layout, bias, p.out_channels * sizeof(BiasIn), packed, packed_bytes,
+      [&](auto format, size_t g, size_t k, auto&& at, size_t vl, void* payload, PackedHeader&) {
+        using Format = typename decltype(format)::type;
+        Format::pack_from(p.out_channels_per_group(), k, at,
+                          bias != nullptr ? bias + g * p.out_channels_per_group() : nullptr, vl,
+                          payload);
+        return Status();
+      },
+      [&](float* params, PackedHeader&) {
+        for (size_t co = 0; co < p.out_channels; ++co) {
+          params[co] = bias != nullptr ? to_f32(bias[co]) : 0.0f;
+        }
+        return Status();
+      });
+}
+
+/// Packs QS8 weights: int8 symmetric per output channel, an optional int32 bias, and the
+/// quantization they are used with (input, Cout weight scales, output), folded as for the
+/// GEMM (formats/qs8_weights.hpp): padding reads the input zero point, so the folded
+/// zero-point term holds at the borders too.
+template <class V, class = std::enable_if_t<std::is_same_v<V, QS8>>>
+Status conv2d_pack_weights(const Conv2dParams& p, const int8_t* weights, ConvWeightLayout layout,
+                           const int32_t* bias, const Qs8Quantization& q, void* packed,
+                           size_t packed_bytes) {
+  constexpr const char* op = "conv2d_pack_weights";
+  SME2K_RETURN_IF_ERROR(validate_conv2d_weights_params(p, op));
+  SME2K_RETURN_IF_ERROR(
+      validate_qs8_quantization(q, bias, p.out_channels, p.taps() * p.in_channels_per_group(), op));
+  const auto flag_small_scales = [&](PackedHeader& h) {
+    h.flags |= PackedHeader::kFlagHasBias;  // the folded zero-point term is always there
+    bool small = true;
+    for (size_t co = 0; co < p.out_channels; ++co) {
+      small = small && requantization_scale(q.input.scale, q.weight_scales[co], q.output.scale) <
+                           0.5f;
+    }
+    if (small) h.flags |= PackedHeader::kFlagSmallScales;
+    h.variant_param = q.output.zero_point;
+    h.variant_param2 = q.input.zero_point;
+  };
+  return detail::pack_conv_checked<V>(
+      p, weights, layout, bias, p.out_channels * sizeof(int32_t), packed, packed_bytes,
+      [&](auto format, size_t g, size_t k, auto&& at, size_t vl, void* payload, PackedHeader& h) {
+        using Format = typename decltype(format)::type;
+        const size_t co0 = g * p.out_channels_per_group();
+        Qs8Quantization group_q = q;
+        group_q.weight_scales = q.weight_scales + co0;
+        pack_qs8_weights_from<Format>(p.out_channels_per_group(), k, at,
+                                      bias != nullptr ? bias + co0 : nullptr, group_q, vl, payload);
+        flag_small_scales(h);
+        return Status();
+      },
+      [&](Qs8ChannelParams* params, PackedHeader& h) {
+        for (size_t co = 0; co < p.out_channels; ++co) {
+          int64_t sum = 0;
+          for (size_t t = 0; t < p.taps(); ++t) {
+            sum += conv_weight_at(weights, layout, p, co, 0, t / p.kernel_width,
+                                  t % p.kernel_width);
+          }
+          Qs8ChannelParams c;
+          c.bias = static_cast<int32_t>((bias != nullptr ? bias[co] : 0) -
+                                        int64_t{q.input.zero_point} * sum);
+          c.scale = requantization_scale(q.input.scale, q.weight_scales[co], q.output.scale);
+          std::memcpy(params + co, &c, sizeof c);
+        }
+        flag_small_scales(h);
+        return Status();
+      });
+}
+
+namespace detail {
+
+/// Bytes of workspace a validated call needs on Kernel's path (slack for alignment included).
+template <class V, class Kernel>
+size_t conv_workspace_bytes(const Conv2dParams& p, const ConvGemmShape& shape) {
+  using Elem = typename VariantTraits<V>::Lhs;
+  if (p.depthwise()) return 0;
+  if constexpr (Kernel::kPath == Path::kPortable) {
+    return kPortableConvRows * shape.k * sizeof(Elem) + kWorkspaceAlignment - 1;
+  } else {
+    const size_t vl = kernel_vl<Kernel>();
+    return round_up(Kernel::LhsFormat::panel_bytes(shape.k, vl), 64) +
+           round_up(Kernel::scratch_bytes(vl), 64) + vl * 4 + kWorkspaceAlignment - 1;
+  }
+}
+
+/// A validated convolution call, as the drivers take it.
+template <class T, class Out>
+struct ConvCall {
+  Conv2dParams p;
+  ConvGemmShape shape;
+  const T* input;
+  TensorLayout in_layout;
+  const uint8_t* body;  // packed weights after the descriptor
+  bool has_bias;
+  Out* output;
+  TensorLayout out_layout;
+  EpiloguePlan plan;
+  T pad;            // what positions outside the input read
+  void* workspace;  // aligned
+};
+
+/// The output block of (image n, group g, pixels from p0) as the GEMM kernel writes it: C
+/// row-major (NHWC: a pixel's channels) or transposed (NCHW: a channel's pixels).
+template <class T, class Out>
+Out* conv_output_at(const ConvCall<T, Out>& call, size_t n, size_t g, size_t p0, size_t* ldc) {
+  const Conv2dParams& p = call.p;
+  const size_t pixels = p.out_height() * p.out_width();
+  const size_t co0 = g * p.out_channels_per_group();
+  if (call.out_layout == TensorLayout::kNHWC) {
+    *ldc = p.out_channels;
+    return call.output + (n * pixels + p0) * p.out_channels + co0;
+  }
+  *ldc = pixels;
+  return call.output + (n * p.out_channels + co0) * pixels + p0;
+}
+
+/// The group's epilogue: its channels' affine.
+inline EpiloguePlan group_plan(EpiloguePlan plan, size_t co0, TensorLayout out_layout) {
+  if (plan.scale != nullptr) plan.scale += co0;
+  if (plan.shift != nullptr) plan.shift += co0;
+  plan.transposed = out_layout == TensorLayout::kNCHW;
+  return plan;
+}
+
+template <class T>
+const T* conv_group_input(const Conv2dParams& p, const T* input, TensorLayout layout, size_t n,
+                          size_t g) {
+  const size_t image = p.in_channels * p.in_height * p.in_width;
+  const size_t c0 = g * p.in_channels_per_group();
+  return input + n * image + (layout == TensorLayout::kNCHW ? c0 * p.in_height * p.in_width : c0);
+}
+
+template <class Kernel, class T, class Out>
+void run_conv_portable(const ConvCall<T, Out>& call) {
+  const Conv2dParams& p = call.p;
+  const ConvGeometry geo = ConvGeometry::of(p, call.shape.kc, call.in_layout);
+  const size_t pixels = p.out_height() * p.out_width();
+  auto* rows_buffer = static_cast<T*>(call.workspace);
+  for (size_t n = 0; n < p.batch; ++n) {
+    for (size_t g = 0; g < p.groups; ++g) {
+      const T* group = conv_group_input(p, call.input, call.in_layout, n, g);
+      const EpiloguePlan plan =
+          group_plan(call.plan, g * p.out_channels_per_group(), call.out_layout);
+      for (size_t p0 = 0; p0 < pixels; p0 += kPortableConvRows) {
+        const size_t rows = pixels - p0 < kPortableConvRows ? pixels - p0 : kPortableConvRows;
+        gather_conv_rows(geo, group, p0, rows, call.pad, rows_buffer);
+        size_t ldc = 0;
+        Out* c = conv_output_at(call, n, g, p0, &ldc);
+        Kernel::run(rows, 0, p.out_channels_per_group(), call.shape.k, rows_buffer, call.shape.k,
+                    call.body + g * call.shape.group_bytes, plan, c, ldc);
+      }
+    }
+  }
+}
+
+#if SME2K_HAS_SME2_CODE
+/// The SME2 driver: streaming mode once per call; per image, group and 2VL output pixels,
+/// gather one panel, then run the kernel across the group's channels.
+template <class Kernel, class T, class Out>
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_conv_sme2(
+    const ConvCall<T, Out>& call) {
+  using LhsFormat = typename Kernel::LhsFormat;
+  const Conv2dParams& p = call.p;
+  const size_t vl = sme2::vl();
+  const size_t mr = LhsFormat::mr(vl);
+  const ConvGeometry geo = ConvGeometry::of(p, call.shape.kc, call.in_layout);
+  const size_t pixels = p.out_height() * p.out_width();
+  auto* panel = static_cast<T*>(call.workspace);
+  auto* scratch = reinterpret_cast<float*>(static_cast<uint8_t*>(call.workspace) +
+                                           round_up(LhsFormat::panel_bytes(call.shape.k, vl), 64));
+  auto* pad_row = reinterpret_cast<T*>(reinterpret_cast<uint8_t*>(scratch) +
+                                       round_up(Kernel::scratch_bytes(vl), 64));
+  for (size_t i = 0; i < vl * 4 / sizeof(T); ++i) pad_row[i] = call.pad;
+  for (size_t n = 0; n < p.batch; ++n) {
+    for (size_t g = 0; g < p.groups; ++g) {
+      const T* group = conv_group_input(p, call.input, call.in_layout, n, g);
+      const EpiloguePlan plan =
+          group_plan(call.plan, g * p.out_channels_per_group(), call.out_layout);
+      const uint8_t* weights = call.body + g * call.shape.group_bytes;
+      for (size_t p0 = 0; p0 < pixels; p0 += mr) {
+        const size_t rows = pixels - p0 < mr ? pixels - p0 : mr;
+        sme2::gather_conv_panel_sme2<LhsFormat::kKr>(geo, group, p0, rows, call.pad, pad_row,
+                                                     panel);
+        size_t ldc = 0;
+        Out* c = conv_output_at(call, n, g, p0, &ldc);
+        Kernel::run(rows, 0, p.out_channels_per_group(), call.shape.k, panel, weights,
+                    call.has_bias, plan, c, ldc, scratch);
+      }
+    }
+  }
+}
+#endif
+
+template <class V, class T, class Out>
+void run_depthwise(const ConvCall<T, Out>& call) {
+  using Params = DepthwiseParams<V>;
+  const Conv2dParams& p = call.p;
+  const size_t image_in = p.in_channels * p.in_height * p.in_width;
+  const size_t image_out = p.out_channels * p.out_height() * p.out_width();
+  const T* taps = reinterpret_cast<const T*>(call.body);
+  const size_t tap_stride = call.shape.group_bytes / sizeof(T);
+  const Params* params = reinterpret_cast<const Params*>(call.body + p.taps() * call.shape.group_bytes);
+  EpiloguePlan plan = call.plan;
+  plan.transposed = false;
+  for (size_t n = 0; n < p.batch; ++n) {
+    depthwise_conv2d_portable(p, call.input + n * image_in, call.in_layout, taps, tap_stride,
+                              params, plan, call.pad, call.output + n * image_out,
+                              call.out_layout, 0, p.out_channels);
+  }
+}
+
+template <class V, class Out>
+Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* input,
+                   TensorLayout in_layout, const void* packed, size_t packed_bytes, Out* output,
+                   TensorLayout out_layout, const GemmEpilogue& epilogue, void* workspace,
+                   size_t workspace_bytes) {
+  static_assert(kConvVariant<V>, "sme2k: conv2d serves F32, F16 and QS8");
+  static_assert(VariantTraits<V>::template kOutputs<Out>,
+                "sme2k: this variant does not write that output type");
+  using T = typename VariantTraits<V>::Lhs;
+  constexpr const char* op = "conv2d";
+  SME2K_RETURN_IF_ERROR(validate_conv2d_params(p, op));
+  if (input == nullptr || output == nullptr) {
+    return Status::error(StatusCode::kNullPointer, "%s: input or output is null", op);
+  }
+  for (TensorLayout layout : {in_layout, out_layout}) {
+    if (layout != TensorLayout::kNCHW && layout != TensorLayout::kNHWC) {
+      return Status::error(StatusCode::kInvalidArgument, "%s: unknown TensorLayout %d", op,
+                           static_cast<int>(layout));
+    }
+  }
+  SME2K_RETURN_IF_ERROR(validate_epilogue(epilogue, op));
+  if (epilogue.order != OutputOrder::kRowMajor) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: the output layout says how it is stored; order must be kRowMajor",
+                         op);
+  }
+  if constexpr (std::is_same_v<Out, int8_t>) {
+    if (epilogue.activation != Activation::kNone || epilogue.affine.active() ||
+        epilogue.clamp.active()) {
+      return Status::error(StatusCode::kUnsupported,
+                           "%s: int8 output takes only quantized_range (no float activation, "
+                           "affine or clamp)",
+                           op);
+    }
+  }
+  const auto in0 = reinterpret_cast<uintptr_t>(input);
+  const auto in1 = in0 + conv2d_input_elements(p) * sizeof(T);
+  const auto out0 = reinterpret_cast<uintptr_t>(output);
+  const auto out1 = out0 + conv2d_output_elements(p) * sizeof(Out);
+  const auto pk0 = reinterpret_cast<uintptr_t>(packed);
+  if (ranges_overlap(in0, in1, out0, out1) || ranges_overlap(out0, out1, pk0, pk0 + packed_bytes)) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: the output overlaps the input or the packed weights", op);
+  }
+  SME2K_RETURN_IF_ERROR(validate_affine(epilogue.affine, p.out_channels, out0, out1, op));
+  PackedHeader header{};
+  SME2K_RETURN_IF_ERROR(read_packed_header(packed, packed_bytes, &header));
+  return visit_gemm_kernel<V, false>(select_path(), [&](auto tag) {
+    using Kernel = typename decltype(tag)::type;
+    PackedExpectation want{};
+    ConvGemmShape shape{};
+    if (!conv_expectation<V, Kernel>(p, &want, &shape)) {
+      return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
+    }
+    SME2K_RETURN_IF_ERROR(check_packed_header(header, want));
+    ConvWeightsDescriptor d{};
+    std::memcpy(&d, static_cast<const uint8_t*>(packed) + kPackedHeaderBytes, sizeof d);
+    if (!d.matches(p) || header.n != p.out_channels || header.k != shape.k) {
+      return Status::error(StatusCode::kPackedMismatch,
+                           "%s: weights packed for Cin %llu, Cout %llu, %llu x %llu, groups %llu",
+                           op, static_cast<unsigned long long>(d.in_channels),
+                           static_cast<unsigned long long>(d.out_channels),
+                           static_cast<unsigned long long>(d.kernel_height),
+                           static_cast<unsigned long long>(d.kernel_width),
+                           static_cast<unsigned long long>(d.groups));
+    }
+    const size_t needed = conv_workspace_bytes<V, Kernel>(p, shape);
+    if (workspace_bytes < needed) {
+      return Status::error(StatusCode::kBufferTooSmall, "%s: workspace has %zu bytes, needs %zu",
+                           op, workspace_bytes, needed);
+    }
+    void* aligned = nullptr;
+    if (needed > 0) {
+      if (workspace == nullptr) {
+        return Status::error(StatusCode::kNullPointer, "%s: workspace is null", op);
+      }
+      const auto w0 = reinterpret_cast<uintptr_t>(workspace);
+      if (ranges_overlap(w0, w0 + needed, in0, in1) || ranges_overlap(w0, w0 + needed, out0, out1) ||
+          ranges_overlap(w0, w0 + needed, pk0, pk0 + packed_bytes)) {
+        return Status::error(StatusCode::kInvalidArgument,
+                             "%s: workspace overlaps the input, the output or the weights", op);
+      }
+      aligned = align_workspace(workspace);
+    }
+    ConvCall<T, Out> call{p,
+                          shape,
+                          input,
+                          in_layout,
+                          static_cast<const uint8_t*>(packed) + kPackedHeaderBytes +
+                              kConvDescriptorBytes,
+                          header.has_bias(),
+                          output,
+                          out_layout,
+                          plan_epilogue(epilogue, header.variant_param),
+                          T{},
+                          aligned};
+    if constexpr (std::is_same_v<V, QS8>) {
+      call.pad = static_cast<T>(header.variant_param2);
+      call.plan.requant_clamp =
+          !(epilogue.quantized_range.min == -128 && epilogue.quantized_range.max == 127 &&
+            (header.flags & PackedHeader::kFlagSmallScales) != 0);
+    }
+    if (p.depthwise()) {
+      run_depthwise<V>(call);
+      record_path(Path::kPortable);
+      return Status();
+    }
+    if constexpr (Kernel::kPath == Path::kPortable) {
+      run_conv_portable<Kernel>(call);
+    } else {
+#if SME2K_HAS_SME2_CODE
+      run_conv_sme2<Kernel>(call);
+#endif
+    }
+    record_path(Kernel::kPath);
+    return Status();
+  });
+}
+
+}  // namespace detail
+
+/// Bytes of workspace conv2d() needs (0 is possible) on the current path.
+template <class V>
+Status conv2d_workspace_size(const Conv2dParams& p, TensorLayout in_layout,
+                             TensorLayout out_layout, size_t* bytes) {
+  static_assert(detail::kConvVariant<V>, "sme2k: conv2d serves F32, F16 and QS8");
+  constexpr const char* op = "conv2d_workspace_size";
+  if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "%s: bytes is null", op);
+  SME2K_RETURN_IF_ERROR(validate_conv2d_params(p, op));
+  (void)in_layout;
+  (void)out_layout;
+  return visit_gemm_kernel<V, false>(select_path(), [&](auto tag) {
+    using Kernel = typename decltype(tag)::type;
+    PackedExpectation want{};
+    detail::ConvGemmShape shape{};
+    if (!detail::conv_expectation<V, Kernel>(p, &want, &shape)) {
+      return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
+    }
+    *bytes = detail::conv_workspace_bytes<V, Kernel>(p, shape);
+    return Status();
+  });
+}
+
+/// out = epilogue(conv(input, weights) + bias), input and output each in their layout.
+/// @param[in]  input      batch x Cin x H x W elements in in_layout (dense)
+/// @param[in]  packed     the whole buffer conv2d_pack_weights() filled, and its size
+/// @param[out] output     batch x Cout x OH x OW elements in out_layout; overlaps nothing
+/// @param[in]  epilogue   activation, per-channel affine, clamp (floats); quantized_range
+///                        (QS8); order must be kRowMajor (out_layout says how it is stored)
+/// @param[in]  workspace  >= conv2d_workspace_size() bytes (may be null when that is 0)
+template <class V, class Out = typename VariantTraits<V>::Out>
+Status conv2d(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* input,
+              TensorLayout in_layout, const void* packed, size_t packed_bytes, Out* output,
+              TensorLayout out_layout, const GemmEpilogue& epilogue, void* workspace,
+              size_t workspace_bytes) {
+  return detail::conv2d_impl<V, Out>(p, input, in_layout, packed, packed_bytes, output, out_layout,
+                                     epilogue, workspace, workspace_bytes);
+}
+
+/// conv2d() with a workspace it allocates and frees itself (kOutOfMemory when it cannot).
+template <class V, class Out = typename VariantTraits<V>::Out>
+Status conv2d(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* input,
+              TensorLayout in_layout, const void* packed, size_t packed_bytes, Out* output,
+              TensorLayout out_layout, const GemmEpilogue& epilogue = {}) {
+  size_t bytes = 0;
+  SME2K_RETURN_IF_ERROR(conv2d_workspace_size<V>(p, in_layout, out_layout, &bytes));
+  void* workspace = bytes > 0 ? std::malloc(bytes) : nullptr;
+  if (bytes > 0 && workspace == nullptr) {
+    return Status::error(StatusCode::kOutOfMemory,
+                         "conv2d: cannot allocate %zu bytes of workspace", bytes);
+  }
+  const Status s = detail::conv2d_impl<V, Out>(p, input, in_layout, packed, packed_bytes, output,
+                                               out_layout, epilogue, workspace, bytes);
+  std::free(workspace);
+  return s;
+}
+
+}  // namespace sme2k
