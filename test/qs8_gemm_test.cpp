@@ -31,17 +31,18 @@ struct Qs8Case {
   int32_t in_zp = 3, out_zp = -5;
   float w_scale_base = 0.01f;
   int32_t lo = -128, hi = 127;
-  int extreme = 0;  // 0: random values; 1: all 127; -1: all -128
+  int extreme = 0;          // 0: random values; 1: all 127; -1: all -128
+  bool transposed = false;  // C stored as C^T (N x M)
   uint64_t seed = 1;
 
   std::string describe() const {
     char s[240];
     std::snprintf(s, sizeof s,
                   "M=%zu N=%zu K=%zu %s bias=%d in=(%g,%d) out=(%g,%d) w=%g range=[%d,%d] "
-                  "extreme=%d seed=%llu",
+                  "extreme=%d transposed=%d seed=%llu",
                   m, n, k, rhs_layout_name(layout), bias ? 1 : 0, static_cast<double>(in_scale),
                   in_zp, static_cast<double>(out_scale), out_zp, static_cast<double>(w_scale_base),
-                  lo, hi, extreme, static_cast<unsigned long long>(seed));
+                  lo, hi, extreme, transposed ? 1 : 0, static_cast<unsigned long long>(seed));
     return s;
   }
 };
@@ -52,7 +53,8 @@ void check_qs8(const Qs8Case& t, std::optional<Path> expected = std::nullopt) {
   const size_t b_rows = t.layout == RhsLayout::kKxN ? t.k : t.n;
   const size_t b_cols = t.layout == RhsLayout::kKxN ? t.n : t.k;
   const size_t ldb = t.ldb ? t.ldb : b_cols;
-  const size_t ldc = t.ldc ? t.ldc : t.n;
+  const size_t c_rows = t.transposed ? t.n : t.m, c_cols = t.transposed ? t.m : t.n;
+  const size_t ldc = t.ldc ? t.ldc : c_cols;
   ValueStream r(t.seed);
   const auto value = [&]() -> int8_t {
     if (t.extreme != 0) return t.extreme > 0 ? 127 : -128;
@@ -61,7 +63,7 @@ void check_qs8(const Qs8Case& t, std::optional<Path> expected = std::nullopt) {
   GuardedArray<int8_t> a((t.m - 1) * lda + t.k), b((b_rows - 1) * ldb + b_cols);
   GuardedArray<int32_t> bias(t.bias ? t.n : 0);
   GuardedArray<float> w_scales(t.n);
-  GuardedArray<int8_t> c((t.m - 1) * ldc + t.n);
+  GuardedArray<int8_t> c((c_rows - 1) * ldc + c_cols);
   for (int8_t& x : a) x = value();
   for (int8_t& x : b) x = value();
   for (int32_t& x : bias) x = static_cast<int32_t>(r.below(20001)) - 10000;
@@ -79,14 +81,15 @@ void check_qs8(const Qs8Case& t, std::optional<Path> expected = std::nullopt) {
                              t.bias ? bias.data() : nullptr, q, packed.data(), packed_bytes));
   ASSERT_TRUE(s.ok()) << s.message();
   size_t ws = 0;
-  SME2K_EXPECT_ABI_PRESERVED(s = gemm_workspace_size<QS8>(t.m, t.n, t.k, &ws));
-  ASSERT_TRUE(s.ok()) << s.message();
-  GuardedBuffer workspace(ws);
   GemmEpilogue e;
   e.quantized_range = {t.lo, t.hi};
+  e.order = t.transposed ? OutputOrder::kTransposed : OutputOrder::kRowMajor;
+  SME2K_EXPECT_ABI_PRESERVED(s = gemm_workspace_size<QS8>(t.m, t.n, t.k, &ws, e.order));
+  ASSERT_TRUE(s.ok()) << s.message();
+  GuardedBuffer workspace(ws);
   SME2K_EXPECT_ABI_PRESERVED(
       s = gemm<QS8>(MatrixView<const int8_t>{a.data(), t.m, t.k, lda}, packed.data(), packed_bytes,
-                    MatrixView<int8_t>{c.data(), t.m, t.n, ldc}, e, workspace.data(), ws));
+                    MatrixView<int8_t>{c.data(), c_rows, c_cols, ldc}, e, workspace.data(), ws));
   ASSERT_TRUE(s.ok()) << s.message();
   if (!expected) expected = expected_path();
   if (expected) EXPECT_STREQ(path_name(last_used_path()), path_name(*expected));
@@ -103,12 +106,14 @@ void check_qs8(const Qs8Case& t, std::optional<Path> expected = std::nullopt) {
   p.w_scales = w_scales.data();
   p.lo = t.lo, p.hi = t.hi;
   size_t failures = 0;
-  for (size_t i = 0; i < t.m; ++i) {
-    for (size_t j = 0; j < ldc && (i + 1 < t.m || j < t.n); ++j) {
+  for (size_t i = 0; i < c_rows; ++i) {
+    for (size_t j = 0; j < ldc && (i + 1 < c_rows || j < c_cols); ++j) {
       const int got = c[i * ldc + j];
-      const int want = j < t.n ? reference::qs8_at(p, i, j) : 77;
+      const int want = j >= c_cols    ? 77
+                       : t.transposed ? reference::qs8_at(p, j, i)
+                                      : reference::qs8_at(p, i, j);
       if (got != want && failures++ < 8) {
-        ADD_FAILURE() << "C(" << i << ", " << j << ") = " << got << ", want " << want;
+        ADD_FAILURE() << "stored (" << i << ", " << j << ") = " << got << ", want " << want;
       }
     }
   }
@@ -128,6 +133,20 @@ TEST(Qs8Gemm, TailsInMAndN) {
     for (size_t n : sizes_around(s)) {
       Qs8Case t;
       t.m = m, t.n = n, t.k = 11, t.seed = m * 100 + n;
+      check_qs8(t);
+    }
+  }
+}
+
+// C^T (an NCHW convolution's output): the int8 block leaves through the byte tile.
+TEST(Qs8Gemm, TransposedOutput) {
+  const size_t s = qs8_step();
+  for (size_t m : sizes_around(s)) {
+    for (size_t n : sizes_around(s)) {
+      Qs8Case t;
+      t.m = m, t.n = n, t.k = 13, t.transposed = true, t.seed = m * 31 + n;
+      t.ldc = (m + n) % 3 == 0 ? m + 5 : 0;
+      t.lo = n % 2 == 0 ? -128 : -20, t.hi = n % 2 == 0 ? 127 : 90;
       check_qs8(t);
     }
   }
@@ -204,6 +223,8 @@ TEST(Qs8Gemm, PortablePathIsBitExactToo) {
   Qs8Case t;
   t.m = 13, t.n = 17, t.k = 19;
   check_qs8(t, Path::kPortable);
+  t.transposed = true;
+  check_qs8(t, Path::kPortable);
 }
 
 TEST(Qs8GemmBadInput, RefusedWithAStatus) {
@@ -261,9 +282,6 @@ TEST(Qs8GemmBadInput, RefusedWithAStatus) {
   EXPECT_EQ(run(e).code(), StatusCode::kInvalidArgument);
   e = {};
   e.activation = Activation::kGelu;
-  EXPECT_EQ(run(e).code(), StatusCode::kUnsupported);
-  e = {};
-  e.order = OutputOrder::kTransposed;
   EXPECT_EQ(run(e).code(), StatusCode::kUnsupported);
   // Weights packed for F32 are not QS8 weights.
   std::vector<float> bf(k * n, 1.0f);

@@ -93,11 +93,10 @@ void for_each_tap(const Conv2dParams& p, TensorLayout in_layout, size_t n, size_
                              static_cast<long long>(p.pad_left);
         const bool inside = ih >= 0 && iw >= 0 && ih < static_cast<long long>(p.in_height) &&
                             iw < static_cast<long long>(p.in_width);
-        const long long index =
-            inside ? static_cast<long long>(activation_index(
-                         in_layout, p.in_channels, p.in_height, p.in_width, n, c,
-                         static_cast<size_t>(ih), static_cast<size_t>(iw)))
-                   : -1;
+        const long long index = inside ? static_cast<long long>(activation_index(
+                                             in_layout, p.in_channels, p.in_height, p.in_width, n,
+                                             c, static_cast<size_t>(ih), static_cast<size_t>(iw)))
+                                       : -1;
         f(ci, kh, kw, index);
       }
     }
@@ -180,8 +179,7 @@ Conv2dFloatResult conv2d_float(const Conv2dFloatProblem<T>& q) {
 }
 
 /// PyTorch's BatchNorm2d in inference, in double: (x - mean) / sqrt(var + eps) * w + b.
-inline double batchnorm(double x, double weight, double bias, double mean, double var,
-                        double eps) {
+inline double batchnorm(double x, double weight, double bias, double mean, double var, double eps) {
   return (x - mean) / std::sqrt(var + eps) * weight + bias;
 }
 
@@ -217,21 +215,20 @@ inline int64_t conv2d_qs8_acc(const Conv2dQs8Problem& q, size_t n, size_t co, si
 /// `acc` must fit int32 (the library's packing refuses biases that could overflow).
 inline int8_t qs8_requantize(int64_t acc, float in_scale, float w_scale, float out_scale,
                              int32_t zero_point, int32_t lo, int32_t hi) {
-  const auto scale = static_cast<float>(static_cast<double>(in_scale) *
-                                        static_cast<double>(w_scale) /
-                                        static_cast<double>(out_scale));
+  const auto scale =
+      static_cast<float>(static_cast<double>(in_scale) * static_cast<double>(w_scale) /
+                         static_cast<double>(out_scale));
   const float y = static_cast<float>(static_cast<int32_t>(acc)) * scale;
   const float r = std::nearbyint(y);
-  int64_t v = std::isnan(r)              ? 0
-              : r >= 2147483648.0f       ? 2147483647
-              : r < -2147483648.0f       ? -2147483648LL
-                                         : static_cast<int64_t>(r);
+  int64_t v = std::isnan(r)        ? 0
+              : r >= 2147483648.0f ? 2147483647
+              : r < -2147483648.0f ? -2147483648LL
+                                   : static_cast<int64_t>(r);
   v += zero_point;
   return static_cast<int8_t>(v < lo ? lo : v > hi ? hi : v);
 }
 
-inline int8_t conv2d_qs8_at(const Conv2dQs8Problem& q, size_t n, size_t co, size_t oh,
-                            size_t ow) {
+inline int8_t conv2d_qs8_at(const Conv2dQs8Problem& q, size_t n, size_t co, size_t oh, size_t ow) {
   return qs8_requantize(conv2d_qs8_acc(q, n, co, oh, ow), q.in_scale, q.w_scales[co], q.out_scale,
                         q.out_zero_point, q.lo, q.hi);
 }

@@ -29,8 +29,11 @@
 namespace sme2k {
 namespace sme2 {
 
-/// Scratch store_2vlx2vl_requant() needs: the int32 block (2VL x 2VL) and four f32 vectors.
-constexpr size_t requant_scratch_bytes(size_t vl) { return (4 * vl * vl + 4 * vl) * 4; }
+/// Scratch store_2vlx2vl_requant() needs: the int32 block (2VL x 2VL) and four f32 vectors,
+/// then (transposed C) the int8 block.
+constexpr size_t requant_scratch_bytes(size_t vl) {
+  return (4 * vl * vl + 4 * vl) * 4 + 4 * vl * vl;
+}
 
 namespace detail {
 
@@ -77,10 +80,12 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
 /// Rows [0, rows) of the block, columns [n0, n_end) of C, requantized with the panel's
 /// per-channel pairs (`params`: 2VL Qs8ChannelParams), zero point zp and range [lo, hi].
 /// kClamp = false is allowed when [lo, hi] is [-128, 127] and every scale is below 0.5.
-/// Clobbers all of ZA.
-/// @param[in] c        C at (row 0 of the block, column n0)
+/// kTransposed: C^T (column j of the block is a row of C^T: an NCHW output's channel), the
+/// int8 block turned round in the byte tile (rows in as horizontal slices, columns out as
+/// vertical ones; loads and stores only). Clobbers all of ZA.
+/// @param[in] c        C at (row 0 of the block, column n0), or C^T at (n0, row 0)
 /// @param[in] scratch  requant_scratch_bytes(VL)
-template <bool kClamp>
+template <bool kClamp, bool kTransposed = false>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_requant(
     size_t rows, size_t n0, size_t n_end, const Qs8ChannelParams* params, int32_t zp, int32_t lo,
     int32_t hi, int8_t* c, size_t ldc, int32_t* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
@@ -104,13 +109,22 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_requant(
   const size_t cols = n_end - n0 < 2 * vl ? n_end - n0 : 2 * vl;
   const svint32_t lo_v = svdup_s32(lo - zp), hi_v = svdup_s32(hi - zp), zp_v = svdup_s32(zp);
   auto* products = reinterpret_cast<float*>(scratch + 4 * vl * vl);
+  int8_t* block = reinterpret_cast<int8_t*>(products + 4 * vl);  // [row][2VL], transposed C
+  int8_t* out = kTransposed ? block : c;
+  const size_t ld = kTransposed ? 2 * vl : ldc;
   detail::requant_half<0, kClamp>(rows, cols < vl ? cols : vl, left,
                                   svreinterpret_f32(svget2(svld2_s32(all, words), 1)), lo_v, hi_v,
-                                  zp_v, c, ldc, products);
+                                  zp_v, out, ld, products);
   if (cols > vl) {
     detail::requant_half<1, kClamp>(rows, cols - vl, right,
                                     svreinterpret_f32(svget2(svld2_s32(all, words + 2 * vl), 1)),
-                                    lo_v, hi_v, zp_v, c + vl, ldc, products);
+                                    lo_v, hi_v, zp_v, out + vl, ld, products);
+  }
+  if constexpr (kTransposed) {
+    const svbool_t row_bytes = svwhilelt_b8_u64(0, 2 * vl);
+    for (uint32_t i = 0; i < rows; ++i) svld1_hor_za8(0, i, row_bytes, block + i * 2 * vl);
+    const svbool_t in_rows = svwhilelt_b8_u64(0, rows);
+    for (uint32_t j = 0; j < cols; ++j) svst1_ver_za8(0, j, in_rows, c + j * ldc);
   }
 }
 

@@ -64,20 +64,20 @@ struct ConvGeometry {
             kc,
             layout};
   }
-  size_t k() const { return taps * kc; }
+  size_t k() const SME2K_STREAMING_COMPATIBLE { return taps * kc; }
   /// Input row of output row oh at tap row kh (may be outside [0, H)).
-  ptrdiff_t in_row(size_t oh, size_t kh) const {
+  ptrdiff_t in_row(size_t oh, size_t kh) const SME2K_STREAMING_COMPATIBLE {
     return static_cast<ptrdiff_t>(oh * stride_height + kh * dilation_height) - pad_top;
   }
-  ptrdiff_t in_col(size_t ow, size_t kw) const {
+  ptrdiff_t in_col(size_t ow, size_t kw) const SME2K_STREAMING_COMPATIBLE {
     return static_cast<ptrdiff_t>(ow * stride_width + kw * dilation_width) - pad_left;
   }
-  bool inside(ptrdiff_t ih, ptrdiff_t iw) const {
+  bool inside(ptrdiff_t ih, ptrdiff_t iw) const SME2K_STREAMING_COMPATIBLE {
     return ih >= 0 && iw >= 0 && static_cast<size_t>(ih) < in_height &&
            static_cast<size_t>(iw) < in_width;
   }
   /// Offset of (channel ci of the group, ih, iw) from the group's first channel.
-  size_t offset(size_t ci, size_t ih, size_t iw) const {
+  size_t offset(size_t ci, size_t ih, size_t iw) const SME2K_STREAMING_COMPATIBLE {
     return layout == TensorLayout::kNCHW ? (ci * in_height + ih) * in_width + iw
                                          : (ih * in_width + iw) * in_channels + ci;
   }
@@ -186,16 +186,39 @@ inline bool nchw_gather_vectorized(const ConvGeometry& geo) {
 
 namespace detail {
 
-// Channel ch of the group at the segment's row: its valid lanes loaded (when `loads`), or
-// the padding value everywhere (the row is outside the input), or 0 (past Cin/g).
-template <size_t kStride, class U, class V>
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE V channel_vector(size_t ch, const ConvGeometry& geo,
-                                                       bool loads, svbool_t valid, const U* group,
-                                                       size_t plane, ptrdiff_t row_offset,
-                                                       V pad_v) SME2K_STREAMING {
-  if (ch >= geo.channels) return Lanes<sizeof(U)>::dup(U{0});
-  if (!loads) return pad_v;
-  return load_strided<kStride>(valid, at_offset(group + ch * plane, row_offset));
+// A k-block of KR channels (planes `plane` apart, from src at lane 0's column) for the lanes
+// `valid` selects, stored over the lanes `segment` selects (the rest of them read 0).
+template <size_t kKr, size_t kStride, class U>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_channels(svbool_t segment, svbool_t valid,
+                                                          const U* src, size_t plane,
+                                                          U* out) SME2K_STREAMING {
+  const auto v0 = load_strided<kStride>(valid, src);
+  if constexpr (kKr == 1) {
+    svst1(segment, out, v0);
+  } else if constexpr (kKr == 2) {
+    svst2(segment, out, svcreate2(v0, load_strided<kStride>(valid, src + plane)));
+  } else {
+    svst4(segment, out,
+          svcreate4(v0, load_strided<kStride>(valid, src + plane),
+                    load_strided<kStride>(valid, src + 2 * plane),
+                    load_strided<kStride>(valid, src + 3 * plane)));
+  }
+}
+template <size_t kKr, size_t kStride, class U>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_channels(svbool_t valid, const U* src,
+                                                          size_t plane, U* out) SME2K_STREAMING {
+  store_channels<kKr, kStride>(valid, valid, src, plane, out);
+}
+
+// The lanes [from, to) a structure load must not read (it would read past the input's last
+// row), element by element: `real` channels of the k-block.
+template <size_t kKr, size_t kStride, class U>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void fill_lone_lanes(size_t from, size_t to, const U* src,
+                                                           size_t plane, size_t real,
+                                                           U* out) SME2K_STREAMING {
+  for (size_t s = from; s < to; ++s) {
+    for (size_t e = 0; e < kKr && e < real; ++e) out[s * kKr + e] = src[e * plane + kStride * s];
+  }
 }
 
 // NCHW: the panel's k-blocks for pixel lanes [r0, r1), which are output row oh from column
@@ -249,33 +272,43 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void gather_nchw_segment(const ConvGeometr
       const bool padded = lo > s0 || hi < s1;
       const ptrdiff_t row_offset =
           ih >= 0 ? static_cast<ptrdiff_t>(static_cast<size_t>(ih) * geo.in_width) + iw0 : 0;
-      for (size_t c = 0; c < geo.kc; c += kKr, out += block) {
-        // Channel c + e: loaded, or all padding (a row outside the input), or 0 (past Cin/g).
-        const bool loads = hi > lo;
-        const V v0 = channel_vector<kStride>(c, geo, loads, valid, group, plane, row_offset, pad_v);
-        const V v1 = kKr > 1 ? channel_vector<kStride>(c + 1, geo, loads, valid, group, plane,
-                                                       row_offset, pad_v)
-                             : zeros;
-        const V v2 = kKr > 2 ? channel_vector<kStride>(c + 2, geo, loads, valid, group, plane,
-                                                       row_offset, pad_v)
-                             : zeros;
-        const V v3 = kKr > 2 ? channel_vector<kStride>(c + 3, geo, loads, valid, group, plane,
-                                                       row_offset, pad_v)
-                             : zeros;
+      const bool loads = hi > lo;
+      // k-blocks whose KR channels are all inside Cin/g, read from the input: KR loads and
+      // one interleaving store each (after the padding value where part of the run is
+      // outside the row, when that value is not 0, which the zeroing loads give for free).
+      const size_t loaded = loads ? geo.channels / kKr * kKr : 0;
+      const U* src = at_offset(group, row_offset);
+      size_t c = 0;
+      if (padded && pad != U{0}) {
+        for (; c < loaded; c += kKr, out += block, src += kKr * plane) {
+          store_block<kKr>(segment, out, pad_v, pad_v, pad_v, pad_v);
+          store_channels<kKr, kStride>(valid, src, plane, out);
+          fill_lone_lanes<kKr, kStride>(load_hi, hi, src, plane, kKr, out);
+        }
+      } else {
+        for (; c < loaded; c += kKr, out += block, src += kKr * plane) {
+          store_channels<kKr, kStride>(segment, valid, src, plane, out);
+          fill_lone_lanes<kKr, kStride>(load_hi, hi, src, plane, kKr, out);
+        }
+      }
+      // The rest: the last k-block with channels past Cin/g (0 there), or all of a row
+      // outside the input (the padding value).
+      for (; c < geo.kc; c += kKr, out += block, src += kKr * plane) {
+        const size_t real = geo.channels > c ? geo.channels - c : 0;  // channels < Cin/g
+        const V v0 = real > 0 ? (loads ? load_strided<kStride>(valid, src) : pad_v) : zeros;
+        const V v1 = real > 1 ? (loads ? load_strided<kStride>(valid, src + plane) : pad_v) : zeros;
+        const V v2 =
+            real > 2 ? (loads ? load_strided<kStride>(valid, src + 2 * plane) : pad_v) : zeros;
+        const V v3 =
+            real > 3 ? (loads ? load_strided<kStride>(valid, src + 3 * plane) : pad_v) : zeros;
         if (padded && pad != U{0} && loads) {
-          const auto pad_of = [&](size_t e) { return c + e < geo.channels; };
-          store_block<kKr>(segment, out, pad_of(0) ? pad_v : zeros, pad_of(1) ? pad_v : zeros,
-                           pad_of(2) ? pad_v : zeros, pad_of(3) ? pad_v : zeros);
+          store_block<kKr>(segment, out, real > 0 ? pad_v : zeros, real > 1 ? pad_v : zeros,
+                           real > 2 ? pad_v : zeros, real > 3 ? pad_v : zeros);
           store_block<kKr>(valid, out, v0, v1, v2, v3);
         } else {
           store_block<kKr>(segment, out, v0, v1, v2, v3);
         }
-        for (size_t s = load_hi; s < hi; ++s) {  // the lane a structure load must not read
-          for (size_t e = 0; e < kKr && c + e < geo.channels; ++e) {
-            out[s * kKr + e] = *at_offset(group + (c + e) * plane,
-                                          row_offset + static_cast<ptrdiff_t>(kStride * s));
-          }
-        }
+        if (loads) fill_lone_lanes<kKr, kStride>(load_hi, hi, src, plane, real, out);
       }
     }
   }
@@ -317,9 +350,9 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void gather_conv_panel_sme2(
               for (size_t c = 0; c < geo.kc; ++c) {
                 U value = U{0};
                 if (c < geo.channels) {
-                  value = inside ? in[geo.offset(c, static_cast<size_t>(ih),
-                                                 static_cast<size_t>(iw))]
-                                 : pad_bits;
+                  value = inside
+                              ? in[geo.offset(c, static_cast<size_t>(ih), static_cast<size_t>(iw))]
+                              : pad_bits;
                 }
                 const size_t kb = tap * (geo.kc / kKr) + c / kKr;
                 out[kb * 2 * vl * kKr + r * kKr + c % kKr] = value;
@@ -341,7 +374,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void gather_conv_panel_sme2(
     const size_t kh = tap / geo.kernel_width, kw = tap % geo.kernel_width;
     for (size_t w0 = 0; w0 < words; w0 += vl) {
       const size_t c0 = w0 * kKr;
-      const size_t bytes = (geo.channels - c0 < vl * kKr ? geo.channels - c0 : vl * kKr) * sizeof(T);
+      const size_t bytes =
+          (geo.channels - c0 < vl * kKr ? geo.channels - c0 : vl * kKr) * sizeof(T);
       const svbool_t in_channels = svwhilelt_b8_u64(0, bytes);
       const size_t cols = words - w0 < vl ? words - w0 : vl;
       for (size_t h = 0; h < 2; ++h) {
@@ -354,9 +388,10 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void gather_conv_panel_sme2(
           const ptrdiff_t ih = geo.in_row(oh, kh), iw = geo.in_col(ow, kw);
           const uint32_t slice = static_cast<uint32_t>(4 * i + h);
           if (geo.inside(ih, iw)) {
-            svld1_hor_za8(0, slice, in_channels,
-                          reinterpret_cast<const uint8_t*>(
-                              in + geo.offset(c0, static_cast<size_t>(ih), static_cast<size_t>(iw))));
+            svld1_hor_za8(
+                0, slice, in_channels,
+                reinterpret_cast<const uint8_t*>(
+                    in + geo.offset(c0, static_cast<size_t>(ih), static_cast<size_t>(iw))));
           } else {
             svld1_hor_za8(0, slice, in_channels, pad_bytes);
           }

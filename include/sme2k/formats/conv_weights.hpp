@@ -54,8 +54,7 @@ struct ConvWeightsDescriptor {
 
   bool matches(const Conv2dParams& p) const {
     return in_channels == p.in_channels && out_channels == p.out_channels &&
-           kernel_height == p.kernel_height && kernel_width == p.kernel_width &&
-           groups == p.groups;
+           kernel_height == p.kernel_height && kernel_width == p.kernel_width && groups == p.groups;
   }
 };
 static_assert(sizeof(ConvWeightsDescriptor) == 64, "part of the packed format");
@@ -68,8 +67,10 @@ inline size_t conv_weight_index(ConvWeightLayout layout, const Conv2dParams& p, 
                                 size_t ci, size_t kh, size_t kw) {
   const size_t cin = p.in_channels_per_group();
   switch (layout) {
-    case ConvWeightLayout::kOIHW: return ((co * cin + ci) * p.kernel_height + kh) * p.kernel_width + kw;
-    case ConvWeightLayout::kOHWI: return ((co * p.kernel_height + kh) * p.kernel_width + kw) * cin + ci;
+    case ConvWeightLayout::kOIHW:
+      return ((co * cin + ci) * p.kernel_height + kh) * p.kernel_width + kw;
+    case ConvWeightLayout::kOHWI:
+      return ((co * p.kernel_height + kh) * p.kernel_width + kw) * cin + ci;
     case ConvWeightLayout::kHWIO:
       return ((kh * p.kernel_width + kw) * cin + ci) * p.out_channels + co;
   }
@@ -103,8 +104,7 @@ constexpr size_t depthwise_payload_bytes(const Conv2dParams& p) {
 /// The depthwise taps (row t: Cout weights) and channel params of a payload.
 template <class Elem>
 const Elem* depthwise_taps(const void* payload) {
-  return reinterpret_cast<const Elem*>(static_cast<const uint8_t*>(payload) +
-                                       kConvDescriptorBytes);
+  return reinterpret_cast<const Elem*>(static_cast<const uint8_t*>(payload) + kConvDescriptorBytes);
 }
 template <class Elem, class Params>
 const Params* depthwise_params(const void* payload, size_t taps, size_t channels) {

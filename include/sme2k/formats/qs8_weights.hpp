@@ -84,8 +84,8 @@ void pack_qs8_weights(MatrixView<const int8_t> b, RhsLayout layout, const int32_
   const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
   pack_qs8_weights_from<Format>(
       shape.n, shape.k,
-      [&](size_t kk, size_t j) { return layout == RhsLayout::kKxN ? b(kk, j) : b(j, kk); }, bias,
-      q, vl, payload);
+      [&](size_t kk, size_t j) { return layout == RhsLayout::kKxN ? b(kk, j) : b(j, kk); }, bias, q,
+      vl, payload);
 }
 
 }  // namespace sme2k

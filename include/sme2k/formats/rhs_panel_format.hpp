@@ -87,11 +87,9 @@ struct RhsPanelFormat {
                    void* payload) {
     const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
     if (layout == RhsLayout::kKxN) {
-      pack_from(shape.n, shape.k, [&](size_t kk, size_t j) { return b(kk, j); }, bias, vl,
-                payload);
+      pack_from(shape.n, shape.k, [&](size_t kk, size_t j) { return b(kk, j); }, bias, vl, payload);
     } else {
-      pack_from(shape.n, shape.k, [&](size_t kk, size_t j) { return b(j, kk); }, bias, vl,
-                payload);
+      pack_from(shape.n, shape.k, [&](size_t kk, size_t j) { return b(j, kk); }, bias, vl, payload);
     }
   }
 

@@ -75,8 +75,7 @@ bool conv_gemm_shape(const Conv2dParams& p, size_t vl, ConvGemmShape* s) {
 
 /// Depthwise weights: the variant's weight type and per-channel params.
 template <class V>
-using DepthwiseParams =
-    std::conditional_t<std::is_same_v<V, QS8>, Qs8ChannelParams, float>;
+using DepthwiseParams = std::conditional_t<std::is_same_v<V, QS8>, Qs8ChannelParams, float>;
 
 /// What conv2d() expects of a packed buffer on `Kernel`'s path; false on overflow.
 template <class V, class Kernel>
@@ -84,13 +83,13 @@ bool conv_expectation(const Conv2dParams& p, PackedExpectation* want, ConvGemmSh
   using Traits = VariantTraits<V>;
   if (p.depthwise()) {
     *shape = {1, p.taps(), depthwise_tap_row_bytes<typename Traits::Rhs>(p.out_channels)};
-    *want = {Traits::kId,
-             Kernel::RhsFormat::kId,
-             Path::kPortable,
-             0,
-             depthwise_payload_bytes<typename Traits::Rhs, DepthwiseParams<V>>(p) -
-                 kConvDescriptorBytes,
-             PackedHeader::kFlagConvWeights | PackedHeader::kFlagDepthwise};
+    *want = {
+        Traits::kId,
+        Kernel::RhsFormat::kId,
+        Path::kPortable,
+        0,
+        depthwise_payload_bytes<typename Traits::Rhs, DepthwiseParams<V>>(p) - kConvDescriptorBytes,
+        PackedHeader::kFlagConvWeights | PackedHeader::kFlagDepthwise};
     want->payload_bytes += kConvDescriptorBytes;
     return true;
   }
@@ -101,7 +100,7 @@ bool conv_expectation(const Conv2dParams& p, PackedExpectation* want, ConvGemmSh
       !checked_add(payload, kConvDescriptorBytes, &payload)) {
     return false;
   }
-  *want = {Traits::kId, Kernel::RhsFormat::kId, Kernel::kPath, static_cast<uint32_t>(vl * 4),
+  *want = {Traits::kId, Kernel::RhsFormat::kId,        Kernel::kPath, static_cast<uint32_t>(vl * 4),
            payload,     PackedHeader::kFlagConvWeights};
   return true;
 }
@@ -114,7 +113,8 @@ Status pack_conv_checked(const Conv2dParams& p, const W* weights, ConvWeightLayo
                          PackGroup&& pack_group, PackParams&& pack_params) {
   constexpr const char* op = "conv2d_pack_weights";
   SME2K_RETURN_IF_ERROR(validate_conv2d_weights_params(p, op));
-  if (weights == nullptr) return Status::error(StatusCode::kNullPointer, "%s: weights are null", op);
+  if (weights == nullptr)
+    return Status::error(StatusCode::kNullPointer, "%s: weights are null", op);
   if (packed == nullptr) return Status::error(StatusCode::kNullPointer, "%s: packed is null", op);
   if (!valid_conv_weight_layout(layout)) {
     return Status::error(StatusCode::kInvalidArgument, "%s: unknown ConvWeightLayout %d", op,
@@ -158,8 +158,8 @@ Status pack_conv_checked(const Conv2dParams& p, const W* weights, ConvWeightLayo
     h.k = shape.k;
     h.payload_bytes = want.payload_bytes;
     auto* payload = static_cast<uint8_t*>(packed) + kPackedHeaderBytes;
-    const ConvWeightsDescriptor d{p.in_channels,  p.out_channels, p.kernel_height, p.kernel_width,
-                                  p.groups,       shape.kc,       shape.group_bytes, 0};
+    const ConvWeightsDescriptor d{p.in_channels, p.out_channels, p.kernel_height,   p.kernel_width,
+                                  p.groups,      shape.kc,       shape.group_bytes, 0};
     std::memcpy(payload, &d, sizeof d);
     uint8_t* body = payload + kConvDescriptorBytes;
     if (p.depthwise()) {
@@ -169,8 +169,8 @@ Status pack_conv_checked(const Conv2dParams& p, const W* weights, ConvWeightLayo
       for (size_t t = 0; t < p.taps(); ++t) {
         auto* taps = reinterpret_cast<Elem*>(body + t * row);
         for (size_t co = 0; co < p.out_channels; ++co) {
-          taps[co] = conv_weight_at(weights, layout, p, co, 0, t / p.kernel_width,
-                                    t % p.kernel_width);
+          taps[co] =
+              conv_weight_at(weights, layout, p, co, 0, t / p.kernel_width, t % p.kernel_width);
         }
       }
       SME2K_RETURN_IF_ERROR(
@@ -259,8 +259,8 @@ Status conv2d_pack_weights(const Conv2dParams& p, const int8_t* weights, ConvWei
     h.flags |= PackedHeader::kFlagHasBias;  // the folded zero-point term is always there
     bool small = true;
     for (size_t co = 0; co < p.out_channels; ++co) {
-      small = small && requantization_scale(q.input.scale, q.weight_scales[co], q.output.scale) <
-                           0.5f;
+      small =
+          small && requantization_scale(q.input.scale, q.weight_scales[co], q.output.scale) < 0.5f;
     }
     if (small) h.flags |= PackedHeader::kFlagSmallScales;
     h.variant_param = q.output.zero_point;
@@ -282,8 +282,8 @@ Status conv2d_pack_weights(const Conv2dParams& p, const int8_t* weights, ConvWei
         for (size_t co = 0; co < p.out_channels; ++co) {
           int64_t sum = 0;
           for (size_t t = 0; t < p.taps(); ++t) {
-            sum += conv_weight_at(weights, layout, p, co, 0, t / p.kernel_width,
-                                  t % p.kernel_width);
+            sum +=
+                conv_weight_at(weights, layout, p, co, 0, t / p.kernel_width, t % p.kernel_width);
           }
           Qs8ChannelParams c;
           c.bias = static_cast<int32_t>((bias != nullptr ? bias[co] : 0) -
@@ -326,15 +326,19 @@ struct ConvCall {
   EpiloguePlan plan;
   T pad;            // what positions outside the input read
   void* workspace;  // aligned
+  ConvGeometry geo;
+  size_t pixels;  // OH * OW
+  size_t out_channels_per_group;
 };
 
 /// The output block of (image n, group g, pixels from p0) as the GEMM kernel writes it: C
 /// row-major (NHWC: a pixel's channels) or transposed (NCHW: a channel's pixels).
 template <class T, class Out>
-Out* conv_output_at(const ConvCall<T, Out>& call, size_t n, size_t g, size_t p0, size_t* ldc) {
+SME2K_ALWAYS_INLINE Out* conv_output_at(const ConvCall<T, Out>& call, size_t n, size_t g, size_t p0,
+                                        size_t* ldc) SME2K_STREAMING_COMPATIBLE {
   const Conv2dParams& p = call.p;
-  const size_t pixels = p.out_height() * p.out_width();
-  const size_t co0 = g * p.out_channels_per_group();
+  const size_t pixels = call.pixels;
+  const size_t co0 = g * call.out_channels_per_group;
   if (call.out_layout == TensorLayout::kNHWC) {
     *ldc = p.out_channels;
     return call.output + (n * pixels + p0) * p.out_channels + co0;
@@ -344,7 +348,8 @@ Out* conv_output_at(const ConvCall<T, Out>& call, size_t n, size_t g, size_t p0,
 }
 
 /// The group's epilogue: its channels' affine.
-inline EpiloguePlan group_plan(EpiloguePlan plan, size_t co0, TensorLayout out_layout) {
+SME2K_ALWAYS_INLINE EpiloguePlan group_plan(EpiloguePlan plan, size_t co0,
+                                            TensorLayout out_layout) SME2K_STREAMING_COMPATIBLE {
   if (plan.scale != nullptr) plan.scale += co0;
   if (plan.shift != nullptr) plan.shift += co0;
   plan.transposed = out_layout == TensorLayout::kNCHW;
@@ -352,30 +357,30 @@ inline EpiloguePlan group_plan(EpiloguePlan plan, size_t co0, TensorLayout out_l
 }
 
 template <class T>
-const T* conv_group_input(const Conv2dParams& p, const T* input, TensorLayout layout, size_t n,
-                          size_t g) {
+SME2K_ALWAYS_INLINE const T* conv_group_input(
+    const Conv2dParams& p, const T* input, TensorLayout layout, size_t n, size_t g,
+    size_t channels_per_group) SME2K_STREAMING_COMPATIBLE {
   const size_t image = p.in_channels * p.in_height * p.in_width;
-  const size_t c0 = g * p.in_channels_per_group();
+  const size_t c0 = g * channels_per_group;
   return input + n * image + (layout == TensorLayout::kNCHW ? c0 * p.in_height * p.in_width : c0);
 }
 
 template <class Kernel, class T, class Out>
 void run_conv_portable(const ConvCall<T, Out>& call) {
   const Conv2dParams& p = call.p;
-  const ConvGeometry geo = ConvGeometry::of(p, call.shape.kc, call.in_layout);
-  const size_t pixels = p.out_height() * p.out_width();
+  const ConvGeometry& geo = call.geo;
+  const size_t pixels = call.pixels, cout = call.out_channels_per_group;
   auto* rows_buffer = static_cast<T*>(call.workspace);
   for (size_t n = 0; n < p.batch; ++n) {
     for (size_t g = 0; g < p.groups; ++g) {
-      const T* group = conv_group_input(p, call.input, call.in_layout, n, g);
-      const EpiloguePlan plan =
-          group_plan(call.plan, g * p.out_channels_per_group(), call.out_layout);
+      const T* group = conv_group_input(p, call.input, call.in_layout, n, g, geo.channels);
+      const EpiloguePlan plan = group_plan(call.plan, g * cout, call.out_layout);
       for (size_t p0 = 0; p0 < pixels; p0 += kPortableConvRows) {
         const size_t rows = pixels - p0 < kPortableConvRows ? pixels - p0 : kPortableConvRows;
         gather_conv_rows(geo, group, p0, rows, call.pad, rows_buffer);
         size_t ldc = 0;
         Out* c = conv_output_at(call, n, g, p0, &ldc);
-        Kernel::run(rows, 0, p.out_channels_per_group(), call.shape.k, rows_buffer, call.shape.k,
+        Kernel::run(rows, 0, cout, call.shape.k, rows_buffer, call.shape.k,
                     call.body + g * call.shape.group_bytes, plan, c, ldc);
       }
     }
@@ -392,8 +397,8 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_conv_sme2(
   const Conv2dParams& p = call.p;
   const size_t vl = sme2::vl();
   const size_t mr = LhsFormat::mr(vl);
-  const ConvGeometry geo = ConvGeometry::of(p, call.shape.kc, call.in_layout);
-  const size_t pixels = p.out_height() * p.out_width();
+  const ConvGeometry& geo = call.geo;
+  const size_t pixels = call.pixels, cout = call.out_channels_per_group;
   auto* panel = static_cast<T*>(call.workspace);
   auto* scratch = reinterpret_cast<float*>(static_cast<uint8_t*>(call.workspace) +
                                            round_up(LhsFormat::panel_bytes(call.shape.k, vl), 64));
@@ -402,9 +407,8 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_conv_sme2(
   for (size_t i = 0; i < vl * 4 / sizeof(T); ++i) pad_row[i] = call.pad;
   for (size_t n = 0; n < p.batch; ++n) {
     for (size_t g = 0; g < p.groups; ++g) {
-      const T* group = conv_group_input(p, call.input, call.in_layout, n, g);
-      const EpiloguePlan plan =
-          group_plan(call.plan, g * p.out_channels_per_group(), call.out_layout);
+      const T* group = conv_group_input(p, call.input, call.in_layout, n, g, geo.channels);
+      const EpiloguePlan plan = group_plan(call.plan, g * cout, call.out_layout);
       const uint8_t* weights = call.body + g * call.shape.group_bytes;
       for (size_t p0 = 0; p0 < pixels; p0 += mr) {
         const size_t rows = pixels - p0 < mr ? pixels - p0 : mr;
@@ -412,8 +416,8 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_conv_sme2(
                                                      panel);
         size_t ldc = 0;
         Out* c = conv_output_at(call, n, g, p0, &ldc);
-        Kernel::run(rows, 0, p.out_channels_per_group(), call.shape.k, panel, weights,
-                    call.has_bias, plan, c, ldc, scratch);
+        Kernel::run(rows, 0, cout, call.shape.k, panel, weights, call.has_bias, plan, c, ldc,
+                    scratch);
       }
     }
   }
@@ -428,13 +432,14 @@ void run_depthwise(const ConvCall<T, Out>& call) {
   const size_t image_out = p.out_channels * p.out_height() * p.out_width();
   const T* taps = reinterpret_cast<const T*>(call.body);
   const size_t tap_stride = call.shape.group_bytes / sizeof(T);
-  const Params* params = reinterpret_cast<const Params*>(call.body + p.taps() * call.shape.group_bytes);
+  const Params* params =
+      reinterpret_cast<const Params*>(call.body + p.taps() * call.shape.group_bytes);
   EpiloguePlan plan = call.plan;
   plan.transposed = false;
   for (size_t n = 0; n < p.batch; ++n) {
     depthwise_conv2d_portable(p, call.input + n * image_in, call.in_layout, taps, tap_stride,
-                              params, plan, call.pad, call.output + n * image_out,
-                              call.out_layout, 0, p.out_channels);
+                              params, plan, call.pad, call.output + n * image_out, call.out_layout,
+                              0, p.out_channels);
   }
 }
 
@@ -515,25 +520,29 @@ Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* 
         return Status::error(StatusCode::kNullPointer, "%s: workspace is null", op);
       }
       const auto w0 = reinterpret_cast<uintptr_t>(workspace);
-      if (ranges_overlap(w0, w0 + needed, in0, in1) || ranges_overlap(w0, w0 + needed, out0, out1) ||
+      if (ranges_overlap(w0, w0 + needed, in0, in1) ||
+          ranges_overlap(w0, w0 + needed, out0, out1) ||
           ranges_overlap(w0, w0 + needed, pk0, pk0 + packed_bytes)) {
         return Status::error(StatusCode::kInvalidArgument,
                              "%s: workspace overlaps the input, the output or the weights", op);
       }
       aligned = align_workspace(workspace);
     }
-    ConvCall<T, Out> call{p,
-                          shape,
-                          input,
-                          in_layout,
-                          static_cast<const uint8_t*>(packed) + kPackedHeaderBytes +
-                              kConvDescriptorBytes,
-                          header.has_bias(),
-                          output,
-                          out_layout,
-                          plan_epilogue(epilogue, header.variant_param),
-                          T{},
-                          aligned};
+    ConvCall<T, Out> call{
+        p,
+        shape,
+        input,
+        in_layout,
+        static_cast<const uint8_t*>(packed) + kPackedHeaderBytes + kConvDescriptorBytes,
+        header.has_bias(),
+        output,
+        out_layout,
+        plan_epilogue(epilogue, header.variant_param),
+        T{},
+        aligned,
+        ConvGeometry::of(p, shape.kc, in_layout),
+        p.out_height() * p.out_width(),
+        p.out_channels_per_group()};
     if constexpr (std::is_same_v<V, QS8>) {
       call.pad = static_cast<T>(header.variant_param2);
       call.plan.requant_clamp =
@@ -561,8 +570,8 @@ Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* 
 
 /// Bytes of workspace conv2d() needs (0 is possible) on the current path.
 template <class V>
-Status conv2d_workspace_size(const Conv2dParams& p, TensorLayout in_layout,
-                             TensorLayout out_layout, size_t* bytes) {
+Status conv2d_workspace_size(const Conv2dParams& p, TensorLayout in_layout, TensorLayout out_layout,
+                             size_t* bytes) {
   static_assert(detail::kConvVariant<V>, "sme2k: conv2d serves F32, F16 and QS8");
   constexpr const char* op = "conv2d_workspace_size";
   if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "%s: bytes is null", op);
@@ -606,8 +615,8 @@ Status conv2d(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* input
   SME2K_RETURN_IF_ERROR(conv2d_workspace_size<V>(p, in_layout, out_layout, &bytes));
   void* workspace = bytes > 0 ? std::malloc(bytes) : nullptr;
   if (bytes > 0 && workspace == nullptr) {
-    return Status::error(StatusCode::kOutOfMemory,
-                         "conv2d: cannot allocate %zu bytes of workspace", bytes);
+    return Status::error(StatusCode::kOutOfMemory, "conv2d: cannot allocate %zu bytes of workspace",
+                         bytes);
   }
   const Status s = detail::conv2d_impl<V, Out>(p, input, in_layout, packed, packed_bytes, output,
                                                out_layout, epilogue, workspace, bytes);

@@ -504,12 +504,12 @@ Status check_call(const LhsExtent& a, const void* packed_rhs, size_t packed_rhs_
   SME2K_RETURN_IF_ERROR(validate_epilogue(epilogue, op));
   if constexpr (std::is_same_v<Out, int8_t>) {
     // Quantized outputs: the requantization, then quantized_range (which is where a ReLU
-    // goes); the float stages and a transposed C are not there yet for int8.
+    // goes); the float stages are not there for int8.
     if (epilogue.activation != Activation::kNone || epilogue.affine.active() ||
-        epilogue.clamp.active() || epilogue.order != OutputOrder::kRowMajor) {
+        epilogue.clamp.active()) {
       return Status::error(StatusCode::kUnsupported,
-                           "%s: int8 output takes only quantized_range (no activation, affine, "
-                           "float clamp or transposed C yet)",
+                           "%s: int8 output takes only quantized_range (no float activation, "
+                           "affine or clamp)",
                            op);
     }
   }

@@ -107,9 +107,9 @@ inline Status validate_conv2d_params(const Conv2dParams& p, const char* op) {
                          p.dilation_height, p.dilation_width);
   }
   constexpr size_t kMaxDim = size_t{1} << 24;
-  const size_t dims[] = {p.batch,         p.in_height,       p.in_width,       p.stride_height,
-                         p.stride_width,  p.dilation_height, p.dilation_width, p.pad_top,
-                         p.pad_bottom,    p.pad_left,        p.pad_right};
+  const size_t dims[] = {p.batch,        p.in_height,       p.in_width,       p.stride_height,
+                         p.stride_width, p.dilation_height, p.dilation_width, p.pad_top,
+                         p.pad_bottom,   p.pad_left,        p.pad_right};
   for (size_t d : dims) {
     if (d >= kMaxDim) {
       return Status::error(StatusCode::kSizeOverflow, "%s: a size or padding (%zu) is >= 2^24", op,

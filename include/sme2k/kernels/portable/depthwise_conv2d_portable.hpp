@@ -44,19 +44,19 @@ void depthwise_conv2d_portable(const Conv2dParams& p, const T* image, TensorLayo
           acc = params[co];
         }
         for (size_t kh = 0; kh < p.kernel_height; ++kh) {
-          const ptrdiff_t ih = static_cast<ptrdiff_t>(oh * p.stride_height +
-                                                      kh * p.dilation_height) -
-                               static_cast<ptrdiff_t>(p.pad_top);
+          const ptrdiff_t ih =
+              static_cast<ptrdiff_t>(oh * p.stride_height + kh * p.dilation_height) -
+              static_cast<ptrdiff_t>(p.pad_top);
           for (size_t kw = 0; kw < p.kernel_width; ++kw) {
-            const ptrdiff_t iw = static_cast<ptrdiff_t>(ow * p.stride_width +
-                                                        kw * p.dilation_width) -
-                                 static_cast<ptrdiff_t>(p.pad_left);
+            const ptrdiff_t iw =
+                static_cast<ptrdiff_t>(ow * p.stride_width + kw * p.dilation_width) -
+                static_cast<ptrdiff_t>(p.pad_left);
             const bool inside = ih >= 0 && iw >= 0 && static_cast<size_t>(ih) < p.in_height &&
                                 static_cast<size_t>(iw) < p.in_width;
-            const T x = inside ? image[image_offset(in_layout, p.in_channels, p.in_height,
-                                                    p.in_width, ci, static_cast<size_t>(ih),
-                                                    static_cast<size_t>(iw))]
-                               : pad;
+            const T x =
+                inside ? image[image_offset(in_layout, p.in_channels, p.in_height, p.in_width, ci,
+                                            static_cast<size_t>(ih), static_cast<size_t>(iw))]
+                       : pad;
             const T w = taps[(kh * p.kernel_width + kw) * tap_stride + co];
             if constexpr (kQuantized) {
               acc += int32_t{x} * int32_t{w};

@@ -78,6 +78,10 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
                        has_bias, &plan,   c,     ldc, scratch};
     if constexpr (std::is_same_v<Out, int8_t>) {
       // The op allows nothing else for int8 yet.
+      if (plan.transposed) {
+        return plan.requant_clamp ? tiles<Exit::kRequantClampTransposed>(t)
+                                  : tiles<Exit::kRequantTransposed>(t);
+      }
       return plan.requant_clamp ? tiles<Exit::kRequantClamp>(t) : tiles<Exit::kRequant>(t);
     } else {
       run_float(t);
@@ -109,7 +113,9 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     kRowsFull,
     kTransposed,
     kRequant,
-    kRequantClamp
+    kRequantClamp,
+    kRequantTransposed,
+    kRequantClampTransposed
   };
 
   template <class Out>
@@ -156,11 +162,16 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
                                  RhsFormat::panel_bias(t.rhs_payload, panel, t.k, vl), t.scratch);
       }
       using sme2::detail::RowStages;
-      if constexpr (kExit == Exit::kRequant || kExit == Exit::kRequantClamp) {
-        sme2::store_2vlx2vl_requant<kExit == Exit::kRequantClamp>(
+      if constexpr (kExit == Exit::kRequant || kExit == Exit::kRequantClamp ||
+                    kExit == Exit::kRequantTransposed || kExit == Exit::kRequantClampTransposed) {
+        constexpr bool kTransposed =
+            kExit == Exit::kRequantTransposed || kExit == Exit::kRequantClampTransposed;
+        sme2::store_2vlx2vl_requant<
+            kExit == Exit::kRequantClamp || kExit == Exit::kRequantClampTransposed, kTransposed>(
             t.rows, n0, t.n_end, RhsFormat::panel_bias(t.rhs_payload, panel, t.k, vl),
-            plan.out_zero_point, plan.quantized_range.min, plan.quantized_range.max, t.c + n0,
-            t.ldc, reinterpret_cast<int32_t*>(t.scratch));
+            plan.out_zero_point, plan.quantized_range.min, plan.quantized_range.max,
+            kTransposed ? t.c + n0 * t.ldc : t.c + n0, t.ldc,
+            reinterpret_cast<int32_t*>(t.scratch));
       } else if constexpr (kExit == Exit::kTransposed) {
         sme2::store_2vlx2vl_transposed(t.rows, n0, t.n_end, plan, t.c + n0 * t.ldc, t.ldc,
                                        t.scratch);
