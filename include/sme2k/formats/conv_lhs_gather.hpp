@@ -242,6 +242,13 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void gather_nchw_segment(const ConvGeometr
     const svbool_t segment = lane_range<L>(s0, s1);
     const V pad_v = L::dup(pad);
     const V zeros = L::dup(U{0});
+    // The padding value as whole k-blocks: a pixel's k-block is one 32-bit word, so the
+    // segment's words are at most two word vectors (lanes [0, VL) and [VL, 2VL)).
+    uint64_t pad_word = 0;
+    for (size_t e = 0; e < kKr; ++e) pad_word = pad_word << (8 * sizeof(U)) | pad;
+    const svuint32_t pad_words = svdup_u32(static_cast<uint32_t>(pad_word));
+    const svbool_t words_lo = lane_range<Lanes<4>>(s0 < vl ? s0 : vl, s1 < vl ? s1 : vl);
+    const svbool_t words_hi = lane_range<Lanes<4>>(s0 > vl ? s0 - vl : 0, s1 > vl ? s1 - vl : 0);
     for (size_t tap = 0; tap < geo.taps; ++tap) {
       U* out = panel + tap * (geo.kc / kKr) * block + h0 * kKr;
       const ptrdiff_t ih = geo.in_row(oh, tap / geo.kernel_width);
@@ -281,7 +288,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void gather_nchw_segment(const ConvGeometr
       size_t c = 0;
       if (padded && pad != U{0}) {
         for (; c < loaded; c += kKr, out += block, src += kKr * plane) {
-          store_block<kKr>(segment, out, pad_v, pad_v, pad_v, pad_v);
+          svst1(words_lo, reinterpret_cast<uint32_t*>(out), pad_words);
+          svst1(words_hi, reinterpret_cast<uint32_t*>(out) + vl, pad_words);
           store_channels<kKr, kStride>(valid, src, plane, out);
           fill_lone_lanes<kKr, kStride>(load_hi, hi, src, plane, kKr, out);
         }

@@ -39,6 +39,7 @@
 #include "sme2k/formats/qs8_weights.hpp"
 #include "sme2k/kernels/portable/depthwise_conv2d_portable.hpp"
 #include "sme2k/kernels/registry.hpp"
+#include "sme2k/kernels/sme2/depthwise_conv2d_sme2.hpp"
 #include "sme2k/ops/batchnorm.hpp"
 #include "sme2k/ops/detail/validate.hpp"
 #include "sme2k/types/conv.hpp"
@@ -302,11 +303,14 @@ namespace detail {
 template <class V, class Kernel>
 size_t conv_workspace_bytes(const Conv2dParams& p, const ConvGemmShape& shape) {
   using Elem = typename VariantTraits<V>::Lhs;
-  if (p.depthwise()) return 0;
   if constexpr (Kernel::kPath == Path::kPortable) {
+    if (p.depthwise()) return 0;
     return kPortableConvRows * shape.k * sizeof(Elem) + kWorkspaceAlignment - 1;
   } else {
     const size_t vl = kernel_vl<Kernel>();
+#if SME2K_HAS_SME2_CODE
+    if (p.depthwise()) return sme2::depthwise_scratch_floats(vl) * 4 + kWorkspaceAlignment - 1;
+#endif
     return round_up(Kernel::LhsFormat::panel_bytes(shape.k, vl), 64) +
            round_up(Kernel::scratch_bytes(vl), 64) + vl * 4 + kWorkspaceAlignment - 1;
   }
@@ -424,23 +428,78 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_conv_sme2(
 }
 #endif
 
+#if SME2K_HAS_SME2_CODE
+template <class T, class Out>
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA
+    SME2K_TARGET_SME2 void run_depthwise_sme2(const sme2::DepthwiseArgs<T, Out>& args, size_t batch,
+                                              size_t in_image, size_t out_image, bool nchw) {
+  for (size_t n = 0; n < batch; ++n) {
+    sme2::DepthwiseArgs<T, Out> a = args;
+    a.input += n * in_image;
+    a.output += n * out_image;
+    if (nchw) {
+      sme2::depthwise_nchw_sme2(a, 0, a.channels_out);
+    } else {
+      sme2::depthwise_nhwc_sme2(a);
+    }
+  }
+}
+#endif
+
+/// Depthwise: the SME2 kernel where it serves the call (float variants, the same layout in
+/// and out), else the portable one. Returns the path taken.
 template <class V, class T, class Out>
-void run_depthwise(const ConvCall<T, Out>& call) {
+Path run_depthwise(const ConvCall<T, Out>& call, Path path) {
   using Params = DepthwiseParams<V>;
   const Conv2dParams& p = call.p;
   const size_t image_in = p.in_channels * p.in_height * p.in_width;
-  const size_t image_out = p.out_channels * p.out_height() * p.out_width();
+  const size_t image_out = p.out_channels * call.pixels;
   const T* taps = reinterpret_cast<const T*>(call.body);
   const size_t tap_stride = call.shape.group_bytes / sizeof(T);
   const Params* params =
       reinterpret_cast<const Params*>(call.body + p.taps() * call.shape.group_bytes);
   EpiloguePlan plan = call.plan;
   plan.transposed = false;
+  const size_t multiplier = p.out_channels / p.in_channels;
+#if SME2K_HAS_SME2_CODE
+  if constexpr (!std::is_same_v<Params, Qs8ChannelParams>) {
+    if (path != Path::kPortable &&
+        sme2::depthwise_sme2_serves(call.in_layout, call.out_layout, p.stride_width, multiplier)) {
+      const sme2::DepthwiseArgs<T, Out> args{call.input,
+                                             call.output,
+                                             taps,
+                                             tap_stride,
+                                             call.has_bias ? params : nullptr,
+                                             plan,
+                                             p.in_channels,
+                                             p.out_channels,
+                                             multiplier,
+                                             p.in_height,
+                                             p.in_width,
+                                             p.out_height(),
+                                             p.out_width(),
+                                             p.kernel_height,
+                                             p.kernel_width,
+                                             p.stride_height,
+                                             p.stride_width,
+                                             p.dilation_height,
+                                             p.dilation_width,
+                                             static_cast<ptrdiff_t>(p.pad_top),
+                                             static_cast<ptrdiff_t>(p.pad_left),
+                                             static_cast<float*>(call.workspace)};
+      run_depthwise_sme2(args, p.batch, image_in, image_out, call.in_layout == TensorLayout::kNCHW);
+      return path;
+    }
+  }
+#endif
+  (void)path;
+  (void)multiplier;
   for (size_t n = 0; n < p.batch; ++n) {
     depthwise_conv2d_portable(p, call.input + n * image_in, call.in_layout, taps, tap_stride,
                               params, plan, call.pad, call.output + n * image_out, call.out_layout,
                               0, p.out_channels);
   }
+  return Path::kPortable;
 }
 
 template <class V, class Out>
@@ -550,8 +609,7 @@ Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* 
             (header.flags & PackedHeader::kFlagSmallScales) != 0);
     }
     if (p.depthwise()) {
-      run_depthwise<V>(call);
-      record_path(Path::kPortable);
+      record_path(run_depthwise<V>(call, Kernel::kPath));
       return Status();
     }
     if constexpr (Kernel::kPath == Path::kPortable) {
