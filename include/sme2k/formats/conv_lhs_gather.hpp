@@ -27,6 +27,7 @@
 #include <type_traits>
 
 #include "sme2k/arch/attributes.hpp"
+#include "sme2k/arch/vl.hpp"
 #include "sme2k/types/conv.hpp"
 
 #if SME2K_HAS_SME2_CODE
@@ -374,47 +375,57 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void gather_conv_panel_sme2(
     return;
   }
   // NHWC through ZA: pixel rows in as horizontal slices of tiles 0 (pixels 0..VL-1) and 1,
-  // k-blocks out as vertical slices.
+  // k-blocks out as vertical slices. Per pixel of the panel, its window's corner is worked
+  // out once, so a tap costs a bounds check and an add per pixel (scalar work is what
+  // bounds this loop on the M4 model, beside the SME unit).
   const size_t words = geo.kc / kKr;  // per tap
-  const svbool_t all = svptrue_b32();
+  svbool_t all = svptrue_b32();
+  asm("" : "+Upa"(all));  // made once: rebuilt per store it would cost a cycle each
   const auto* pad_bytes = reinterpret_cast<const uint8_t*>(pad_row);
+  ptrdiff_t corner_h[2 * kMaxVl], corner_w[2 * kMaxVl];
+  {
+    size_t oh = p0 / geo.out_width, ow = p0 % geo.out_width;
+    for (size_t i = 0; i < rows; ++i) {
+      corner_h[i] = geo.in_row(oh, 0);
+      corner_w[i] = geo.in_col(ow, 0);
+      if (++ow == geo.out_width) {
+        ow = 0;
+        ++oh;
+      }
+    }
+  }
+  const auto height = static_cast<size_t>(geo.in_height);
+  const auto width = static_cast<size_t>(geo.in_width);
+  const size_t pixel_bytes = geo.in_channels * sizeof(T);
+  const auto* image = reinterpret_cast<const uint8_t*>(in);
   for (size_t tap = 0; tap < geo.taps; ++tap) {
     const size_t kh = tap / geo.kernel_width, kw = tap % geo.kernel_width;
+    const ptrdiff_t dh = static_cast<ptrdiff_t>(kh * geo.dilation_height);
+    const ptrdiff_t dw = static_cast<ptrdiff_t>(kw * geo.dilation_width);
     for (size_t w0 = 0; w0 < words; w0 += vl) {
       const size_t c0 = w0 * kKr;
       const size_t bytes =
           (geo.channels - c0 < vl * kKr ? geo.channels - c0 : vl * kKr) * sizeof(T);
       const svbool_t in_channels = svwhilelt_b8_u64(0, bytes);
       const size_t cols = words - w0 < vl ? words - w0 : vl;
+      const uint8_t* channels = image + c0 * sizeof(T);
       for (size_t h = 0; h < 2; ++h) {
         const size_t first = h * vl;
         if (first >= rows) break;
         const size_t count = rows - first < vl ? rows - first : vl;
-        size_t p = p0 + first;
-        size_t oh = p / geo.out_width, ow = p % geo.out_width;
         for (size_t i = 0; i < count; ++i) {
-          const ptrdiff_t ih = geo.in_row(oh, kh), iw = geo.in_col(ow, kw);
+          const size_t ih = static_cast<size_t>(corner_h[first + i] + dh);  // wraps if < 0
+          const size_t iw = static_cast<size_t>(corner_w[first + i] + dw);
           const uint32_t slice = static_cast<uint32_t>(4 * i + h);
-          if (geo.inside(ih, iw)) {
-            svld1_hor_za8(
-                0, slice, in_channels,
-                reinterpret_cast<const uint8_t*>(
-                    in + geo.offset(c0, static_cast<size_t>(ih), static_cast<size_t>(iw))));
-          } else {
-            svld1_hor_za8(0, slice, in_channels, pad_bytes);
-          }
-          if (++ow == geo.out_width) {
-            ow = 0;
-            ++oh;
-          }
+          const uint8_t* src =
+              ih < height && iw < width ? channels + (ih * width + iw) * pixel_bytes : pad_bytes;
+          svld1_hor_za8(0, slice, in_channels, src);
         }
         auto* dst = reinterpret_cast<uint8_t*>(out + ((tap * words + w0) * 2 * vl + first) * kKr);
-        for (uint32_t j = 0; j < cols; ++j, dst += 2 * vl * 4) {
-          if (h == 0) {
-            svst1_ver_za32(0, j, all, dst);
-          } else {
-            svst1_ver_za32(1, j, all, dst);
-          }
+        if (h == 0) {
+          for (uint32_t j = 0; j < cols; ++j, dst += 2 * vl * 4) svst1_ver_za32(0, j, all, dst);
+        } else {
+          for (uint32_t j = 0; j < cols; ++j, dst += 2 * vl * 4) svst1_ver_za32(1, j, all, dst);
         }
       }
     }
