@@ -110,6 +110,12 @@ void gather_conv_rows(const ConvGeometry& geo, const T* group, size_t p0, size_t
 }
 
 #if SME2K_HAS_SME2_CODE
+// Inlined into the convolution's streaming driver. A measurement build defines it as
+// noinline, so that `insn-mix --group gather=gather_conv_panel` reports the gather's share.
+#ifndef SME2K_CONV_GATHER_INLINE
+#define SME2K_CONV_GATHER_INLINE SME2K_ALWAYS_INLINE
+#endif
+
 namespace sme2 {
 namespace detail {
 
@@ -330,7 +336,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void gather_nchw_segment(const ConvGeometr
 /// value. Lanes past `rows` are left as they are (the kernel stores no such row). NHWC
 /// clobbers 32-bit ZA tiles 0 and 1, and reads `pad_row` (SVL bytes of `pad`).
 template <size_t kKr, class T>
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void gather_conv_panel_sme2(
+SME2K_TARGET_SME2 SME2K_CONV_GATHER_INLINE void gather_conv_panel_sme2(
     const ConvGeometry& geo, const T* group, size_t p0, size_t rows, T pad, const T* pad_row,
     T* panel) SME2K_STREAMING SME2K_INOUT_ZA {
   static_assert(sizeof(T) * kKr == 4, "k-blocks of 32-bit words");
