@@ -437,7 +437,13 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA
     sme2::DepthwiseArgs<T, Out> a = args;
     a.input += n * in_image;
     a.output += n * out_image;
-    if (nchw) {
+    if constexpr (std::is_same_v<T, int8_t>) {
+      if (nchw) {
+        sme2::depthwise_qs8_nchw_sme2(a, 0, a.channels_out);
+      } else {
+        sme2::depthwise_qs8_nhwc_sme2(a);
+      }
+    } else if (nchw) {
       sme2::depthwise_nchw_sme2(a, 0, a.channels_out);
     } else {
       sme2::depthwise_nhwc_sme2(a);
@@ -462,34 +468,41 @@ Path run_depthwise(const ConvCall<T, Out>& call, Path path) {
   plan.transposed = false;
   const size_t multiplier = p.out_channels / p.in_channels;
 #if SME2K_HAS_SME2_CODE
-  if constexpr (!std::is_same_v<Params, Qs8ChannelParams>) {
-    if (path != Path::kPortable &&
-        sme2::depthwise_sme2_serves(call.in_layout, call.out_layout, p.stride_width, multiplier)) {
-      const sme2::DepthwiseArgs<T, Out> args{call.input,
-                                             call.output,
-                                             taps,
-                                             tap_stride,
-                                             call.has_bias ? params : nullptr,
-                                             plan,
-                                             p.in_channels,
-                                             p.out_channels,
-                                             multiplier,
-                                             p.in_height,
-                                             p.in_width,
-                                             p.out_height(),
-                                             p.out_width(),
-                                             p.kernel_height,
-                                             p.kernel_width,
-                                             p.stride_height,
-                                             p.stride_width,
-                                             p.dilation_height,
-                                             p.dilation_width,
-                                             static_cast<ptrdiff_t>(p.pad_top),
-                                             static_cast<ptrdiff_t>(p.pad_left),
-                                             static_cast<float*>(call.workspace)};
-      run_depthwise_sme2(args, p.batch, image_in, image_out, call.in_layout == TensorLayout::kNCHW);
-      return path;
+  if (path != Path::kPortable &&
+      sme2::depthwise_sme2_serves(call.in_layout, call.out_layout, p.stride_width, multiplier)) {
+    const float* bias = nullptr;
+    const Qs8ChannelParams* qparams = nullptr;
+    if constexpr (std::is_same_v<Params, Qs8ChannelParams>) {
+      qparams = params;
+    } else {
+      bias = call.has_bias ? params : nullptr;
     }
+    const sme2::DepthwiseArgs<T, Out> args{call.input,
+                                           call.output,
+                                           taps,
+                                           tap_stride,
+                                           bias,
+                                           qparams,
+                                           plan,
+                                           call.pad,
+                                           p.in_channels,
+                                           p.out_channels,
+                                           multiplier,
+                                           p.in_height,
+                                           p.in_width,
+                                           p.out_height(),
+                                           p.out_width(),
+                                           p.kernel_height,
+                                           p.kernel_width,
+                                           p.stride_height,
+                                           p.stride_width,
+                                           p.dilation_height,
+                                           p.dilation_width,
+                                           static_cast<ptrdiff_t>(p.pad_top),
+                                           static_cast<ptrdiff_t>(p.pad_left),
+                                           static_cast<float*>(call.workspace)};
+    run_depthwise_sme2(args, p.batch, image_in, image_out, call.in_layout == TensorLayout::kNCHW);
+    return path;
   }
 #endif
   (void)path;
