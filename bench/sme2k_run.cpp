@@ -1878,11 +1878,12 @@ int run_conv(const ConvOptions& o, const sme2k::Conv2dParams& p) {
     std::fprintf(stderr, "sme2k-run: %s\n", status.message());
     return kExitFailure;
   }
-  // conv2d.hpp: depthwise runs its portable kernel on every CPU (no SME2 depthwise kernel
-  // yet), so on an SME2 CPU only the SVL is held against the expectations.
+  // ops/conv2d.hpp: depthwise takes its portable kernel where the SME2 one does not serve the
+  // case (layouts, stride, multiplier), on any CPU; then only the SVL is held against the
+  // expectations.
   const bool portable_depthwise = p.depthwise() && path == sme2k::Path::kPortable;
-  if (portable_depthwise && (forced || std::getenv("SME2K_EXPECT_PATH") != nullptr)) {
-    std::printf("note: depthwise ran on the portable kernel (conv2d.hpp has no other yet)\n");
+  if (portable_depthwise && sme2k::path_available(sme2k::Path::kSme2, sme2k::cpu_features())) {
+    std::printf("note: depthwise ran on the portable kernel (the SME2 one does not serve it)\n");
   }
   if (forced && path != *forced && !portable_depthwise) {
     std::fprintf(stderr, "sme2k-run: forced path %s, took %s\n", sme2k::path_name(*forced),
@@ -1890,6 +1891,7 @@ int run_conv(const ConvOptions& o, const sme2k::Conv2dParams& p) {
     return kExitFailure;
   }
 
+  if (o.verify == ConvVerify::kNone) std::printf("not verified (--verify none)\n");
   if (o.verify != ConvVerify::kNone) {
     size_t checked = 0, saturated = 0;
     const size_t wrong = verify_conv(o, p, d, &checked, &saturated);
@@ -1912,8 +1914,8 @@ int run_conv(const ConvOptions& o, const sme2k::Conv2dParams& p) {
 
 void conv2d_usage(std::FILE* out) {
   std::fprintf(out,
-               "usage: sme2k-run conv2d --variant f32|f16|qs8 [--layout nchw:nhwc] [--n 1] "
-               "[--cin 64] [--h 64] [--w 64] [--cout 64] [--k 3] [options]\n\n");
+               "usage: sme2k-run conv2d --variant f32|f16|qs8 [--layout IN:OUT] [--n N] [--cin C]\n"
+               "                        [--h H] [--w W] [--cout C] [--k K] [options]\n\n");
   std::fprintf(out,
                "out = epilogue(conv2d(input, weights) + bias), input and output in their layouts;\n"
                "weights packed (conv2d_pack_weights) and the workspace allocated before the\n"

@@ -27,4 +27,7 @@
 #define SME2K_LOCALLY_STREAMING __arm_locally_streaming
 #define SME2K_INOUT_ZA __arm_inout("za")
 #define SME2K_NEW_ZA __arm_new("za")
+#else
+// Helpers shared by portable and streaming code carry this; without SME2 code it is nothing.
+#define SME2K_STREAMING_COMPATIBLE
 #endif
