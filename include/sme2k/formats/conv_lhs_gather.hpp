@@ -273,12 +273,13 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void gather_nchw_segment(const ConvGeometr
         if (hi < lo) hi = lo;
       }
       // A structure load reads kStride - 1 elements past its lane's: past the end of the
-      // last input row that could leave the caller's buffer, so such a lane is loaded alone.
+      // plane (which may end the caller's buffer) that lane is loaded alone. Only the last
+      // lane can: the one before it reads up to the last lane's own element.
       size_t load_hi = hi;
       if constexpr (kStride > 1) {
-        if (hi > lo && static_cast<size_t>(ih) == geo.in_height - 1 &&
-            iw0 + static_cast<ptrdiff_t>(kStride * (hi - 1) + kStride - 1) >=
-                static_cast<ptrdiff_t>(geo.in_width)) {
+        if (hi > lo && static_cast<ptrdiff_t>(static_cast<size_t>(ih) * geo.in_width) + iw0 +
+                               static_cast<ptrdiff_t>(kStride * hi - 1) >=
+                           static_cast<ptrdiff_t>(geo.in_height * geo.in_width)) {
           load_hi = hi - 1;
         }
       }

@@ -244,6 +244,16 @@ Status conv2d_pack_weights(const Conv2dParams& p, const typename VariantTraits<V
       });
 }
 
+/// conv2d_pack_weights() without a bias.
+template <class V, class = std::enable_if_t<std::is_same_v<V, F32> || std::is_same_v<V, F16>>>
+Status conv2d_pack_weights(const Conv2dParams& p, const typename VariantTraits<V>::Rhs* weights,
+                           ConvWeightLayout layout, std::nullptr_t, void* packed,
+                           size_t packed_bytes) {
+  return conv2d_pack_weights<V>(p, weights, layout,
+                                static_cast<const typename VariantTraits<V>::Bias*>(nullptr),
+                                packed, packed_bytes);
+}
+
 /// Packs QS8 weights: int8 symmetric per output channel, an optional int32 bias, and the
 /// quantization they are used with (input, Cout weight scales, output), folded as for the
 /// GEMM (formats/qs8_weights.hpp): padding reads the input zero point, so the folded
@@ -647,8 +657,12 @@ Status conv2d_workspace_size(const Conv2dParams& p, TensorLayout in_layout, Tens
   constexpr const char* op = "conv2d_workspace_size";
   if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "%s: bytes is null", op);
   SME2K_RETURN_IF_ERROR(validate_conv2d_params(p, op));
-  (void)in_layout;
-  (void)out_layout;
+  for (TensorLayout layout : {in_layout, out_layout}) {
+    if (layout != TensorLayout::kNCHW && layout != TensorLayout::kNHWC) {
+      return Status::error(StatusCode::kInvalidArgument, "%s: unknown TensorLayout %d", op,
+                           static_cast<int>(layout));
+    }
+  }
   return visit_gemm_kernel<V, false>(select_path(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     PackedExpectation want{};
