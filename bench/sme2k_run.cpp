@@ -27,6 +27,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "block_chain.hpp"
 #include "reference/dynamic_quant.hpp"
 #include "reference/gemm.hpp"
 #include "reference/quantized_gemm.hpp"
@@ -1958,6 +1959,196 @@ int conv2d_verb(int argc, char** argv) {
   return kExitUsage;
 }
 
+// ----------------------------------------------------------------------------- chain
+
+struct ChainOptions {
+  const char* variant = nullptr;
+  sme2k::example::ChainWay way = sme2k::example::ChainWay::kFused;
+  size_t channels = 64, size = 128;
+};
+constexpr std::pair<const char*, sme2k::example::ChainWay> kChainWayNames[] = {
+    {"fused", sme2k::example::ChainWay::kFused},
+    {"transposing", sme2k::example::ChainWay::kTransposing}};
+using ChainSpec = OptionSpec<ChainOptions>;
+const ChainSpec kChainOptions[] = {
+    {"--variant", "f16", "numeric variant (f16; qs8 is not there yet)",
+     [](const char* v, ChainOptions* o) {
+       o->variant = v;
+       return true;
+     }},
+    {"--way", "fused|transposing",
+     "sme2k's (NCHW convs, BatchNorms fused) or a transposing runtime's (NHWC convs, "
+     "transposes around an NCHW BatchNorm pass); default fused",
+     [](const char* v, ChainOptions* o) { return parse_choice(v, kChainWayNames, &o->way); }},
+    {"--channels", "C", "channels of the first block (default 64; the second has 2C)",
+     [](const char* v, ChainOptions* o) { return parse_positive(v, &o->channels); }},
+    {"--size", "S", "H = W of the first block (default 128; the second has S/2)",
+     [](const char* v, ChainOptions* o) { return parse_positive(v, &o->size); }},
+};
+
+void chain_usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: sme2k-run chain --variant f16 [--way fused|transposing] [--channels C]\n"
+               "                       [--size S]\n\n"
+               "The SqueezeSAM-like block chain of examples/block_chain.hpp (9 layers, NCHW\n"
+               "tensors between them) run one way inside the region; weights packed and buffers\n"
+               "allocated before it. Then run the other way and checked to agree.\nOptions:\n");
+  print_options(out, kChainOptions);
+}
+
+int chain_verb(int argc, char** argv) {
+  ChainOptions o;
+  if (!parse_options(argc, argv, 2, kChainOptions, &o) || o.variant == nullptr || o.size % 2 != 0) {
+    chain_usage(stderr);
+    return kExitUsage;
+  }
+  if (std::strcmp(o.variant, "f16") != 0) {
+    std::fprintf(stderr,
+                 "sme2k-run chain: variant '%s' not available (f16 only: the QS8 chain needs a "
+                 "float epilogue on int8 outputs, which sme2k does not have yet)\n",
+                 o.variant);
+    return kExitUsage;
+  }
+  using sme2k::f16;
+  sme2k::example::BlockChain chain;
+  sme2k::Status s = chain.build(o.channels, o.size);
+  if (!s.ok()) {
+    std::fprintf(stderr, "sme2k-run chain: %s\n", s.message());
+    return kExitFailure;
+  }
+  std::vector<f16> in(chain.input_elements()), out(chain.output_elements()),
+      other(chain.output_elements()), a(chain.buffer_elements()), b(chain.buffer_elements());
+  for (size_t i = 0; i < in.size(); ++i) {
+    in[i] =
+        sme2k::convert_to<f16>(static_cast<float>(static_cast<int>((i * 37) % 257) - 128) / 128.0f);
+  }
+  std::unique_ptr<uint8_t[]> workspace(new uint8_t[chain.workspace_bytes() + 1]);
+  sme2k_roi_begin();
+  s = chain.run(o.way, in.data(), out.data(), a.data(), b.data(), workspace.get());
+  sme2k_roi_end();
+  const sme2k::Path path = sme2k::last_used_path();
+  if (s.ok()) {
+    const auto other_way = o.way == sme2k::example::ChainWay::kFused
+                               ? sme2k::example::ChainWay::kTransposing
+                               : sme2k::example::ChainWay::kFused;
+    s = chain.run(other_way, in.data(), other.data(), a.data(), b.data(), workspace.get());
+  }
+  if (!s.ok()) {
+    std::fprintf(stderr, "sme2k-run chain: %s\n", s.message());
+    return kExitFailure;
+  }
+  double worst = 0.0, scale = 0.0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const double x = sme2k::to_f32(out[i]), y = sme2k::to_f32(other[i]);
+    if (!std::isfinite(x) || !std::isfinite(y)) worst = INFINITY;
+    worst = std::fmax(worst, std::fabs(x - y));
+    scale = std::fmax(scale, std::fabs(x));
+  }
+  size_t macs = 0;
+  for (const auto& l : chain.layers()) {
+    macs += l.p.out_channels * l.p.out_height() * l.p.out_width() * l.p.taps() *
+            l.p.in_channels_per_group();
+  }
+  std::printf(
+      "chain f16 %s: %zu ch @%zu, %zu layers, %zu MACs, path %s; max |fused - "
+      "transposing| = %.3g (bound %.3g)\n",
+      o.way == sme2k::example::ChainWay::kFused ? "fused" : "transposing", o.channels, o.size,
+      chain.layers().size(), macs, sme2k::path_name(path), worst, chain.tolerance(scale));
+  if (!(worst <= chain.tolerance(scale))) {
+    std::fprintf(stderr, "sme2k-run chain: the two ways disagree\n");
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+// ------------------------------------------------------------------------- transpose
+
+struct TransposeOptions {
+  size_t bytes = 2;  // element size
+  sme2k::TensorLayout from = sme2k::TensorLayout::kNCHW, to = sme2k::TensorLayout::kNHWC;
+  size_t batch = 1, c = 64, h = 128, w = 128;
+};
+constexpr std::pair<const char*, size_t> kDtypeNames[] = {
+    {"f32", 4}, {"f16", 2}, {"i8", 1}, {"int8", 1}};
+using TransposeSpec = OptionSpec<TransposeOptions>;
+const TransposeSpec kTransposeOptions[] = {
+    {"--dtype", "f32|f16|i8", "element type (default f16)",
+     [](const char* v, TransposeOptions* o) { return parse_choice(v, kDtypeNames, &o->bytes); }},
+    {"--from", "nchw|nhwc", "source layout (default nchw)",
+     [](const char* v, TransposeOptions* o) {
+       return parse_choice(v, kTensorLayoutNames, &o->from);
+     }},
+    {"--to", "nchw|nhwc", "destination layout (default nhwc)",
+     [](const char* v, TransposeOptions* o) {
+       return parse_choice(v, kTensorLayoutNames, &o->to);
+     }},
+    {"--n", "N", "batch (default 1)",
+     [](const char* v, TransposeOptions* o) { return parse_positive(v, &o->batch); }},
+    {"--c", "C", "channels (default 64)",
+     [](const char* v, TransposeOptions* o) { return parse_positive(v, &o->c); }},
+    {"--h", "H", "height (default 128)",
+     [](const char* v, TransposeOptions* o) { return parse_positive(v, &o->h); }},
+    {"--w", "W", "width (default 128)",
+     [](const char* v, TransposeOptions* o) { return parse_positive(v, &o->w); }},
+};
+
+void transpose_usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: sme2k-run transpose [--dtype f32|f16|i8] [--from nchw|nhwc] [--to "
+               "nchw|nhwc]\n                           [--n N] [--c C] [--h H] [--w W]\n\n"
+               "One convert_layout call inside the region, then checked element by element.\n"
+               "Its load/store bound on the M4 model: bytes / 64 + 1.28 x bytes / 64 cycles.\n"
+               "Options:\n");
+  print_options(out, kTransposeOptions);
+}
+
+template <class T>
+int run_transpose(const TransposeOptions& o) {
+  const size_t count = o.batch * o.c * o.h * o.w;
+  std::vector<T> src(count), dst(count);
+  for (size_t i = 0; i < count; ++i) {
+    const auto bits = static_cast<uint32_t>(i * 2654435761u);
+    std::memcpy(&src[i], &bits, sizeof(T));
+  }
+  sme2k_roi_begin();
+  const sme2k::Status s =
+      sme2k::convert_layout<T>(src.data(), o.from, dst.data(), o.to, o.batch, o.c, o.h, o.w);
+  sme2k_roi_end();
+  if (!s.ok()) {
+    std::fprintf(stderr, "sme2k-run transpose: %s\n", s.message());
+    return kExitFailure;
+  }
+  const size_t pixels = o.h * o.w;
+  const auto at = [&](sme2k::TensorLayout layout, size_t n, size_t c, size_t p) {
+    return layout == sme2k::TensorLayout::kNCHW ? (n * o.c + c) * pixels + p
+                                                : (n * pixels + p) * o.c + c;
+  };
+  size_t wrong = 0;
+  for (size_t n = 0; n < o.batch; ++n) {
+    for (size_t c = 0; c < o.c; ++c) {
+      for (size_t p = 0; p < pixels; ++p) {
+        wrong += std::memcmp(&dst[at(o.to, n, c, p)], &src[at(o.from, n, c, p)], sizeof(T)) != 0;
+      }
+    }
+  }
+  std::printf("transpose %zu-byte %s -> %s: N=%zu C=%zu H=%zu W=%zu (%zu bytes), path %s: %s\n",
+              sizeof(T), sme2k::tensor_layout_name(o.from), sme2k::tensor_layout_name(o.to),
+              o.batch, o.c, o.h, o.w, count * sizeof(T), sme2k::path_name(sme2k::last_used_path()),
+              wrong == 0 ? "ok" : "WRONG");
+  return wrong == 0 ? kExitOk : kExitFailure;
+}
+
+int transpose_verb(int argc, char** argv) {
+  TransposeOptions o;
+  if (!parse_options(argc, argv, 2, kTransposeOptions, &o)) {
+    transpose_usage(stderr);
+    return kExitUsage;
+  }
+  if (o.bytes == 4) return run_transpose<float>(o);
+  if (o.bytes == 2) return run_transpose<sme2k::f16>(o);
+  return run_transpose<int8_t>(o);
+}
+
 // --------------------------------------------------------------------------------- verbs
 
 /// One op per verb (DESIGN.md section 5): conv2d, pack-lhs, ... join this table.
@@ -1975,6 +2166,10 @@ constexpr Verb kVerbs[] = {
      pack_rhs_usage},
     {"pack-lhs", "activations quantized and packed for later GEMMs (qd8)", pack_lhs_verb,
      pack_lhs_usage},
+    {"chain", "a SqueezeSAM-like block chain, fused or transposing (examples/block_chain.hpp)",
+     chain_verb, chain_usage},
+    {"transpose", "NCHW <-> NHWC layout conversion (convert_layout)", transpose_verb,
+     transpose_usage},
 };
 
 void usage(std::FILE* out) {

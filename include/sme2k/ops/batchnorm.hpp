@@ -16,8 +16,10 @@
 #include <cstddef>
 
 #include "sme2k/formats/conv_weights.hpp"
+#include "sme2k/ops/detail/validate.hpp"
 #include "sme2k/types/conv.hpp"
 #include "sme2k/types/f16.hpp"
+#include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/status.hpp"
 
 namespace sme2k {
@@ -107,6 +109,29 @@ Status fold_batchnorm(const Conv2dParams& p, T* weights, ConvWeightLayout layout
     }
     const double bias = conv_bias != nullptr ? conv_bias[co] : 0.0;
     folded_bias[co] = static_cast<float>(detail::batchnorm_shift(bn, co, bias, s));
+  }
+  return Status();
+}
+
+/// The same for a GEMM's weights (a Linear layer followed by BatchNorm1d) given N x K, row n
+/// holding output channel n's weights (RhsLayout::kNxK, PyTorch's nn.Linear.weight).
+template <class T>
+Status fold_batchnorm(MatrixView<T> weights_nxk, const float* bias, const BatchNormParams& bn,
+                      float* folded_bias) {
+  constexpr const char* op = "fold_batchnorm";
+  SME2K_RETURN_IF_ERROR(detail::validate_matrix(weights_nxk, op, "weights"));
+  if (folded_bias == nullptr) {
+    return Status::error(StatusCode::kNullPointer, "%s: folded bias is null", op);
+  }
+  SME2K_RETURN_IF_ERROR(detail::batchnorm_factors(weights_nxk.rows, bn, op));
+  for (size_t n = 0; n < weights_nxk.rows; ++n) {
+    const double s = detail::batchnorm_scale(bn, n);
+    for (size_t k = 0; k < weights_nxk.cols; ++k) {
+      T& w = weights_nxk(n, k);
+      w = convert_to<T>(static_cast<float>(static_cast<double>(to_f32(w)) * s));
+    }
+    folded_bias[n] =
+        static_cast<float>(detail::batchnorm_shift(bn, n, bias != nullptr ? bias[n] : 0.0, s));
   }
   return Status();
 }
