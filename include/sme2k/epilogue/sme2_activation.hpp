@@ -36,27 +36,42 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t exp_f32(svfloat32_t x) SME2K_S
   return svscale_f32_x(all, p, svcvt_s32_f32_x(all, n));
 }
 
-/// The activation `a` of every lane (see epilogue/ops.hpp for the definitions).
+/// The activation kAct of every lane (see epilogue/ops.hpp for the definitions). A compile-
+/// time activation lets a loop of it keep its constants in registers (a constant rebuilt per
+/// vector is a 4-cycle instruction on the M4 model).
+template <Activation kAct>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t activate_as(svfloat32_t x) SME2K_STREAMING {
+  const svbool_t all = svptrue_b32();
+  if constexpr (kAct == Activation::kRelu) {
+    return svmax_n_f32_x(all, x, 0.0f);
+  } else if constexpr (kAct == Activation::kRelu6) {
+    return svclamp(x, svdup_f32(0.0f), svdup_f32(6.0f));
+  } else if constexpr (kAct == Activation::kHardSwish) {
+    const svfloat32_t t = svmad_n_f32_x(all, x, svdup_f32(1.0f / 6.0f), 0.5f);  // (x + 3) / 6
+    return svmul_f32_x(all, x, svclamp(t, svdup_f32(0.0f), svdup_f32(1.0f)));
+  } else if constexpr (kAct == Activation::kGelu) {
+    // z = -2 sqrt(2/pi) (x + 0.044715 x^3)
+    const svfloat32_t x2 = svmul_f32_x(all, x, x);
+    const svfloat32_t poly = svmad_n_f32_x(all, x2, svdup_f32(-0.0713548162726f), -1.5957691216f);
+    const svfloat32_t z = svmul_f32_x(all, x, poly);
+    return svdiv_f32_x(all, x, svadd_n_f32_x(all, exp_f32(z), 1.0f));
+  } else if constexpr (kAct == Activation::kSilu) {
+    return svdiv_f32_x(all, x, svadd_n_f32_x(all, exp_f32(svneg_f32_x(all, x)), 1.0f));
+  } else {
+    return x;
+  }
+}
+
+/// The activation `a` of every lane, chosen at run time.
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t activate(Activation a,
                                                            svfloat32_t x) SME2K_STREAMING {
-  const svbool_t all = svptrue_b32();
   switch (a) {
     case Activation::kNone: return x;
-    case Activation::kRelu: return svmax_n_f32_x(all, x, 0.0f);
-    case Activation::kRelu6: return svclamp(x, svdup_f32(0.0f), svdup_f32(6.0f));
-    case Activation::kHardSwish: {
-      const svfloat32_t t = svmad_n_f32_x(all, x, svdup_f32(1.0f / 6.0f), 0.5f);  // (x + 3) / 6
-      return svmul_f32_x(all, x, svclamp(t, svdup_f32(0.0f), svdup_f32(1.0f)));
-    }
-    case Activation::kGelu: {
-      // z = -2 sqrt(2/pi) (x + 0.044715 x^3)
-      const svfloat32_t x2 = svmul_f32_x(all, x, x);
-      const svfloat32_t poly = svmad_n_f32_x(all, x2, svdup_f32(-0.0713548162726f), -1.5957691216f);
-      const svfloat32_t z = svmul_f32_x(all, x, poly);
-      return svdiv_f32_x(all, x, svadd_n_f32_x(all, exp_f32(z), 1.0f));
-    }
-    case Activation::kSilu:
-      return svdiv_f32_x(all, x, svadd_n_f32_x(all, exp_f32(svneg_f32_x(all, x)), 1.0f));
+    case Activation::kRelu: return activate_as<Activation::kRelu>(x);
+    case Activation::kRelu6: return activate_as<Activation::kRelu6>(x);
+    case Activation::kHardSwish: return activate_as<Activation::kHardSwish>(x);
+    case Activation::kGelu: return activate_as<Activation::kGelu>(x);
+    case Activation::kSilu: return activate_as<Activation::kSilu>(x);
   }
   return x;
 }
@@ -67,6 +82,17 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t finish(const EpiloguePlan& p, 
                                                          svfloat32_t lo,
                                                          svfloat32_t hi) SME2K_STREAMING {
   svfloat32_t y = activate(p.activation, x);
+  if (p.scale != nullptr || p.shift != nullptr) y = svmad_f32_x(svptrue_b32(), y, scale, shift);
+  return p.clamped ? svclamp(y, lo, hi) : y;
+}
+
+/// The same with the activation known at compile time (p.activation == kAct).
+template <Activation kAct>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t finish_as(const EpiloguePlan& p, svfloat32_t x,
+                                                            svfloat32_t scale, svfloat32_t shift,
+                                                            svfloat32_t lo,
+                                                            svfloat32_t hi) SME2K_STREAMING {
+  svfloat32_t y = activate_as<kAct>(x);
   if (p.scale != nullptr || p.shift != nullptr) y = svmad_f32_x(svptrue_b32(), y, scale, shift);
   return p.clamped ? svclamp(y, lo, hi) : y;
 }

@@ -104,7 +104,7 @@ namespace detail {
 // elementwise stage must split it (a register move is 4 cycles on the M4 model).
 enum class RowStages { kStore, kClamp, kFull };
 
-template <RowStages kStages>
+template <RowStages kStages, Activation kAct = Activation::kNone>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x2_t finish_pair(const EpiloguePlan& p,
                                                                 svfloat32x2_t v,
                                                                 svfloat32x2_t scale,
@@ -115,14 +115,14 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x2_t finish_pair(const EpiloguePl
   } else if constexpr (kStages == RowStages::kClamp) {
     return svclamp(v, lo, hi);  // one four-cycle FCLAMP for both vectors
   } else {
-    return svcreate2(finish(p, svget2(v, 0), svget2(scale, 0), svget2(shift, 0), lo, hi),
-                     finish(p, svget2(v, 1), svget2(scale, 1), svget2(shift, 1), lo, hi));
+    return svcreate2(finish_as<kAct>(p, svget2(v, 0), svget2(scale, 0), svget2(shift, 0), lo, hi),
+                     finish_as<kAct>(p, svget2(v, 1), svget2(scale, 1), svget2(shift, 1), lo, hi));
   }
 }
 
 // Rows [0, rows) of a VL-row half held in tiles kLeft and kRight, through `scratch` (4 rows
 // of 2VL floats, used in turn so consecutive rows do not wait on one buffer).
-template <int kLeft, int kRight, RowStages kStages, class Out>
+template <int kLeft, int kRight, RowStages kStages, Activation kAct, class Out>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_via_memory(
     size_t rows, const EpiloguePlan& p, svbool_t cols_lo, svbool_t cols_hi, svbool_t cols_f16,
     svfloat32x2_t scale, svfloat32x2_t shift, svfloat32_t lo, svfloat32_t hi, Out* c, size_t ldc,
@@ -134,7 +134,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_via_memory(
     svst1_hor_za32(kLeft, i, all, row);
     svst1_hor_za32(kRight, i, all, row + vl);
     const svfloat32x2_t v =
-        finish_pair<kStages>(p, svld1_x2(svptrue_c32(), row), scale, shift, lo, hi);
+        finish_pair<kStages, kAct>(p, svld1_x2(svptrue_c32(), row), scale, shift, lo, hi);
     if constexpr (std::is_same_v<Out, float>) {
       svst1(cols_lo, c, svget2(v, 0));
       svst1(cols_hi, c + vl, svget2(v, 1));
@@ -145,30 +145,40 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_via_memory(
   }
 }
 
-template <RowStages kStages, class Out>
+template <RowStages kStages, Activation kAct, class Out>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_rows_via_memory(
     size_t rows, const EpiloguePlan& p, svbool_t cols_lo, svbool_t cols_hi, svbool_t cols_f16,
     svfloat32x2_t scale, svfloat32x2_t shift, svfloat32_t lo, svfloat32_t hi, Out* c, size_t ldc,
     float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t vl = svcntsw();
-  store_half_via_memory<0, 1, kStages>(rows < vl ? rows : vl, p, cols_lo, cols_hi, cols_f16, scale,
-                                       shift, lo, hi, c, ldc, scratch);
+  store_half_via_memory<0, 1, kStages, kAct>(rows < vl ? rows : vl, p, cols_lo, cols_hi, cols_f16,
+                                             scale, shift, lo, hi, c, ldc, scratch);
   if (rows > vl) {
-    store_half_via_memory<2, 3, kStages>(rows - vl, p, cols_lo, cols_hi, cols_f16, scale, shift, lo,
-                                         hi, c + vl * ldc, ldc, scratch);
+    store_half_via_memory<2, 3, kStages, kAct>(rows - vl, p, cols_lo, cols_hi, cols_f16, scale,
+                                               shift, lo, hi, c + vl * ldc, ldc, scratch);
   }
 }
 
 // Columns [0, cols) of the VL-column half held in tiles kTop (rows 0..VL-1) and kBottom
 // (rows VL..2VL-1), as rows of C^T: vertical slices, straight to C^T for a plain f32 store,
 // else through `scratch` and kStages (one output channel per row: scalar scale and shift).
-template <int kTop, int kBottom, RowStages kStages, class Out>
+// The f32 at `value`, in every lane, by one load-and-replicate (LD1RW: a load on the M4
+// model, where a DUP from a register would be a 4-cycle instruction).
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t broadcast_load(svbool_t all, const float* value)
+    SME2K_STREAMING {
+  svfloat32_t v;
+  asm("ld1rw {%0.s}, %1/z, [%2]" : "=w"(v) : "Upl"(all), "r"(value) : "memory");
+  return v;
+}
+
+template <int kTop, int kBottom, RowStages kStages, Activation kAct, class Out>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_transposed(
     size_t cols, size_t n0, const EpiloguePlan& p, svbool_t rows_lo, svbool_t rows_hi,
     svbool_t rows_f16, svfloat32_t lo, svfloat32_t hi, Out* ct, size_t ldct,
     float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t vl = svcntsw();
   const svbool_t all = all_lanes(0.0f);
+  const svfloat32_t one = svdup_f32(1.0f), zero = svdup_f32(0.0f);
   for (uint32_t j = 0; j < cols; ++j, ct += ldct) {
     if constexpr (std::is_same_v<Out, float> && kStages == RowStages::kStore) {
       svst1_ver_za32(kTop, j, rows_lo, ct);
@@ -179,9 +189,16 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_transposed(
       svst1_ver_za32(kBottom, j, all, row + vl);
       svfloat32x2_t v = svld1_x2(svptrue_c32(), row);
       if constexpr (kStages == RowStages::kFull) {
-        const svfloat32_t scale = svdup_f32(p.scale != nullptr ? p.scale[n0 + j] : 1.0f);
-        const svfloat32_t shift = svdup_f32(p.shift != nullptr ? p.shift[n0 + j] : 0.0f);
-        v = finish_pair<kStages>(p, v, svcreate2(scale, scale), svcreate2(shift, shift), lo, hi);
+        if (p.scale != nullptr || p.shift != nullptr) {
+          const svfloat32_t scale =
+              p.scale != nullptr ? broadcast_load(all, p.scale + n0 + j) : one;
+          const svfloat32_t shift =
+              p.shift != nullptr ? broadcast_load(all, p.shift + n0 + j) : zero;
+          v = finish_pair<kStages, kAct>(p, v, svcreate2(scale, scale), svcreate2(shift, shift), lo,
+                                         hi);
+        } else {
+          v = finish_pair<kStages, kAct>(p, v, svundef2_f32(), svundef2_f32(), lo, hi);
+        }
       } else {
         v = finish_pair<kStages>(p, v, svundef2_f32(), svundef2_f32(), lo, hi);
       }
@@ -217,21 +234,33 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_via_memory(
                                                    : svcreate2(svdup_f32(1.0f), svdup_f32(1.0f));
     const svfloat32x2_t shift = p.shift != nullptr ? svld1_x2(in_n, p.shift + n0)
                                                    : svcreate2(svdup_f32(0.0f), svdup_f32(0.0f));
-    detail::store_rows_via_memory<kStages>(rows, p, cols_lo, cols_hi, cols_f16, scale, shift,
-                                           svdup_f32(p.clamp.min), svdup_f32(p.clamp.max), c, ldc,
-                                           scratch);
+    const svfloat32_t lo = svdup_f32(p.clamp.min), hi = svdup_f32(p.clamp.max);
+    // One row loop per activation, so its constants stay in registers across the rows.
+    switch (p.activation) {
+#define SME2K_ROWS_AS(act)                                          \
+  case Activation::act:                                             \
+    return detail::store_rows_via_memory<kStages, Activation::act>( \
+        rows, p, cols_lo, cols_hi, cols_f16, scale, shift, lo, hi, c, ldc, scratch);
+      SME2K_ROWS_AS(kNone)
+      SME2K_ROWS_AS(kRelu)
+      SME2K_ROWS_AS(kRelu6)
+      SME2K_ROWS_AS(kHardSwish)
+      SME2K_ROWS_AS(kGelu)
+      SME2K_ROWS_AS(kSilu)
+#undef SME2K_ROWS_AS
+    }
   } else if constexpr (kStages == RowStages::kClamp) {
-    detail::store_rows_via_memory<kStages>(rows, p, cols_lo, cols_hi, cols_f16, svundef2_f32(),
-                                           svundef2_f32(), svdup_f32(p.clamp.min),
-                                           svdup_f32(p.clamp.max), c, ldc, scratch);
+    detail::store_rows_via_memory<kStages, Activation::kNone>(
+        rows, p, cols_lo, cols_hi, cols_f16, svundef2_f32(), svundef2_f32(), svdup_f32(p.clamp.min),
+        svdup_f32(p.clamp.max), c, ldc, scratch);
   } else {
-    detail::store_rows_via_memory<kStages>(rows, p, cols_lo, cols_hi, cols_f16, svundef2_f32(),
-                                           svundef2_f32(), svundef_f32(), svundef_f32(), c, ldc,
-                                           scratch);
+    detail::store_rows_via_memory<kStages, Activation::kNone>(
+        rows, p, cols_lo, cols_hi, cols_f16, svundef2_f32(), svundef2_f32(), svundef_f32(),
+        svundef_f32(), c, ldc, scratch);
   }
 }
 
-template <detail::RowStages kStages, class Out>
+template <detail::RowStages kStages, Activation kAct, class Out>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_transposed_as(
     size_t rows, size_t n0, size_t n_end, const EpiloguePlan& p, Out* ct, size_t ldct,
     float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
@@ -243,11 +272,11 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_transposed_as(
   const bool clamps = kStages != detail::RowStages::kStore;
   const svfloat32_t lo = clamps ? svdup_f32(p.clamp.min) : svundef_f32();
   const svfloat32_t hi = clamps ? svdup_f32(p.clamp.max) : svundef_f32();
-  detail::store_half_transposed<0, 2, kStages>(cols < vl ? cols : vl, n0, p, rows_lo, rows_hi,
-                                               rows_f16, lo, hi, ct, ldct, scratch);
+  detail::store_half_transposed<0, 2, kStages, kAct>(cols < vl ? cols : vl, n0, p, rows_lo, rows_hi,
+                                                     rows_f16, lo, hi, ct, ldct, scratch);
   if (cols > vl) {
-    detail::store_half_transposed<1, 3, kStages>(cols - vl, n0 + vl, p, rows_lo, rows_hi, rows_f16,
-                                                 lo, hi, ct + vl * ldct, ldct, scratch);
+    detail::store_half_transposed<1, 3, kStages, kAct>(
+        cols - vl, n0 + vl, p, rows_lo, rows_hi, rows_f16, lo, hi, ct + vl * ldct, ldct, scratch);
   }
 }
 
@@ -261,11 +290,25 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_transposed(
     float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
   using detail::RowStages;
   if (p.elementwise()) {
-    store_2vlx2vl_transposed_as<RowStages::kFull>(rows, n0, n_end, p, ct, ldct, scratch);
+    switch (p.activation) {  // one column loop per activation (see store_2vlx2vl_via_memory)
+#define SME2K_COLUMNS_AS(act)                                                                     \
+  case Activation::act:                                                                           \
+    return store_2vlx2vl_transposed_as<RowStages::kFull, Activation::act>(rows, n0, n_end, p, ct, \
+                                                                          ldct, scratch);
+      SME2K_COLUMNS_AS(kNone)
+      SME2K_COLUMNS_AS(kRelu)
+      SME2K_COLUMNS_AS(kRelu6)
+      SME2K_COLUMNS_AS(kHardSwish)
+      SME2K_COLUMNS_AS(kGelu)
+      SME2K_COLUMNS_AS(kSilu)
+#undef SME2K_COLUMNS_AS
+    }
   } else if (p.clamped) {
-    store_2vlx2vl_transposed_as<RowStages::kClamp>(rows, n0, n_end, p, ct, ldct, scratch);
+    store_2vlx2vl_transposed_as<RowStages::kClamp, Activation::kNone>(rows, n0, n_end, p, ct, ldct,
+                                                                      scratch);
   } else {
-    store_2vlx2vl_transposed_as<RowStages::kStore>(rows, n0, n_end, p, ct, ldct, scratch);
+    store_2vlx2vl_transposed_as<RowStages::kStore, Activation::kNone>(rows, n0, n_end, p, ct, ldct,
+                                                                      scratch);
   }
 }
 
