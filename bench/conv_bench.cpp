@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "reference/conv2d.hpp"
 #include "reference/gemm.hpp"
 #include "sme2k/sme2k.hpp"
@@ -44,47 +45,11 @@ constexpr Layer kLayers[] = {{4, 32, 512, 3, 2, 1, false},   {32, 32, 256, 3, 1,
                              {256, 256, 32, 1, 1, 1, false}, {128, 128, 64, 3, 1, 1, true},
                              {128, 128, 64, 3, 1, 2, false}, {192, 64, 128, 3, 1, 1, false}};
 
-std::atomic<int> g_failures{0};  // wrong results or errors: the exit status
-
-/// SkipWithMessage where the library has it (>= 1.8), else SkipWithError (1.7).
-template <class State>
-auto skip_impl(State& state, const char* why, int) -> decltype(state.SkipWithMessage(why)) {
-  return state.SkipWithMessage(why);
-}
-template <class State>
-void skip_impl(State& state, const char* why, long) {
-  state.SkipWithError(why);
-}
-void skip(benchmark::State& state, const std::string& why) { skip_impl(state, why.c_str(), 0); }
-
-void fail(benchmark::State& state, const std::string& why) {
-  ++g_failures;
-  state.SkipWithError(why.c_str());
-}
-
-/// Values in [-1, 1) from an integer hash of (seed, index), as sme2k-run makes them.
-std::vector<float> random_values(size_t count, uint32_t seed) {
-  std::vector<float> v(count);
-  const uint32_t salt = seed * 0x9e3779b9u + 0x7f4a7c15u;
-  for (size_t i = 0; i < count; ++i) {
-    uint32_t x = static_cast<uint32_t>(i) ^ salt;
-    x *= 0x85ebca6bu;
-    x ^= x >> 13;
-    x *= 0xc2b2ae35u;
-    x ^= x >> 16;
-    v[i] = static_cast<float>(static_cast<int32_t>(x) >> 8) * 0x1p-23f;
-  }
-  return v;
-}
-
-/// Why `path` cannot run here, or "" when it can.
-std::string unavailable_reason(sme2k::Path path) {
-  const sme2k::CpuFeatures features = sme2k::cpu_features();
-  if (sme2k::path_available(path, features)) return "";
-  const std::string have = sme2k::cpu_features_string(features);
-  return std::string("path ") + sme2k::path_name(path) +
-         " unavailable on this CPU (SME features: " + (have.empty() ? "none" : have) + ")";
-}
+using sme2k_bench::fail;
+using sme2k_bench::g_failures;
+using sme2k_bench::random_values;
+using sme2k_bench::skip;
+using sme2k_bench::unavailable_reason;
 
 /// The layer the benchmark's arguments describe.
 sme2k::Conv2dParams params_of(const benchmark::State& state) {
