@@ -319,12 +319,13 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_transposed(
   }
 }
 
-/// Whether store_2vlx2vl_affine_in_za() serves an epilogue: a per-channel affine after no
-/// activation, ReLU or ReLU6 (then any clamp).
-inline bool affine_in_za(const EpiloguePlan& p) {
-  return (p.scale != nullptr || p.shift != nullptr) &&
-         (p.activation == Activation::kNone || p.activation == Activation::kRelu ||
-          p.activation == Activation::kRelu6);
+/// Whether store_2vlx2vl_in_za() serves an epilogue: a per-channel affine after no
+/// activation, ReLU or ReLU6, or hard-swish without one (then any clamp).
+inline bool epilogue_in_za(const EpiloguePlan& p) {
+  const bool affine = p.scale != nullptr || p.shift != nullptr;
+  return (affine && (p.activation == Activation::kNone || p.activation == Activation::kRelu ||
+                     p.activation == Activation::kRelu6)) ||
+         (!affine && p.activation == Activation::kHardSwish);
 }
 
 namespace detail {
@@ -349,11 +350,13 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t distinct4(svfloat32_t a, svf
 }  // namespace detail
 
 /// Rows [0, rows) x columns [n0, n_end) of the block through activation (none, ReLU,
-/// ReLU6), the per-channel affine in ZA, the clamp; row-major C at c (row 0, column n0), or
-/// (kTransposed) C^T at (row n0, column of the block's row 0). Clobbers all of ZA.
+/// ReLU6) and the per-channel affine in ZA, or hard-swish in ZA (x * clamp(x / 6 + 0.5, 0, 1):
+/// an FMLA into a group preloaded with 0.5, FCLAMP, an FMLA of x by it into the group
+/// zeroed again), then the clamp; row-major C at c (row 0, column n0), or (kTransposed) C^T
+/// at (row n0, column of the block's row 0). Clobbers all of ZA.
 /// @param[in] scratch  4 VL^2 floats (the block)
 template <bool kTransposed, class Out>
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_affine_in_za(
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_in_za(
     size_t rows, size_t n0, size_t n_end, const EpiloguePlan& p, Out* c, size_t ldc,
     float* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t vl = svcntsw();
@@ -401,7 +404,22 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_affine_in_za(
   svfloat32_t relu_hi = svdup_f32(p.activation == Activation::kRelu6 ? 6.0f : __builtin_inff());
   svfloat32_t zero = svdup_f32(0.0f);
   asm("" : "+w"(relu_hi), "+w"(zero));  // made once, not per pair
-  for (uint32_t i = 0, g = 0; i < lines; i += 2, ++g) {
+  if (p.activation == Activation::kHardSwish) {
+    svfloat32_t half = svdup_f32(0.5f), sixth = svdup_f32(1.0f / 6.0f);
+    asm("" : "+w"(sixth));
+    const svfloat32x4_t halves = detail::distinct4(half, half, half, half);
+    for (uint32_t i = 0, g = 0; i < lines; i += 2, ++g) {  // t = 0.5 + x / 6, one rounding
+      svmla_za32_f32_vg1x4(g, ones, halves);
+      svmla_single_za32_f32_vg1x4(g, svld1_x4(svptrue_c32(), scratch + i * 2 * vl), sixth);
+    }
+    const svfloat32x4_t zeros = detail::distinct4(zero, zero, zero, zero);
+    for (uint32_t i = 0, g = 0; i < lines; i += 2, ++g) {  // x * clamp(t, 0, 1)
+      const svfloat32x4_t t = svclamp(svread_za32_f32_vg1x4(g), zero, svget4(ones, 0));
+      svwrite_za32_f32_vg1x4(g, zeros);
+      svmla_za32_f32_vg1x4(g, svld1_x4(svptrue_c32(), scratch + i * 2 * vl), t);
+    }
+  }
+  for (uint32_t i = 0, g = 0; i < lines && p.activation != Activation::kHardSwish; i += 2, ++g) {
     svfloat32x4_t v = svld1_x4(svptrue_c32(), scratch + i * 2 * vl);
     if (p.activation != Activation::kNone) v = svclamp(v, zero, relu_hi);
     if constexpr (kTransposed) {  // line i is channel n0 + i: one scale for its two vectors

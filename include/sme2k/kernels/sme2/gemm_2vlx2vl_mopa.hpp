@@ -96,7 +96,7 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void run_float(const Tiles<Out>& t)
       SME2K_STREAMING SME2K_INOUT_ZA {
     const EpiloguePlan& plan = *t.plan;
-    if (sme2::affine_in_za(plan)) {
+    if (sme2::epilogue_in_za(plan)) {
       return plan.transposed ? tiles<Exit::kAffineTransposed>(t) : tiles<Exit::kAffine>(t);
     }
     if (plan.transposed) return tiles<Exit::kTransposed>(t);
@@ -179,8 +179,8 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
             reinterpret_cast<int32_t*>(t.scratch));
       } else if constexpr (kExit == Exit::kAffine || kExit == Exit::kAffineTransposed) {
         constexpr bool kT = kExit == Exit::kAffineTransposed;
-        sme2::store_2vlx2vl_affine_in_za<kT>(t.rows, n0, t.n_end, plan,
-                                             kT ? t.c + n0 * t.ldc : t.c + n0, t.ldc, t.scratch);
+        sme2::store_2vlx2vl_in_za<kT>(t.rows, n0, t.n_end, plan, kT ? t.c + n0 * t.ldc : t.c + n0,
+                                      t.ldc, t.scratch);
       } else if constexpr (kExit == Exit::kTransposed) {
         sme2::store_2vlx2vl_transposed(t.rows, n0, t.n_end, plan, t.c + n0 * t.ldc, t.ldc,
                                        t.scratch);
