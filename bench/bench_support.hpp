@@ -58,4 +58,17 @@ inline std::string unavailable_reason(sme2k::Path path) {
          " unavailable on this CPU (SME features: " + (have.empty() ? "none" : have) + ")";
 }
 
+/// The paths variant V has GEMM kernels for, each once (the registry's order).
+template <class V>
+std::vector<sme2k::Path> gemm_paths() {
+  std::vector<sme2k::Path> paths;
+  for (const sme2k::KernelInfo& info : sme2k::kGemmKernelInfos.items) {
+    if (info.variant != sme2k::VariantTraits<V>::kId) continue;
+    bool seen = false;
+    for (sme2k::Path p : paths) seen = seen || p == info.path;
+    if (!seen) paths.push_back(info.path);
+  }
+  return paths;
+}
+
 }  // namespace sme2k_bench

@@ -40,6 +40,7 @@ constexpr Shape kShapes[] = {{64, 64, 64},      {128, 128, 128},    {256, 256, 2
 
 using sme2k_bench::fail;
 using sme2k_bench::g_failures;
+using sme2k_bench::gemm_paths;
 using sme2k_bench::random_values;
 using sme2k_bench::skip;
 using sme2k_bench::unavailable_reason;
@@ -206,18 +207,6 @@ void bm_pack_rhs(benchmark::State& state, sme2k::Path path) {
 }
 
 /// The distinct paths of variant V's GEMM kernels this build has, in registry order.
-template <class V>
-std::vector<sme2k::Path> gemm_paths() {
-  std::vector<sme2k::Path> paths;
-  for (const sme2k::KernelInfo& info : sme2k::kGemmKernelInfos.items) {
-    if (info.variant != sme2k::VariantTraits<V>::kId) continue;
-    bool seen = false;
-    for (sme2k::Path p : paths) seen = seen || p == info.path;
-    if (!seen) paths.push_back(info.path);
-  }
-  return paths;
-}
-
 template <class V>
 void register_benchmarks() {
   for (const sme2k::Path path : gemm_paths<V>()) {
