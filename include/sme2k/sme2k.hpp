@@ -21,6 +21,7 @@
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
+#include "sme2k/types/parallel.hpp"
 #include "sme2k/types/status.hpp"
 #include "sme2k/types/variant.hpp"
 #include "sme2k/version.hpp"
