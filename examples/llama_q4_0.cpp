@@ -134,6 +134,8 @@ int main() {
     std::fprintf(stderr, "llama_q4_0: %s\n", s.message());
     return 1;
   }
+  std::printf("llama_q4_0: %zu bytes of Q4_0 blocks packed into %zu bytes\n",
+              blocks.size() * sizeof(block_q4_0), packed_bytes);
 
   // Activations of 7 tokens (prefill), then of the next one alone (decode).
   const size_t prompt = 7;
