@@ -348,8 +348,13 @@ class BlockChain {
       T* plane = x + c * pixels;
       for (size_t i = 0; i < pixels; ++i) {
         if constexpr (kQuantized) {
-          plane[i] = requantize_affine(plane[i], kTensor.zero_point, scale[c], shift[c],
-                                       kTensor.zero_point, -128, 127);
+          // requantize_affine(), written without branches so the compiler vectorizes it as
+          // a runtime's kernel would be: round, clamp in float (the bounds are integers, so
+          // this is the int32 clamp), convert.
+          const float zp = static_cast<float>(kTensor.zero_point);
+          float r = std::nearbyint(std::fma(static_cast<float>(plane[i]) - zp, scale[c], shift[c]));
+          r = std::fmin(std::fmax(r, -128.0f - zp), 127.0f - zp);
+          plane[i] = static_cast<int8_t>(static_cast<int32_t>(r) + kTensor.zero_point);
         } else {
           plane[i] = convert_to<f16>(to_f32(plane[i]) * scale[c] + shift[c]);
         }

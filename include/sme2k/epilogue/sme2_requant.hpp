@@ -16,10 +16,11 @@
 // SQCVT's saturation is the clamp).
 //
 // The int8 stages (epilogue/ops.hpp Int8Stages) follow in registers and ZA: the affine
-// writes the shift into the quad's ZA group, adds q1 * scale by one FMLA (the fused
-// multiply-add the definition asks for) and reads it back for a second rounding; the table
-// is looked up by TBL over two vectors at a time (256 entries: 2 TBLs at SVL 512, 1 at 1024
-// and above, 8 at 128).
+// takes q1 - zp1 as the rounded product clamped in f32 (no int round trip), writes the shift
+// into the quad's ZA group, adds (q1 - zp1) * scale by one FMLA (the fused multiply-add the
+// definition asks for) and reads it back for a second rounding: 5 more four-register
+// instructions and 2 ZA moves per 4 x VL outputs. The table is TBL over two vectors held in
+// registers: EOR + TBL at SVL >= 1024, EOR + 2 TBL + ORR at 512; below, loaded per pair.
 #pragma once
 
 #include <cstddef>
@@ -93,8 +94,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
   }
   const svbool_t q0 = quarter(0, cols), q1 = quarter(1, cols), q2 = quarter(2, cols),
                  q3 = quarter(3, cols);
-  // The affine's per-column constants and the final zero point and range.
-  svfloat32_t a_scale = svdup_f32(0.0f), a_shift = svdup_f32(0.0f);
+  // The affine's per-column constants, q1's range as floats, the final zero point and range.
+  svfloat32_t a_scale = svdup_f32(0.0f), a_shift = a_scale, lo_f = a_scale, hi_f = a_scale;
   svint32_t out_lo = lo, out_hi = hi, out_zp = zp;
   const bool affine = kStaged && stages.scale != nullptr;
   if (affine) {
@@ -104,6 +105,26 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
     out_zp = svdup_s32(stages.zero_point);
     out_lo = svdup_s32(stages.lo - stages.zero_point);
     out_hi = svdup_s32(stages.hi - stages.zero_point);
+    lo_f = svcvt_f32_s32_x(svptrue_b32(), lo);
+    hi_f = svcvt_f32_s32_x(svptrue_b32(), hi);
+  }
+  // (the shift as the four-register tuple MOVA writes, built once: no copies per quad)
+  svfloat32_t shift1 = a_shift, shift2 = a_shift, shift3 = a_shift;
+  asm("" : "+w"(shift1), "+w"(shift2), "+w"(shift3));  // four registers, not one copied
+  const svfloat32x4_t shift4 = svcreate4(a_shift, shift1, shift2, shift3);
+  // (0x80 in a register: ADD of two vectors writes a new one, EOR #0x80 would need a copy)
+  svuint8_t flip = svdup_u8(0x80);
+  asm("" : "+w"(flip));
+  // The table's four vectors at SVL 512 and above (below, look_up() loads as it goes).
+  const bool table = kStaged && stages.table != nullptr;
+  const size_t bytes = svcntb();
+  svint8x2_t low_half = svcreate2(svdup_s8(0), svdup_s8(0)), high_half = low_half;
+  if (table && bytes >= 64) {
+    const int8_t* t = stages.table;
+    low_half = svcreate2(svld1(svwhilelt_b8_u64(0, 256), t),
+                         svld1(svwhilelt_b8_u64(bytes, 256), t + bytes));
+    if (bytes == 64)
+      high_half = svcreate2(svld1(svptrue_b8(), t + 128), svld1(svptrue_b8(), t + 192));
   }
   for (uint32_t g = 0; g < quads; ++g, c += 4 * ldc) {
     const uint32_t group = first_group + g;
@@ -111,18 +132,30 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
     svstr_za(group + static_cast<uint32_t>(vl), products + vl);
     svstr_za(group + 2 * static_cast<uint32_t>(vl), products + 2 * vl);
     svstr_za(group + 3 * static_cast<uint32_t>(vl), products + 3 * vl);
-    svint32x4_t r = svcvt_s32_f32_x4(svrintn_f32_x4(svld1_x4(svptrue_c32(), products)));
-    if constexpr (kClamp) r = svclamp(r, lo, hi);  // r = q1 - zp1
-    if constexpr (kStaged) {
-      if (affine) {  // za = shift + (q1 - zp1) * scale, fused, then rounded again
-        svwrite_za32_f32_vg1x4(group, svcreate4(a_shift, a_shift, a_shift, a_shift));
-        svmla_single_za32_f32_vg1x4(group, svcvt_f32_s32_x4(r), a_scale);
-        r = svclamp(svcvt_s32_f32_x4(svrintn_f32_x4(svread_za32_f32_vg1x4(group))), out_lo, out_hi);
-      }
+    const svfloat32x4_t rounded = svrintn_f32_x4(svld1_x4(svptrue_c32(), products));
+    svint32x4_t r;
+    if (affine) {
+      // q1 - zp1 = the rounded product clamped to [lo - zp1, hi - zp1], exact in f32 (the
+      // same as converting, then clamping); za = shift + (q1 - zp1) * scale, fused; rounded
+      // again.
+      svwrite_za32_f32_vg1x4(group, shift4);
+      svmla_single_za32_f32_vg1x4(group, svclamp(rounded, lo_f, hi_f), a_scale);
+      r = svclamp(svcvt_s32_f32_x4(svrintn_f32_x4(svread_za32_f32_vg1x4(group))), out_lo, out_hi);
+    } else {
+      r = svcvt_s32_f32_x4(rounded);
+      if constexpr (kClamp) r = svclamp(r, lo, hi);
     }
     svint8_t out = svqcvt_s8_s32_x4(svadd_single_s32_x4(r, out_zp));
-    if constexpr (kStaged) {
-      if (stages.table != nullptr) out = look_up(out, stages.table);
+    if (table) {
+      // Index q + 128 (as a byte): the first 2 x bytes entries by TBL over two
+      // vectors; at SVL 512 the upper 128 by q itself (an index >= 128 there picks 0).
+      const svuint8_t q = svreinterpret_u8(out);
+      if (bytes >= 64) {
+        out = svtbl2(low_half, svadd_x(svptrue_b8(), q, flip));
+        if (bytes == 64) out = svorr_x(svptrue_b8(), out, svtbl2(high_half, q));
+      } else {
+        out = look_up(out, stages.table);
+      }
     }
     const size_t left = rows - 4 * g;  // rows still to store, >= 1
     svst1(q0, c, out);
