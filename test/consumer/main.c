@@ -36,8 +36,8 @@ int main(void) {
   for (int i = 0; i < M * N; ++i) {
     if (c[i] != 8.0f) return 1;
   }
-  if (sme2k_version() != SME2K_VERSION_MAJOR * 10000u + SME2K_VERSION_MINOR * 100u +
-                             SME2K_VERSION_PATCH) {
+  if (sme2k_version() !=
+      SME2K_VERSION_MAJOR * 10000u + SME2K_VERSION_MINOR * 100u + SME2K_VERSION_PATCH) {
     return 1;
   }
   printf("C consumer ok: sme2k %u, path %s\n", (unsigned)sme2k_version(),
