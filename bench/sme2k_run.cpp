@@ -1971,7 +1971,7 @@ constexpr std::pair<const char*, sme2k::example::ChainWay> kChainWayNames[] = {
     {"transposing", sme2k::example::ChainWay::kTransposing}};
 using ChainSpec = OptionSpec<ChainOptions>;
 const ChainSpec kChainOptions[] = {
-    {"--variant", "f16", "numeric variant (f16; qs8 is not there yet)",
+    {"--variant", "f16|qs8", "numeric variant",
      [](const char* v, ChainOptions* o) {
        o->variant = v;
        return true;
@@ -1988,12 +1988,52 @@ const ChainSpec kChainOptions[] = {
 
 void chain_usage(std::FILE* out) {
   std::fprintf(out,
-               "usage: sme2k-run chain --variant f16 [--way fused|transposing] [--channels C]\n"
+               "usage: sme2k-run chain --variant f16|qs8 [--way fused|transposing] [--channels C]\n"
                "                       [--size S]\n\n"
                "The SqueezeSAM-like block chain of examples/block_chain.hpp (9 layers, NCHW\n"
                "tensors between them) run one way inside the region; weights packed and buffers\n"
                "allocated before it. Then run the other way and checked to agree.\nOptions:\n");
   print_options(out, kChainOptions);
+}
+
+template <class V>
+int run_chain(const ChainOptions& o) {
+  using T = typename sme2k::example::BlockChain<V>::T;
+  sme2k::example::BlockChain<V> chain;
+  sme2k::Status s = chain.build(o.channels, o.size);
+  if (!s.ok()) {
+    std::fprintf(stderr, "sme2k-run chain: %s\n", s.message());
+    return kExitFailure;
+  }
+  std::vector<T> in(chain.input_elements()), out(chain.output_elements()),
+      other(chain.output_elements()), a(chain.buffer_elements()), b(chain.buffer_elements());
+  chain.fill_input(in.data());
+  std::unique_ptr<uint8_t[]> workspace(new uint8_t[chain.workspace_bytes() + 1]);
+  sme2k_roi_begin();
+  s = chain.run(o.way, in.data(), out.data(), a.data(), b.data(), workspace.get());
+  sme2k_roi_end();
+  const sme2k::Path path = sme2k::last_used_path();
+  const bool fused = o.way == sme2k::example::ChainWay::kFused;
+  if (s.ok()) {
+    s = chain.run(fused ? sme2k::example::ChainWay::kTransposing : sme2k::example::ChainWay::kFused,
+                  in.data(), other.data(), a.data(), b.data(), workspace.get());
+  }
+  if (!s.ok()) {
+    std::fprintf(stderr, "sme2k-run chain: %s\n", s.message());
+    return kExitFailure;
+  }
+  const sme2k::example::ChainComparison c =
+      fused ? chain.compare(out.data(), other.data()) : chain.compare(other.data(), out.data());
+  std::printf(
+      "chain %s %s: %zu ch @%zu, %zu layers, %zu MACs, path %s; max |fused - "
+      "transposing| = %.3g (bound %.3g)\n",
+      o.variant, fused ? "fused" : "transposing", o.channels, o.size, chain.layers().size(),
+      chain.macs(), sme2k::path_name(path), c.worst, c.bound);
+  if (!c.agree() || c.scale == 0.0) {
+    std::fprintf(stderr, "sme2k-run chain: the two ways disagree (or the output is all zero)\n");
+    return kExitFailure;
+  }
+  return kExitOk;
 }
 
 int chain_verb(int argc, char** argv) {
@@ -2002,63 +2042,10 @@ int chain_verb(int argc, char** argv) {
     chain_usage(stderr);
     return kExitUsage;
   }
-  if (std::strcmp(o.variant, "f16") != 0) {
-    std::fprintf(stderr,
-                 "sme2k-run chain: variant '%s' not available (f16 only: the QS8 chain needs a "
-                 "float epilogue on int8 outputs, which sme2k does not have yet)\n",
-                 o.variant);
-    return kExitUsage;
-  }
-  using sme2k::f16;
-  sme2k::example::BlockChain chain;
-  sme2k::Status s = chain.build(o.channels, o.size);
-  if (!s.ok()) {
-    std::fprintf(stderr, "sme2k-run chain: %s\n", s.message());
-    return kExitFailure;
-  }
-  std::vector<f16> in(chain.input_elements()), out(chain.output_elements()),
-      other(chain.output_elements()), a(chain.buffer_elements()), b(chain.buffer_elements());
-  for (size_t i = 0; i < in.size(); ++i) {
-    in[i] =
-        sme2k::convert_to<f16>(static_cast<float>(static_cast<int>((i * 37) % 257) - 128) / 128.0f);
-  }
-  std::unique_ptr<uint8_t[]> workspace(new uint8_t[chain.workspace_bytes() + 1]);
-  sme2k_roi_begin();
-  s = chain.run(o.way, in.data(), out.data(), a.data(), b.data(), workspace.get());
-  sme2k_roi_end();
-  const sme2k::Path path = sme2k::last_used_path();
-  if (s.ok()) {
-    const auto other_way = o.way == sme2k::example::ChainWay::kFused
-                               ? sme2k::example::ChainWay::kTransposing
-                               : sme2k::example::ChainWay::kFused;
-    s = chain.run(other_way, in.data(), other.data(), a.data(), b.data(), workspace.get());
-  }
-  if (!s.ok()) {
-    std::fprintf(stderr, "sme2k-run chain: %s\n", s.message());
-    return kExitFailure;
-  }
-  double worst = 0.0, scale = 0.0;
-  for (size_t i = 0; i < out.size(); ++i) {
-    const double x = sme2k::to_f32(out[i]), y = sme2k::to_f32(other[i]);
-    if (!std::isfinite(x) || !std::isfinite(y)) worst = INFINITY;
-    worst = std::fmax(worst, std::fabs(x - y));
-    scale = std::fmax(scale, std::fabs(x));
-  }
-  size_t macs = 0;
-  for (const auto& l : chain.layers()) {
-    macs += l.p.out_channels * l.p.out_height() * l.p.out_width() * l.p.taps() *
-            l.p.in_channels_per_group();
-  }
-  std::printf(
-      "chain f16 %s: %zu ch @%zu, %zu layers, %zu MACs, path %s; max |fused - "
-      "transposing| = %.3g (bound %.3g)\n",
-      o.way == sme2k::example::ChainWay::kFused ? "fused" : "transposing", o.channels, o.size,
-      chain.layers().size(), macs, sme2k::path_name(path), worst, chain.tolerance(scale));
-  if (!(worst <= chain.tolerance(scale))) {
-    std::fprintf(stderr, "sme2k-run chain: the two ways disagree\n");
-    return kExitFailure;
-  }
-  return kExitOk;
+  if (std::strcmp(o.variant, "f16") == 0) return run_chain<sme2k::F16>(o);
+  if (std::strcmp(o.variant, "qs8") == 0) return run_chain<sme2k::QS8>(o);
+  std::fprintf(stderr, "sme2k-run chain: variant '%s' not available (f16 or qs8)\n", o.variant);
+  return kExitUsage;
 }
 
 // ------------------------------------------------------------------------- transpose

@@ -113,7 +113,8 @@ struct ConvCase {
   float w_scale = 0.0f;  // base weight scale; 0: chosen from K to spread the outputs
   int32_t in_zp = 3, out_zp = -5;
   int32_t lo = -128, hi = 127;
-  int extreme = 0;  // QS8: 0 random values; 1 all 127; -1 all -128
+  int extreme = 0;                               // QS8: 0 random values; 1 all 127; -1 all -128
+  bool int8_affine = false, int8_table = false;  // QS8: Int8Stages (random ones)
   // Output storage: `guard` sentinel elements on each side, the mapping against `side`'s
   // guard page.
   size_t guard = 13;
@@ -356,6 +357,20 @@ std::vector<int8_t> check_qs8(const ConvCase& t, std::optional<Path> expected = 
   out.fill(sentinel);
   GemmEpilogue e;
   e.quantized_range = {t.lo, t.hi};
+  GuardedArray<float> stage_scale(t.int8_affine ? cout : 0, t.side);
+  GuardedArray<float> stage_shift(t.int8_affine ? cout : 0, t.side);
+  GuardedArray<int8_t> table(t.int8_table ? 256 : 0, t.side);
+  for (float& x : stage_scale)
+    x = static_cast<float>(static_cast<int>(r.below(3001)) - 1500) / 997.0f;
+  for (float& x : stage_shift)
+    x = static_cast<float>(static_cast<int>(r.below(4001)) - 2000) / 99.0f;
+  for (int8_t& x : table) x = static_cast<int8_t>(static_cast<int>(r.below(256)) - 128);
+  constexpr int32_t kStageZp = -9, kStageLo = -120, kStageHi = 110;
+  if (t.int8_affine) {
+    e.int8_stages.scale = stage_scale.data(), e.int8_stages.shift = stage_shift.data();
+    e.int8_stages.zero_point = kStageZp, e.int8_stages.range = {kStageLo, kStageHi};
+  }
+  if (t.int8_table) e.int8_stages.table = table.data();
   if (t.allocating) {
     SME2K_EXPECT_ABI_PRESERVED(s = conv2d<QS8>(p, input.data(), t.in_layout, packed.data(),
                                                packed_bytes, out.data() + t.guard, t.out_layout,
@@ -371,7 +386,8 @@ std::vector<int8_t> check_qs8(const ConvCase& t, std::optional<Path> expected = 
   check_path(p, expected);
   EXPECT_TRUE(input.canary_intact() && weights.canary_intact() && bias.canary_intact() &&
               w_scales.canary_intact() && packed.canary_intact() && workspace.canary_intact() &&
-              out.canary_intact())
+              out.canary_intact() && stage_scale.canary_intact() && stage_shift.canary_intact() &&
+              table.canary_intact())
       << "a write landed next to an operand";
   got_all = out.to_vector();
 
@@ -403,7 +419,13 @@ std::vector<int8_t> check_qs8(const ConvCase& t, std::optional<Path> expected = 
           const size_t at =
               reference::activation_index(t.out_layout, cout, oh_n, ow_n, n, co, oh, ow);
           const int got = got_all[t.guard + at];
-          const int want = reference::conv2d_qs8_at(q, n, co, oh, ow);
+          int want = reference::conv2d_qs8_at(q, n, co, oh, ow);
+          if (t.int8_affine) {  // one f32 fused multiply-add, rounded to nearest even
+            const float y = std::nearbyint(
+                std::fma(static_cast<float>(want - t.out_zp), stage_scale[co], stage_shift[co]));
+            want = std::min(std::max(static_cast<int>(y) + kStageZp, kStageLo), kStageHi);
+          }
+          if (t.int8_table) want = table[want + 128];
           if (got != want && failures++ < 8) {
             ADD_FAILURE() << "out[n=" << n << "][co=" << co << "][oh=" << oh << "][ow=" << ow
                           << "] (stored at " << at << ") = " << got << ", want " << want << " (acc "
@@ -907,6 +929,26 @@ TEST(Conv2dQs8, DepthwiseAndGroups) {
   }
 }
 
+// Int8Stages after the requantization (a quantized graph's BatchNorm after the ReLU, a
+// hard-swish table): every layout pair, plain, grouped and depthwise (the portable kernel).
+TEST(Conv2dQs8, Int8Stages) {
+  int i = 0;
+  for (int kind : {0, 1, 2}) {
+    for (const LayoutPair& lp : kLayoutPairs) {
+      ConvCase t;
+      t.p = kind == 0   ? make_params(1, 5, 9, 11, 19, 3, 3, 1)
+            : kind == 1 ? make_params(2, 6, 7, 6, 9, 3, 3, 3)
+                        : make_params(1, 8, 6, 9, 8, 3, 3, 8);
+      t.p = with_padding(t.p, 1, 1, 1, 1);
+      t.in_layout = lp.in, t.out_layout = lp.out;
+      t.lo = t.out_zp;  // the ReLU before the BatchNorm
+      t.int8_affine = i % 3 != 1, t.int8_table = i % 3 != 0;
+      t.seed = static_cast<uint64_t>(100 + ++i);
+      check_qs8(t);
+    }
+  }
+}
+
 TEST(Conv2dQs8, ManyChannelsPerGroup) {
   const Steps s = active_steps<QS8>();
   int i = 0;
@@ -1210,6 +1252,34 @@ TEST(Conv2dBatchNorm, AffineAfterTheActivation) {
       EXPECT_EQ(failures, 0u);
     }
   }
+}
+
+// A quantized graph's BatchNorm after the activation, as the int8 affine: every int8 input
+// lands within one step of BN on the dequantized value (double), rounded to the output.
+TEST(Conv2dBatchNorm, Int8AffineOfAQuantizedBatchNorm) {
+  ValueStream r(11);
+  const BatchNormData data(5, r);
+  const BatchNormParams bn = data.params(true, true);
+  const QuantParams in{0.04f, -6}, out{0.03f, 9};
+  std::vector<float> scale(5), shift(5);
+  ASSERT_TRUE(batchnorm_int8_affine(5, bn, in, out, scale.data(), shift.data()).ok());
+  for (size_t c = 0; c < 5; ++c) {
+    const double s = double{data.weight[c]} / std::sqrt(double{data.var[c]} + double{bn.eps});
+    for (int q = -128; q <= 127; ++q) {
+      const double y = (double{in.scale} * (q - in.zero_point) - data.mean[c]) * s + data.bias[c];
+      const int want = static_cast<int>(
+          std::min(std::max(std::lround(y / double{out.scale}) + out.zero_point, -128L), 127L));
+      const int got =
+          requantize_affine(q, in.zero_point, scale[c], shift[c], out.zero_point, -128, 127);
+      EXPECT_LE(std::abs(got - want), 1) << "channel " << c << " q " << q;
+    }
+  }
+  EXPECT_EQ(batchnorm_int8_affine(5, bn, in, out, nullptr, shift.data()).code(),
+            StatusCode::kNullPointer);
+  EXPECT_EQ(batchnorm_int8_affine(5, bn, {0.0f, 0}, out, scale.data(), shift.data()).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(batchnorm_int8_affine(5, bn, in, {1.0f, 300}, scale.data(), shift.data()).code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(Conv2dBatchNorm, BadInput) {

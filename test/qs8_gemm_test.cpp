@@ -5,6 +5,8 @@
 // bad input of the QS8 entry points.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -33,16 +35,19 @@ struct Qs8Case {
   int32_t lo = -128, hi = 127;
   int extreme = 0;          // 0: random values; 1: all 127; -1: all -128
   bool transposed = false;  // C stored as C^T (N x M)
+  bool affine = false;      // Int8Stages: a per-channel affine to (0.07, 4) in [-100, 120]
+  bool table = false;       // and / or a random table
   uint64_t seed = 1;
 
   std::string describe() const {
     char s[240];
     std::snprintf(s, sizeof s,
                   "M=%zu N=%zu K=%zu %s bias=%d in=(%g,%d) out=(%g,%d) w=%g range=[%d,%d] "
-                  "extreme=%d transposed=%d seed=%llu",
+                  "extreme=%d transposed=%d affine=%d table=%d seed=%llu",
                   m, n, k, rhs_layout_name(layout), bias ? 1 : 0, static_cast<double>(in_scale),
                   in_zp, static_cast<double>(out_scale), out_zp, static_cast<double>(w_scale_base),
-                  lo, hi, extreme, transposed ? 1 : 0, static_cast<unsigned long long>(seed));
+                  lo, hi, extreme, transposed ? 1 : 0, affine ? 1 : 0, table ? 1 : 0,
+                  static_cast<unsigned long long>(seed));
     return s;
   }
 };
@@ -69,6 +74,13 @@ void check_qs8(const Qs8Case& t, std::optional<Path> expected = std::nullopt) {
   for (int32_t& x : bias) x = static_cast<int32_t>(r.below(20001)) - 10000;
   for (float& x : w_scales) x = t.w_scale_base * (1.0f + static_cast<float>(r.below(100)) / 50.0f);
   for (int8_t& x : c) x = 77;  // the gaps between rows must keep it
+  GuardedArray<float> affine_scale(t.affine ? t.n : 0), affine_shift(t.affine ? t.n : 0);
+  GuardedArray<int8_t> table(t.table ? 256 : 0);
+  for (float& x : affine_scale)
+    x = static_cast<float>(static_cast<int>(r.below(3001)) - 1500) / 997.0f;
+  for (float& x : affine_shift)
+    x = static_cast<float>(static_cast<int>(r.below(4001)) - 2000) / 99.0f;
+  for (int8_t& x : table) x = static_cast<int8_t>(static_cast<int>(r.below(256)) - 128);
 
   const Qs8Quantization q{{t.in_scale, t.in_zp}, w_scales.data(), {t.out_scale, t.out_zp}};
   size_t packed_bytes = 0;
@@ -84,6 +96,12 @@ void check_qs8(const Qs8Case& t, std::optional<Path> expected = std::nullopt) {
   GemmEpilogue e;
   e.quantized_range = {t.lo, t.hi};
   e.order = t.transposed ? OutputOrder::kTransposed : OutputOrder::kRowMajor;
+  constexpr int32_t kAffineZp = 4, kAffineLo = -100, kAffineHi = 120;
+  if (t.affine) {
+    e.int8_stages.scale = affine_scale.data(), e.int8_stages.shift = affine_shift.data();
+    e.int8_stages.zero_point = kAffineZp, e.int8_stages.range = {kAffineLo, kAffineHi};
+  }
+  if (t.table) e.int8_stages.table = table.data();
   SME2K_EXPECT_ABI_PRESERVED(s = gemm_workspace_size<QS8>(t.m, t.n, t.k, &ws, e.order));
   ASSERT_TRUE(s.ok()) << s.message();
   GuardedBuffer workspace(ws);
@@ -94,7 +112,8 @@ void check_qs8(const Qs8Case& t, std::optional<Path> expected = std::nullopt) {
   if (!expected) expected = expected_path();
   if (expected) EXPECT_STREQ(path_name(last_used_path()), path_name(*expected));
   EXPECT_TRUE(a.canary_intact() && b.canary_intact() && c.canary_intact() &&
-              packed.canary_intact() && workspace.canary_intact());
+              packed.canary_intact() && workspace.canary_intact() && affine_scale.canary_intact() &&
+              affine_shift.canary_intact() && table.canary_intact());
 
   reference::Qs8GemmProblem p;
   p.m = t.m, p.n = t.n, p.k = t.k;
@@ -109,9 +128,18 @@ void check_qs8(const Qs8Case& t, std::optional<Path> expected = std::nullopt) {
   for (size_t i = 0; i < c_rows; ++i) {
     for (size_t j = 0; j < ldc && (i + 1 < c_rows || j < c_cols); ++j) {
       const int got = c[i * ldc + j];
-      const int want = j >= c_cols    ? 77
-                       : t.transposed ? reference::qs8_at(p, j, i)
-                                      : reference::qs8_at(p, i, j);
+      int want = j >= c_cols    ? 77
+                 : t.transposed ? reference::qs8_at(p, j, i)
+                                : reference::qs8_at(p, i, j);
+      if (j < c_cols) {
+        const size_t column = t.transposed ? i : j;
+        if (t.affine) {  // one f32 fused multiply-add, rounded to nearest even
+          const float y = std::nearbyint(std::fma(static_cast<float>(want - t.out_zp),
+                                                  affine_scale[column], affine_shift[column]));
+          want = std::min(std::max(static_cast<int>(y) + kAffineZp, kAffineLo), kAffineHi);
+        }
+        if (t.table) want = table[want + 128];
+      }
       if (got != want && failures++ < 8) {
         ADD_FAILURE() << "stored (" << i << ", " << j << ") = " << got << ", want " << want;
       }
@@ -148,6 +176,25 @@ TEST(Qs8Gemm, TransposedOutput) {
       t.ldc = (m + n) % 3 == 0 ? m + 5 : 0;
       t.lo = n % 2 == 0 ? -128 : -20, t.hi = n % 2 == 0 ? 127 : 90;
       check_qs8(t);
+    }
+  }
+}
+
+// Int8Stages: the affine (a quantized BatchNorm after the activation) and the table, alone
+// and together, row-major and transposed, around the tile.
+TEST(Qs8Gemm, Int8Stages) {
+  const size_t s = qs8_step();
+  int round = 0;
+  for (size_t m : {size_t{1}, s - 1, s + 3}) {
+    for (size_t n : {size_t{3}, s, 2 * s + 1}) {
+      for (int stages : {1, 2, 3}) {
+        Qs8Case t;
+        t.m = m, t.n = n, t.k = 17, t.seed = 7 * m + n + 1000 * stages;
+        t.affine = (stages & 1) != 0, t.table = (stages & 2) != 0;
+        t.transposed = (round++ % 2) != 0;
+        t.lo = t.out_zp;  // ReLU before the BatchNorm, as the block chain has it
+        check_qs8(t);
+      }
     }
   }
 }
@@ -283,6 +330,21 @@ TEST(Qs8GemmBadInput, RefusedWithAStatus) {
   e = {};
   e.activation = Activation::kGelu;
   EXPECT_EQ(run(e).code(), StatusCode::kUnsupported);
+  // Int8 stages: the affine needs both arrays, an int8 zero point and range; nothing the
+  // op reads may overlap C.
+  std::vector<float> affine(n, 1.0f);
+  e = {};
+  e.int8_stages.scale = affine.data();
+  EXPECT_EQ(run(e).code(), StatusCode::kNullPointer);
+  e.int8_stages.shift = affine.data();
+  EXPECT_TRUE(run(e).ok());
+  e.int8_stages.zero_point = 128;
+  EXPECT_EQ(run(e).code(), StatusCode::kInvalidArgument);
+  e.int8_stages.zero_point = 0, e.int8_stages.range = {3, 2};
+  EXPECT_EQ(run(e).code(), StatusCode::kInvalidArgument);
+  e = {};
+  e.int8_stages.table = c.data();
+  EXPECT_EQ(run(e).code(), StatusCode::kInvalidArgument);
   // Weights packed for F32 are not QS8 weights.
   std::vector<float> bf(k * n, 1.0f);
   size_t fbytes = 0;
@@ -295,6 +357,43 @@ TEST(Qs8GemmBadInput, RefusedWithAStatus) {
                       MatrixView<int8_t>{c.data(), m, n, n})
                 .code(),
             StatusCode::kPackedMismatch);
+  // ... and float outputs take no int8 stages.
+  std::vector<float> af(m * k, 1.0f), cf(m * n);
+  GemmEpilogue staged;
+  staged.int8_stages.table = c.data();
+  EXPECT_EQ(gemm<F32>(dense_matrix<const float>(af.data(), m, k), fpacked.data(), fbytes,
+                      MatrixView<float>{cf.data(), m, n, n}, staged)
+                .code(),
+            StatusCode::kInvalidArgument);
+}
+
+// The activation table: against the definition's pieces at a few points, identities.
+TEST(Int8ActivationTable, MatchesItsDefinition) {
+  int8_t table[256];
+  const QuantParams p{0.05f, -3};
+  ASSERT_TRUE(int8_activation_table(Activation::kNone, p, p, {}, table).ok());
+  for (int q = -128; q <= 127; ++q) EXPECT_EQ(table[q + 128], q);
+  ASSERT_TRUE(int8_activation_table(Activation::kRelu, p, p, {}, table).ok());
+  for (int q = -128; q <= 127; ++q) EXPECT_EQ(table[q + 128], std::max(q, -3));
+  ASSERT_TRUE(int8_activation_table(Activation::kRelu6, p, p, {-128, 100}, table).ok());
+  for (int q = -128; q <= 127; ++q) EXPECT_EQ(table[q + 128], std::min(std::max(q, -3), 100));
+  // Hard-swish from scale 0.05 to 0.02: against a double computation (ties do not occur).
+  const QuantParams out{0.02f, 5};
+  ASSERT_TRUE(int8_activation_table(Activation::kHardSwish, p, out, {}, table).ok());
+  for (int q = -128; q <= 127; ++q) {
+    const double x = 0.05 * (q + 3);
+    const double y = x * std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0;
+    const int want = static_cast<int>(std::min(std::max(std::lround(y / 0.02) + 5, -128L), 127L));
+    EXPECT_LE(std::abs(table[q + 128] - want), 1) << q;
+  }
+  EXPECT_EQ(int8_activation_table(Activation::kRelu, p, p, {}, nullptr).code(),
+            StatusCode::kNullPointer);
+  EXPECT_EQ(int8_activation_table(Activation::kRelu, {0.0f, 0}, p, {}, table).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(int8_activation_table(static_cast<Activation>(99), p, p, {}, table).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(int8_activation_table(Activation::kRelu, p, p, {5, 4}, table).code(),
+            StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "sme2k/types/quantization.hpp"
 #include "sme2k/types/status.hpp"
 
 namespace sme2k {
@@ -71,13 +72,31 @@ struct QuantizedRange {
   int32_t max = 127;
 };
 
+/// int8 outputs: a quantized graph's next elementwise op (int8 -> int8, with its own output
+/// parameters) fused after the requantization and quantized_range, in this order:
+///  - affine: per output channel, q2 = requantize_affine(q1, ...) (types/quantization.hpp):
+///    a BatchNorm after the activation (ops/batchnorm.hpp's batchnorm_int8_affine makes it);
+///  - table: 256 int8 values indexed by q + 128: any function of one int8 value, e.g. a
+///    hard-swish with its own output scale (int8_activation_table() makes it).
+struct Int8Stages {
+  const float* scale = nullptr;  // N values; the affine is on when scale is set
+  const float* shift = nullptr;  // N values, required with scale
+  int32_t zero_point = 0;        // the affine's output zero point
+  QuantizedRange range;          // and its output range
+  const int8_t* table = nullptr;
+
+  bool affine() const { return scale != nullptr; }
+  bool active() const { return scale != nullptr || shift != nullptr || table != nullptr; }
+};
+
 struct GemmEpilogue {
   Activation activation = Activation::kNone;  // float outputs
   ChannelAffine affine;                       // float outputs
   Clamp clamp;                                // float outputs
   OutputOrder order = OutputOrder::kRowMajor;
   QuantizedRange
-      quantized_range;  // int8 outputs: requantization (types/quantization.hpp), then this
+      quantized_range;     // int8 outputs: requantization (types/quantization.hpp), then this
+  Int8Stages int8_stages;  // int8 outputs: then these
 };
 
 /// The stages after the accumulator, resolved outside streaming mode: an activation that is a
@@ -92,6 +111,7 @@ struct EpiloguePlan {
   int32_t out_zero_point = 0;  // int8 outputs: from the packed weights
   QuantizedRange quantized_range;
   bool requant_clamp = true;  // false: the range is all of int8 and no scale can overflow
+  Int8Stages int8_stages;
 
   /// Whether anything beyond a clamp touches the values (activation or affine).
   bool elementwise() const {
@@ -108,6 +128,7 @@ inline EpiloguePlan plan_epilogue(const GemmEpilogue& e, int32_t out_zero_point 
   p.clamp = e.clamp;
   p.transposed = e.order == OutputOrder::kTransposed;
   p.quantized_range = e.quantized_range;
+  p.int8_stages = e.int8_stages;
   if (!e.affine.active() &&
       (e.activation == Activation::kRelu || e.activation == Activation::kRelu6)) {
     p.clamp.min = std::fmax(p.clamp.min, 0.0f);
@@ -141,6 +162,44 @@ inline float apply(const EpiloguePlan& p, float acc, size_t n) {
   return p.clamped ? p.clamp.apply(y) : y;
 }
 
+/// What follows the requantization for output column n (portable kernels): q is the
+/// requantized value, already in quantized_range.
+inline int8_t apply_int8_stages(const EpiloguePlan& p, int8_t q, size_t n) {
+  const Int8Stages& s = p.int8_stages;
+  if (s.affine()) {
+    q = requantize_affine(q, p.out_zero_point, s.scale[n], s.shift[n], s.zero_point, s.range.min,
+                          s.range.max);
+  }
+  return s.table != nullptr ? s.table[q + 128] : q;
+}
+
+/// The table of an activation between two int8 tensors (Int8Stages::table), for a quantized
+/// graph's elementwise op: table[q + 128] = clamp(round_to_nearest_even(activate(act, x) /
+/// out.scale) + out.zero_point, range), x = in.scale * float(q - in.zero_point), in f32.
+/// Computed once per layer, on every path by this function: fused or not, the same bits.
+inline Status int8_activation_table(Activation act, const QuantParams& in, const QuantParams& out,
+                                    QuantizedRange range, int8_t* table) {
+  const char* op = "int8_activation_table";
+  if (table == nullptr) return Status::error(StatusCode::kNullPointer, "%s: table is null", op);
+  SME2K_RETURN_IF_ERROR(validate_quant_params(in, op, "input"));
+  SME2K_RETURN_IF_ERROR(validate_quant_params(out, op, "output"));
+  if (static_cast<uint8_t>(act) > static_cast<uint8_t>(Activation::kSilu)) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: unknown activation %d", op,
+                         static_cast<int>(act));
+  }
+  if (range.min < -128 || range.max > 127 || range.min > range.max) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: range [%d, %d] is not inside [-128, 127]", op,
+                         static_cast<int>(range.min), static_cast<int>(range.max));
+  }
+  for (int32_t q = -128; q <= 127; ++q) {
+    const float x = in.scale * static_cast<float>(q - in.zero_point);
+    table[q + 128] =
+        detail::round_to_int8(activate(act, x) / out.scale, out.zero_point, range.min, range.max);
+  }
+  return Status();
+}
+
 /// Checks an epilogue at the door of an op named `op`.
 inline Status validate_epilogue(const GemmEpilogue& e, const char* op) {
   if (std::isnan(e.clamp.min) || std::isnan(e.clamp.max)) {
@@ -159,6 +218,18 @@ inline Status validate_epilogue(const GemmEpilogue& e, const char* op) {
     return Status::error(
         StatusCode::kInvalidArgument, "%s: quantized range [%d, %d] is not inside [-128, 127]", op,
         static_cast<int>(e.quantized_range.min), static_cast<int>(e.quantized_range.max));
+  }
+  const Int8Stages& st = e.int8_stages;
+  if ((st.scale == nullptr) != (st.shift == nullptr)) {
+    return Status::error(StatusCode::kNullPointer,
+                         "%s: the int8 affine needs both scale and shift (one is null)", op);
+  }
+  if (st.affine() && (st.zero_point < -128 || st.zero_point > 127 || st.range.min < -128 ||
+                      st.range.max > 127 || st.range.min > st.range.max)) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: the int8 affine's zero point %d or range [%d, %d] is outside int8",
+                         op, static_cast<int>(st.zero_point), static_cast<int>(st.range.min),
+                         static_cast<int>(st.range.max));
   }
   if (e.order != OutputOrder::kRowMajor && e.order != OutputOrder::kTransposed) {
     return Status::error(StatusCode::kInvalidArgument, "%s: unknown output order %d", op,

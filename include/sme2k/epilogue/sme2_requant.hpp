@@ -14,6 +14,12 @@
 // 0.41 to 0.47 per output. The SCLAMP is skipped when
 // the range is all of int8 and every scale is below 0.5 (then r + zp cannot overflow and
 // SQCVT's saturation is the clamp).
+//
+// The int8 stages (epilogue/ops.hpp Int8Stages) follow in registers and ZA: the affine
+// writes the shift into the quad's ZA group, adds q1 * scale by one FMLA (the fused
+// multiply-add the definition asks for) and reads it back for a second rounding; the table
+// is looked up by TBL over two vectors at a time (256 entries: 2 TBLs at SVL 512, 1 at 1024
+// and above, 8 at 128).
 #pragma once
 
 #include <cstddef>
@@ -21,6 +27,7 @@
 
 #include "sme2k/arch/acle.hpp"
 #include "sme2k/arch/attributes.hpp"
+#include "sme2k/epilogue/ops.hpp"
 #include "sme2k/types/quantization.hpp"
 
 #if SME2K_HAS_SME2_CODE
@@ -43,12 +50,40 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svbool_t quarter(size_t q, size_t cols) SM
   return svbic_z(svptrue_b8(), svwhilelt_b8_u64(0, q * vl + cols), svwhilelt_b8_u64(0, q * vl));
 }
 
+// table[q + 128] for the 4 x VL bytes of q (Int8Stages::table), two table vectors a TBL.
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svint8_t look_up(svint8_t q,
+                                                       const int8_t* table) SME2K_STREAMING {
+  const svbool_t all = svptrue_b8();
+  const size_t bytes = svcntb();
+  svuint8_t index = sveor_n_u8_x(all, svreinterpret_u8(q), 0x80);
+  svint8_t out = svdup_s8(0);
+  for (size_t base = 0; base < 256; base += 2 * bytes) {
+    // An index at or past 2 x bytes picks 0: entries outside this pair add nothing.
+    const size_t second = base + bytes < 256 ? base + bytes : 256;
+    const svint8x2_t pair = svcreate2(svld1(svwhilelt_b8_u64(base, 256), table + base),
+                                      svld1(svwhilelt_b8_u64(second, 256), table + second));
+    out = svorr_x(all, out, svtbl2(pair, index));
+    index = svsub_n_u8_x(all, index, static_cast<uint8_t>(2 * bytes));
+  }
+  return out;
+}
+
+// What the quads of one column half need beyond the requantization (Int8Stages).
+struct HalfStages {
+  const float* scale;  // the half's VL affine scales, or nullptr
+  const float* shift;
+  size_t cols;  // the half's valid columns
+  int32_t zero_point, lo, hi;
+  const int8_t* table;
+};
+
 // Column half kHalf of the block (stored [row][VL] at `half`): products into ZA groups
 // kHalf * VL/2 + g, then out as int8, four rows per vector.
-template <uint32_t kHalf, bool kClamp>
+template <uint32_t kHalf, bool kClamp, bool kStaged>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
     size_t rows, size_t cols, const int32_t* half, svfloat32_t scale, svint32_t lo, svint32_t hi,
-    svint32_t zp, int8_t* c, size_t ldc, float* products) SME2K_STREAMING SME2K_INOUT_ZA {
+    svint32_t zp, const HalfStages& stages, int8_t* c, size_t ldc,
+    float* products) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t vl = svcntsw();
   const uint32_t first_group = kHalf * static_cast<uint32_t>(vl / 2);
   const size_t quads = (rows + 3) / 4;
@@ -58,6 +93,18 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
   }
   const svbool_t q0 = quarter(0, cols), q1 = quarter(1, cols), q2 = quarter(2, cols),
                  q3 = quarter(3, cols);
+  // The affine's per-column constants and the final zero point and range.
+  svfloat32_t a_scale = svdup_f32(0.0f), a_shift = svdup_f32(0.0f);
+  svint32_t out_lo = lo, out_hi = hi, out_zp = zp;
+  const bool affine = kStaged && stages.scale != nullptr;
+  if (affine) {
+    const svbool_t valid = svwhilelt_b32_u64(0, stages.cols);
+    a_scale = svld1(valid, stages.scale);
+    a_shift = svld1(valid, stages.shift);
+    out_zp = svdup_s32(stages.zero_point);
+    out_lo = svdup_s32(stages.lo - stages.zero_point);
+    out_hi = svdup_s32(stages.hi - stages.zero_point);
+  }
   for (uint32_t g = 0; g < quads; ++g, c += 4 * ldc) {
     const uint32_t group = first_group + g;
     svstr_za(group, products);
@@ -65,8 +112,18 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
     svstr_za(group + 2 * static_cast<uint32_t>(vl), products + 2 * vl);
     svstr_za(group + 3 * static_cast<uint32_t>(vl), products + 3 * vl);
     svint32x4_t r = svcvt_s32_f32_x4(svrintn_f32_x4(svld1_x4(svptrue_c32(), products)));
-    if constexpr (kClamp) r = svclamp(r, lo, hi);
-    const svint8_t out = svqcvt_s8_s32_x4(svadd_single_s32_x4(r, zp));
+    if constexpr (kClamp) r = svclamp(r, lo, hi);  // r = q1 - zp1
+    if constexpr (kStaged) {
+      if (affine) {  // za = shift + (q1 - zp1) * scale, fused, then rounded again
+        svwrite_za32_f32_vg1x4(group, svcreate4(a_shift, a_shift, a_shift, a_shift));
+        svmla_single_za32_f32_vg1x4(group, svcvt_f32_s32_x4(r), a_scale);
+        r = svclamp(svcvt_s32_f32_x4(svrintn_f32_x4(svread_za32_f32_vg1x4(group))), out_lo, out_hi);
+      }
+    }
+    svint8_t out = svqcvt_s8_s32_x4(svadd_single_s32_x4(r, out_zp));
+    if constexpr (kStaged) {
+      if (stages.table != nullptr) out = look_up(out, stages.table);
+    }
     const size_t left = rows - 4 * g;  // rows still to store, >= 1
     svst1(q0, c, out);
     if (left > 1) svst1(q1, c + ldc - vl, out);
@@ -79,16 +136,18 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
 
 /// Rows [0, rows) of the block, columns [n0, n_end) of C, requantized with the panel's
 /// per-channel pairs (`params`: 2VL Qs8ChannelParams), zero point zp and range [lo, hi].
-/// kClamp = false is allowed when [lo, hi] is [-128, 127] and every scale is below 0.5.
+/// kClamp = false is allowed when [lo, hi] is [-128, 127] and every scale is below 0.5 and
+/// there is no int8 affine. kStaged: then `stages` (columns indexed from 0 = C's column 0).
 /// kTransposed: C^T (column j of the block is a row of C^T: an NCHW output's channel), the
 /// int8 block turned round in the byte tile (rows in as horizontal slices, columns out as
 /// vertical ones; loads and stores only). Clobbers all of ZA.
 /// @param[in] c        C at (row 0 of the block, column n0), or C^T at (n0, row 0)
 /// @param[in] scratch  requant_scratch_bytes(VL)
-template <bool kClamp, bool kTransposed = false>
+template <bool kClamp, bool kTransposed = false, bool kStaged = false>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_requant(
     size_t rows, size_t n0, size_t n_end, const Qs8ChannelParams* params, int32_t zp, int32_t lo,
-    int32_t hi, int8_t* c, size_t ldc, int32_t* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
+    int32_t hi, const Int8Stages& stages, int8_t* c, size_t ldc,
+    int32_t* scratch) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t vl = svcntsw();
   const svbool_t all = all_lanes(0.0f);
   // 1. The block as two column halves of 2VL int32 rows each ([half][row][VL]), so that four
@@ -112,13 +171,26 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_requant(
   int8_t* block = reinterpret_cast<int8_t*>(products + 4 * vl);  // [row][2VL], transposed C
   int8_t* out = kTransposed ? block : c;
   const size_t ld = kTransposed ? 2 * vl : ldc;
-  detail::requant_half<0, kClamp>(rows, cols < vl ? cols : vl, left,
-                                  svreinterpret_f32(svget2(svld2_s32(all, words), 1)), lo_v, hi_v,
-                                  zp_v, out, ld, products);
+  const size_t left_cols = cols < vl ? cols : vl;
+  detail::HalfStages half{stages.scale ? stages.scale + n0 : nullptr,
+                          stages.shift ? stages.shift + n0 : nullptr,
+                          left_cols,
+                          stages.zero_point,
+                          stages.range.min,
+                          stages.range.max,
+                          stages.table};
+  detail::requant_half<0, kClamp, kStaged>(rows, left_cols, left,
+                                           svreinterpret_f32(svget2(svld2_s32(all, words), 1)),
+                                           lo_v, hi_v, zp_v, half, out, ld, products);
   if (cols > vl) {
-    detail::requant_half<1, kClamp>(rows, cols - vl, right,
-                                    svreinterpret_f32(svget2(svld2_s32(all, words + 2 * vl), 1)),
-                                    lo_v, hi_v, zp_v, out + vl, ld, products);
+    half.cols = cols - vl;
+    if (half.scale != nullptr) {
+      half.scale += vl;
+      half.shift += vl;
+    }
+    detail::requant_half<1, kClamp, kStaged>(
+        rows, cols - vl, right, svreinterpret_f32(svget2(svld2_s32(all, words + 2 * vl), 1)), lo_v,
+        hi_v, zp_v, half, out + vl, ld, products);
   }
   if constexpr (kTransposed) {
     const svbool_t row_bytes = svwhilelt_b8_u64(0, 2 * vl);

@@ -135,7 +135,7 @@ Status batch_matmul(size_t batch, MatrixView<const typename VariantTraits<V>::Lh
   if (detail::ranges_overlap(c0, c1, a0, a1) || detail::ranges_overlap(c0, c1, b0, b1)) {
     return Status::error(StatusCode::kInvalidArgument, "%s: C overlaps A or B", op);
   }
-  SME2K_RETURN_IF_ERROR(detail::validate_affine(epilogue.affine, n, c0, c1, op));
+  SME2K_RETURN_IF_ERROR(detail::validate_output_stages<Out>(epilogue, n, c0, c1, op));
   return visit_gemm_kernel<V, /*kF16F16=*/false>(select_path(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     size_t packed_b = 0, needed = 0;

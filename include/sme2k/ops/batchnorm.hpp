@@ -20,6 +20,7 @@
 #include "sme2k/types/conv.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/matrix_view.hpp"
+#include "sme2k/types/quantization.hpp"
 #include "sme2k/types/status.hpp"
 
 namespace sme2k {
@@ -76,6 +77,34 @@ inline Status batchnorm_affine(size_t channels, const BatchNormParams& bn, float
     const double s = detail::batchnorm_scale(bn, c);
     scale[c] = static_cast<float>(s);
     shift[c] = static_cast<float>(detail::batchnorm_shift(bn, c, 0.0, s));
+  }
+  return Status();
+}
+
+/// A BatchNorm after the activation of a QS8 layer, as a quantized graph has it (its own op,
+/// int8 in with `in`'s parameters, int8 out with `out`'s): the Int8Stages affine
+/// (epilogue/ops.hpp) that computes it fused, scale[c] = in.scale * s / out.scale and
+/// shift[c] = (bias - mean * s) / out.scale (double, then rounded to f32; s as above). The
+/// stage's zero point is out.zero_point. A separate pass over an int8 tensor that applies
+/// requantize_affine() with these values gives the same bits.
+inline Status batchnorm_int8_affine(size_t channels, const BatchNormParams& bn,
+                                    const QuantParams& in, const QuantParams& out, float* scale,
+                                    float* shift) {
+  constexpr const char* op = "batchnorm_int8_affine";
+  if (scale == nullptr || shift == nullptr) {
+    return Status::error(StatusCode::kNullPointer, "%s: scale or shift is null", op);
+  }
+  SME2K_RETURN_IF_ERROR(validate_quant_params(in, op, "input"));
+  SME2K_RETURN_IF_ERROR(validate_quant_params(out, op, "output"));
+  SME2K_RETURN_IF_ERROR(detail::batchnorm_factors(channels, bn, op));
+  for (size_t c = 0; c < channels; ++c) {
+    const double s = detail::batchnorm_scale(bn, c);
+    scale[c] = static_cast<float>(double{in.scale} * s / double{out.scale});
+    shift[c] = static_cast<float>(detail::batchnorm_shift(bn, c, 0.0, s) / double{out.scale});
+    if (!std::isfinite(scale[c]) || !std::isfinite(shift[c])) {
+      return Status::error(StatusCode::kInvalidArgument,
+                           "%s: channel %zu's scale or shift is not finite in f32", op, c);
+    }
   }
   return Status();
 }

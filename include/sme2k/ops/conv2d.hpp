@@ -361,11 +361,15 @@ SME2K_ALWAYS_INLINE Out* conv_output_at(const ConvCall<T, Out>& call, size_t n, 
   return call.output + (n * p.out_channels + co0) * pixels + p0;
 }
 
-/// The group's epilogue: its channels' affine.
+/// The group's epilogue: its channels' affines.
 SME2K_ALWAYS_INLINE EpiloguePlan group_plan(EpiloguePlan plan, size_t co0,
                                             TensorLayout out_layout) SME2K_STREAMING_COMPATIBLE {
   if (plan.scale != nullptr) plan.scale += co0;
   if (plan.shift != nullptr) plan.shift += co0;
+  if (plan.int8_stages.affine()) {
+    plan.int8_stages.scale += co0;
+    plan.int8_stages.shift += co0;
+  }
   plan.transposed = out_layout == TensorLayout::kNCHW;
   return plan;
 }
@@ -478,7 +482,8 @@ Path run_depthwise(const ConvCall<T, Out>& call, Path path) {
   plan.transposed = false;
   const size_t multiplier = p.out_channels / p.in_channels;
 #if SME2K_HAS_SME2_CODE
-  if (path != Path::kPortable &&
+  // The int8 stages after a depthwise requantization run on the portable kernel (for now).
+  if (path != Path::kPortable && !plan.int8_stages.active() &&
       sme2::depthwise_sme2_serves(call.in_layout, call.out_layout, p.stride_width, multiplier)) {
     const float* bias = nullptr;
     const Qs8ChannelParams* qparams = nullptr;
@@ -551,15 +556,6 @@ Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* 
                          "%s: the output layout says how it is stored; order must be kRowMajor",
                          op);
   }
-  if constexpr (std::is_same_v<Out, int8_t>) {
-    if (epilogue.activation != Activation::kNone || epilogue.affine.active() ||
-        epilogue.clamp.active()) {
-      return Status::error(StatusCode::kUnsupported,
-                           "%s: int8 output takes only quantized_range (no float activation, "
-                           "affine or clamp)",
-                           op);
-    }
-  }
   const auto in0 = reinterpret_cast<uintptr_t>(input);
   const auto in1 = in0 + conv2d_input_elements(p) * sizeof(T);
   const auto out0 = reinterpret_cast<uintptr_t>(output);
@@ -569,7 +565,7 @@ Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* 
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: the output overlaps the input or the packed weights", op);
   }
-  SME2K_RETURN_IF_ERROR(validate_affine(epilogue.affine, p.out_channels, out0, out1, op));
+  SME2K_RETURN_IF_ERROR(validate_output_stages<Out>(epilogue, p.out_channels, out0, out1, op));
   PackedHeader header{};
   SME2K_RETURN_IF_ERROR(read_packed_header(packed, packed_bytes, &header));
   return visit_gemm_kernel<V, false>(select_path(), [&](auto tag) {
@@ -627,7 +623,9 @@ Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* 
         p.out_channels_per_group()};
     if constexpr (std::is_same_v<V, QS8>) {
       call.pad = static_cast<T>(header.variant_param2);
+      // The int8 affine reads q1 - zp1, which needs the clamp.
       call.plan.requant_clamp =
+          epilogue.int8_stages.affine() ||
           !(epilogue.quantized_range.min == -128 && epilogue.quantized_range.max == 127 &&
             (header.flags & PackedHeader::kFlagSmallScales) != 0);
     }

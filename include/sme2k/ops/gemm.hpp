@@ -502,17 +502,6 @@ Status check_call(const LhsExtent& a, const void* packed_rhs, size_t packed_rhs_
                 "sme2k: this variant does not write that output type");
   SME2K_RETURN_IF_ERROR(validate_matrix(c, op, "C"));
   SME2K_RETURN_IF_ERROR(validate_epilogue(epilogue, op));
-  if constexpr (std::is_same_v<Out, int8_t>) {
-    // Quantized outputs: the requantization, then quantized_range (which is where a ReLU
-    // goes); the float stages are not there for int8.
-    if (epilogue.activation != Activation::kNone || epilogue.affine.active() ||
-        epilogue.clamp.active()) {
-      return Status::error(StatusCode::kUnsupported,
-                           "%s: int8 output takes only quantized_range (no float activation, "
-                           "affine or clamp)",
-                           op);
-    }
-  }
   const bool transposed = epilogue.order == OutputOrder::kTransposed;
   const size_t c_m = transposed ? c.cols : c.rows;  // C's M and N, whichever way it is stored
   checked->n = transposed ? c.rows : c.cols;
@@ -534,7 +523,7 @@ Status check_call(const LhsExtent& a, const void* packed_rhs, size_t packed_rhs_
     return Status::error(StatusCode::kInvalidArgument, "%s: C overlaps A or the packed weights",
                          op);
   }
-  return validate_affine(epilogue.affine, checked->n, checked->c_begin, checked->c_end, op);
+  return validate_output_stages<Out>(epilogue, checked->n, checked->c_begin, checked->c_end, op);
 }
 
 /// The kernel's part: the weights were packed for it, the workspace holds `needed` bytes
@@ -605,7 +594,9 @@ Status gemm_impl(MatrixView<const In> a, const void* packed_rhs, size_t packed_r
                            aligned};
     if constexpr (std::is_same_v<Out, int8_t>) {
       // Without a narrower range and with small scales, SQCVT's saturation is the clamp.
+      // The int8 affine reads q1 - zp1, which needs the clamp.
       call.plan.requant_clamp =
+          epilogue.int8_stages.affine() ||
           !(epilogue.quantized_range.min == -128 && epilogue.quantized_range.max == 127 &&
             (header.flags & PackedHeader::kFlagSmallScales) != 0);
     }

@@ -49,15 +49,34 @@ inline float requantization_scale(float in_scale, float w_scale, float out_scale
                             static_cast<double>(out_scale));
 }
 
-/// The requantization of one accumulator (see the top of this file).
-inline int8_t requantize(int32_t acc, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
-  const float r = std::nearbyint(static_cast<float>(acc) * scale);  // ties to even (default mode)
-  const int64_t rounded = r >= 2147483648.0f   ? INT32_MAX
-                          : r < -2147483648.0f ? INT32_MIN
-                          : std::isnan(r)      ? 0
-                                               : static_cast<int64_t>(r);
+namespace detail {
+// round_to_nearest_even(r) saturated to int32 (NaN: 0), plus zero_point, clamped to [lo, hi].
+inline int8_t round_to_int8(float r, int32_t zero_point, int32_t lo, int32_t hi) {
+  const float rounded_f = std::nearbyint(r);  // ties to even (default mode)
+  const int64_t rounded = rounded_f >= 2147483648.0f   ? INT32_MAX
+                          : rounded_f < -2147483648.0f ? INT32_MIN
+                          : std::isnan(rounded_f)      ? 0
+                                                       : static_cast<int64_t>(rounded_f);
   const int64_t q = rounded + zero_point;
   return static_cast<int8_t>(q < lo ? lo : q > hi ? hi : q);
+}
+}  // namespace detail
+
+/// The requantization of one accumulator (see the top of this file).
+inline int8_t requantize(int32_t acc, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
+  return detail::round_to_int8(static_cast<float>(acc) * scale, zero_point, lo, hi);
+}
+
+/// An int8 -> int8 per-channel affine, what a quantized graph's BatchNorm after the activation
+/// does (fused after the requantization, or as its own pass; both give these bits):
+///
+///   q2 = clamp(round_to_nearest_even(fma(float(q1 - zp1), scale, shift)) + zp2, lo, hi)
+///
+/// (one fused multiply-add in f32; scale and shift in units of the output's scale, as
+/// batchnorm_int8_affine() makes them).
+inline int8_t requantize_affine(int32_t q1, int32_t zp1, float scale, float shift, int32_t zp2,
+                                int32_t lo, int32_t hi) {
+  return detail::round_to_int8(std::fma(static_cast<float>(q1 - zp1), scale, shift), zp2, lo, hi);
 }
 
 /// A scale must be finite and > 0; an int8 zero point in [-128, 127].

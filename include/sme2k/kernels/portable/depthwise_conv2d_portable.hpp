@@ -67,8 +67,10 @@ void depthwise_conv2d_portable(const Conv2dParams& p, const T* image, TensorLayo
         }
         Out& y = out[image_offset(out_layout, p.out_channels, oh_count, ow_count, co, oh, ow)];
         if constexpr (kQuantized) {
-          y = requantize(acc, params[co].scale, plan.out_zero_point, plan.quantized_range.min,
-                         plan.quantized_range.max);
+          y = apply_int8_stages(plan,
+                                requantize(acc, params[co].scale, plan.out_zero_point,
+                                           plan.quantized_range.min, plan.quantized_range.max),
+                                co);
         } else {
           y = convert_to<Out>(apply(plan, acc, co));
         }

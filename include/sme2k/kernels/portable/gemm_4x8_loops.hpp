@@ -137,8 +137,10 @@ struct GemmPortable4x8Loops : KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExte
           const float value = qd8_dequantize(acc[i][j], t.row_params[i].scale, t.bias[j]);
           out = convert_to<Out>(apply(plan, value, t.n0 + j));
         } else if constexpr (kQuantized) {
-          out = requantize(acc[i][j], t.bias[j].scale, plan.out_zero_point,
-                           plan.quantized_range.min, plan.quantized_range.max);
+          out = apply_int8_stages(plan,
+                                  requantize(acc[i][j], t.bias[j].scale, plan.out_zero_point,
+                                             plan.quantized_range.min, plan.quantized_range.max),
+                                  t.n0 + j);
         } else {
           out = convert_to<Out>(apply(plan, acc[i][j], t.n0 + j));
         }

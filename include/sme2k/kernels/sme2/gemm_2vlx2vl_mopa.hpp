@@ -77,7 +77,10 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     const Tiles<Out> t{rows,     n_begin, n_end, k,   lhs_panel, rhs_payload, rhs_first_panel,
                        has_bias, &plan,   c,     ldc, scratch};
     if constexpr (std::is_same_v<Out, int8_t>) {
-      // The op allows nothing else for int8 yet.
+      if (plan.int8_stages.active()) {  // always clamped: the affine reads q1 - zp1
+        return plan.transposed ? tiles<Exit::kRequantStagedTransposed>(t)
+                               : tiles<Exit::kRequantStaged>(t);
+      }
       if (plan.transposed) {
         return plan.requant_clamp ? tiles<Exit::kRequantClampTransposed>(t)
                                   : tiles<Exit::kRequantTransposed>(t);
@@ -107,7 +110,8 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     return plan.clamped ? tiles<Exit::kRowsClamp>(t) : tiles<Exit::kRowsStore>(t);
   }
 
-  // How a finished block leaves ZA (epilogue/sme2_store.hpp, sme2_requant.hpp).
+  // How a finished block leaves ZA (epilogue/sme2_store.hpp, sme2_requant.hpp); the
+  // requantizing ways last (kExit >= kRequant).
   enum class Exit {
     kDirect,
     kDirectClamp,
@@ -120,7 +124,9 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     kRequant,
     kRequantClamp,
     kRequantTransposed,
-    kRequantClampTransposed
+    kRequantClampTransposed,
+    kRequantStaged,
+    kRequantStagedTransposed
   };
 
   template <class Out>
@@ -167,15 +173,18 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
                                  RhsFormat::panel_bias(t.rhs_payload, panel, t.k, vl), t.scratch);
       }
       using sme2::detail::RowStages;
-      if constexpr (kExit == Exit::kRequant || kExit == Exit::kRequantClamp ||
-                    kExit == Exit::kRequantTransposed || kExit == Exit::kRequantClampTransposed) {
-        constexpr bool kTransposed =
-            kExit == Exit::kRequantTransposed || kExit == Exit::kRequantClampTransposed;
-        sme2::store_2vlx2vl_requant<
-            kExit == Exit::kRequantClamp || kExit == Exit::kRequantClampTransposed, kTransposed>(
+      if constexpr (kExit >= Exit::kRequant) {
+        constexpr bool kTransposed = kExit == Exit::kRequantTransposed ||
+                                     kExit == Exit::kRequantClampTransposed ||
+                                     kExit == Exit::kRequantStagedTransposed;
+        constexpr bool kStaged =
+            kExit == Exit::kRequantStaged || kExit == Exit::kRequantStagedTransposed;
+        constexpr bool kClamp =
+            kStaged || kExit == Exit::kRequantClamp || kExit == Exit::kRequantClampTransposed;
+        sme2::store_2vlx2vl_requant<kClamp, kTransposed, kStaged>(
             t.rows, n0, t.n_end, RhsFormat::panel_bias(t.rhs_payload, panel, t.k, vl),
             plan.out_zero_point, plan.quantized_range.min, plan.quantized_range.max,
-            kTransposed ? t.c + n0 * t.ldc : t.c + n0, t.ldc,
+            plan.int8_stages, kTransposed ? t.c + n0 * t.ldc : t.c + n0, t.ldc,
             reinterpret_cast<int32_t*>(t.scratch));
       } else if constexpr (kExit == Exit::kAffine || kExit == Exit::kAffineTransposed) {
         constexpr bool kT = kExit == Exit::kAffineTransposed;

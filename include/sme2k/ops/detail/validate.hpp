@@ -64,6 +64,35 @@ inline Status validate_affine(const ChannelAffine& affine, size_t n, uintptr_t c
   return Status();
 }
 
+/// The stages after the accumulator against the output type: float outputs take the float
+/// ones (activation, affine, clamp), int8 outputs quantized_range and int8_stages; arrays
+/// the op reads (N values, the 256-entry table) may not overlap C's bytes [c0, c1).
+template <class Out>
+Status validate_output_stages(const GemmEpilogue& e, size_t n, uintptr_t c0, uintptr_t c1,
+                              const char* op) {
+  if constexpr (std::is_same_v<Out, int8_t>) {
+    if (e.activation != Activation::kNone || e.affine.active() || e.clamp.active()) {
+      return Status::error(StatusCode::kUnsupported,
+                           "%s: int8 output takes quantized_range and int8_stages (no float "
+                           "activation, affine or clamp)",
+                           op);
+    }
+    const Int8Stages& st = e.int8_stages;
+    SME2K_RETURN_IF_ERROR(validate_affine(ChannelAffine{st.scale, st.shift}, n, c0, c1, op));
+    const auto t0 = reinterpret_cast<uintptr_t>(st.table);
+    if (st.table != nullptr && ranges_overlap(t0, t0 + 256, c0, c1)) {
+      return Status::error(StatusCode::kInvalidArgument, "%s: the int8 table overlaps C", op);
+    }
+    return Status();
+  } else {
+    if (e.int8_stages.active()) {
+      return Status::error(StatusCode::kInvalidArgument,
+                           "%s: int8_stages are for int8 outputs; this op writes floats", op);
+    }
+    return validate_affine(e.affine, n, c0, c1, op);
+  }
+}
+
 /// A workspace pointer rounded up to kWorkspaceAlignment (the sizes include the slack).
 inline void* align_workspace(void* workspace) {
   const auto w = reinterpret_cast<uintptr_t>(workspace);
