@@ -215,9 +215,14 @@ typedef enum sme2k_output_order {
 } sme2k_output_order;
 
 /** The fused output stage, in this order: acc + bias -> activation -> affine (x * scale[n] +
- *  shift[n]) -> clamp [clamp_min, clamp_max] -> convert (int8: requantize, then
- *  [quantized_min, quantized_max]) -> store in `order`. Float stages apply to float outputs
- *  only. Start from sme2k_epilogue_default(): zero-initialized clamp bounds clamp to 0. */
+ *  shift[n]) -> clamp [clamp_min, clamp_max] -> convert -> store in `order`. Float outputs take
+ *  the float stages; int8 outputs (QS8) take instead the requantization, then
+ *  [quantized_min, quantized_max], then the int8 stages of a quantized graph's next
+ *  elementwise op: a per-channel affine q2 = clamp(round(fma(q1 - zp_out, int8_affine_scale[n],
+ *  int8_affine_shift[n])) + int8_affine_zero_point, [int8_affine_min, int8_affine_max]) (on
+ *  when int8_affine_scale is set; sme2k_batchnorm_int8_affine() makes it), then a 256-entry
+ *  table indexed by q + 128 (sme2k_int8_activation_table() makes it). Start from
+ *  sme2k_epilogue_default(): zero-initialized clamp bounds clamp to 0. */
 typedef struct sme2k_epilogue {
   sme2k_activation activation;
   const float* affine_scale; /* N values or NULL (1) */
@@ -225,10 +230,23 @@ typedef struct sme2k_epilogue {
   float clamp_min, clamp_max;
   sme2k_output_order order;
   int32_t quantized_min, quantized_max; /* in [-128, 127] */
+  const float* int8_affine_scale;       /* N values or NULL (no int8 affine) */
+  const float* int8_affine_shift;       /* N values, required with the scale */
+  int32_t int8_affine_zero_point;
+  int32_t int8_affine_min, int8_affine_max; /* in [-128, 127] */
+  const int8_t* int8_table;                 /* 256 values or NULL */
 } sme2k_epilogue;
 
-/** No activation, no affine, clamp [-inf, inf], row-major, quantized range [-128, 127]. */
+/** No activation, no affine, clamp [-inf, inf], row-major, quantized ranges [-128, 127], no
+ *  int8 stages. */
 SME2K_C_API sme2k_epilogue sme2k_epilogue_default(void);
+
+/** The table of an activation between two int8 tensors (sme2k_epilogue.int8_table):
+ *  table[q + 128] = clamp(round_to_nearest_even(act(x) / out.scale) + out.zero_point, [min,
+ *  max]) with x = in.scale * (q - in.zero_point), in f32. */
+SME2K_C_API sme2k_status sme2k_int8_activation_table(sme2k_activation activation,
+                                                     sme2k_quant_params in, sme2k_quant_params out,
+                                                     int32_t min, int32_t max, int8_t table[256]);
 
 /* ---- GEMM: C = epilogue(A * B + bias) ---------------------------------------------------- */
 
@@ -440,6 +458,14 @@ SME2K_C_API sme2k_status sme2k_fold_batchnorm_linear(sme2k_mutable_matrix weight
 /** A BatchNorm after the activation as the epilogue's affine: scale[c], shift[c]. */
 SME2K_C_API sme2k_status sme2k_batchnorm_affine(size_t channels, const sme2k_batchnorm_params* bn,
                                                 float* scale, float* shift);
+
+/** A BatchNorm after the activation of a QS8 layer as the epilogue's int8 affine: scale[c],
+ *  shift[c] (in units of out.scale) for int8 input with `in`'s parameters and output with
+ *  `out`'s (whose zero point is the stage's int8_affine_zero_point). */
+SME2K_C_API sme2k_status sme2k_batchnorm_int8_affine(size_t channels,
+                                                     const sme2k_batchnorm_params* bn,
+                                                     sme2k_quant_params in, sme2k_quant_params out,
+                                                     float* scale, float* shift);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -118,6 +118,12 @@ Status to_epilogue(const sme2k_epilogue* e, const char* op, GemmEpilogue* out) {
   out->clamp.max = e->clamp_max;
   out->quantized_range.min = e->quantized_min;
   out->quantized_range.max = e->quantized_max;
+  out->int8_stages.scale = e->int8_affine_scale;
+  out->int8_stages.shift = e->int8_affine_shift;
+  out->int8_stages.zero_point = e->int8_affine_zero_point;
+  out->int8_stages.range.min = e->int8_affine_min;
+  out->int8_stages.range.max = e->int8_affine_max;
+  out->int8_stages.table = e->int8_table;
   return Status();
 }
 
@@ -310,7 +316,25 @@ extern "C" sme2k_epilogue sme2k_epilogue_default(void) {
   e.order = static_cast<sme2k_output_order>(d.order);
   e.quantized_min = d.quantized_range.min;
   e.quantized_max = d.quantized_range.max;
+  e.int8_affine_scale = d.int8_stages.scale;
+  e.int8_affine_shift = d.int8_stages.shift;
+  e.int8_affine_zero_point = d.int8_stages.zero_point;
+  e.int8_affine_min = d.int8_stages.range.min;
+  e.int8_affine_max = d.int8_stages.range.max;
+  e.int8_table = d.int8_stages.table;
   return e;
+}
+
+extern "C" sme2k_status sme2k_int8_activation_table(sme2k_activation activation,
+                                                    sme2k_quant_params in, sme2k_quant_params out,
+                                                    int32_t min, int32_t max, int8_t table[256]) {
+  constexpr const char* op = "int8_activation_table";
+  return finish([&]() -> Status {
+    Activation act{};
+    SME2K_RETURN_IF_ERROR(to_enum(activation, op, "activation", &act));
+    return int8_activation_table(act, {in.scale, in.zero_point}, {out.scale, out.zero_point},
+                                 {min, max}, table);
+  }());
 }
 
 // ---- GEMM ------------------------------------------------------------------------------------
@@ -877,5 +901,18 @@ extern "C" sme2k_status sme2k_batchnorm_affine(size_t channels, const sme2k_batc
     BatchNormParams b;
     SME2K_RETURN_IF_ERROR(to_batchnorm(bn, op, &b));
     return batchnorm_affine(channels, b, scale, shift);
+  }());
+}
+
+extern "C" sme2k_status sme2k_batchnorm_int8_affine(size_t channels,
+                                                    const sme2k_batchnorm_params* bn,
+                                                    sme2k_quant_params in, sme2k_quant_params out,
+                                                    float* scale, float* shift) {
+  constexpr const char* op = "batchnorm_int8_affine";
+  return finish([&]() -> Status {
+    BatchNormParams b;
+    SME2K_RETURN_IF_ERROR(to_batchnorm(bn, op, &b));
+    return batchnorm_int8_affine(channels, b, {in.scale, in.zero_point},
+                                 {out.scale, out.zero_point}, scale, shift);
   }());
 }

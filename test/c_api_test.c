@@ -180,6 +180,9 @@ static void test_basics(void) {
   CHECK(sme2k_f16_to_f32(0x0001u) == ldexpf(1.0f, -24), "subnormal");
 
   const sme2k_epilogue e = sme2k_epilogue_default();
+  CHECK(e.int8_affine_scale == NULL && e.int8_affine_shift == NULL && e.int8_table == NULL &&
+            e.int8_affine_zero_point == 0 && e.int8_affine_min == -128 && e.int8_affine_max == 127,
+        "int8 stage defaults");
   CHECK(e.activation == SME2K_ACTIVATION_NONE && e.affine_scale == NULL && e.affine_shift == NULL &&
             isinf(e.clamp_min) && e.clamp_min < 0 && isinf(e.clamp_max) && e.clamp_max > 0 &&
             e.order == SME2K_OUTPUT_ROW_MAJOR && e.quantized_min == -128 && e.quantized_max == 127,
@@ -365,14 +368,19 @@ static float requantization_scale(float in, float w, float out) {
   return (float)((double)in * (double)w / (double)out);
 }
 
-static int8_t requantize(int32_t acc, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
-  const float r = nearbyintf((float)acc * scale);
+/* round_to_nearest_even(r) saturated to int32 (NaN: 0), plus zero_point, clamped. */
+static int8_t round_to_int8(float value, int32_t zero_point, int32_t lo, int32_t hi) {
+  const float r = nearbyintf(value);
   const int64_t rounded = r >= 2147483648.0f   ? INT32_MAX
                           : r < -2147483648.0f ? INT32_MIN
                           : isnan(r)           ? 0
                                                : (int64_t)r;
   const int64_t q = rounded + zero_point;
   return (int8_t)(q < lo ? lo : q > hi ? hi : q);
+}
+
+static int8_t requantize(int32_t acc, float scale, int32_t zero_point, int32_t lo, int32_t hi) {
+  return round_to_int8((float)acc * scale, zero_point, lo, hi);
 }
 
 static void test_gemm_qs8(void) {
@@ -412,6 +420,70 @@ static void test_gemm_qs8(void) {
     }
   }
   CHECK(mismatches == 0, "qs8: %d mismatches", mismatches);
+
+  /* The int8 stages of the next quantized op: a per-channel affine (a BatchNorm made by
+   * sme2k_batchnorm_int8_affine) and a ReLU table, bit-exact. */
+  float bn_mean[10], bn_var[10], affine_scale[10], affine_shift[10];
+  for (size_t j = 0; j < n; ++j) {
+    bn_mean[j] = 0.5f * random_float();
+    bn_var[j] = 0.5f + random_float() * 0.25f;
+  }
+  sme2k_batchnorm_params bn = sme2k_batchnorm_params_default();
+  bn.running_mean = bn_mean;
+  bn.running_var = bn_var;
+  const sme2k_quant_params bn_in = q.output, bn_out = {0.3f, -10};
+  EXPECT_OK(sme2k_batchnorm_int8_affine(n, &bn, bn_in, bn_out, affine_scale, affine_shift));
+  for (size_t j = 0; j < n; ++j) {
+    const double s = 1.0 / sqrt((double)bn_var[j] + (double)bn.eps);
+    CHECK(affine_scale[j] == (float)(bn_in.scale * s / bn_out.scale) &&
+              affine_shift[j] == (float)((0.0 - bn_mean[j]) * s / bn_out.scale),
+          "int8 batchnorm affine of channel %zu", j);
+  }
+  int8_t table[256];
+  EXPECT_OK(sme2k_int8_activation_table(SME2K_ACTIVATION_RELU, bn_out, bn_out, -128, 127, table));
+  for (int v = -128; v < 128; ++v) {
+    CHECK(table[v + 128] == (v > bn_out.zero_point ? v : bn_out.zero_point), "relu table at %d", v);
+  }
+  e.int8_affine_scale = affine_scale;
+  e.int8_affine_shift = affine_shift;
+  e.int8_affine_zero_point = bn_out.zero_point;
+  e.int8_affine_min = -120;
+  e.int8_affine_max = 110;
+  e.int8_table = table;
+  EXPECT_OK(sme2k_gemm(SME2K_VARIANT_QS8, (sme2k_matrix){a, m, k, k, SME2K_DTYPE_INT8}, packed,
+                       packed_bytes, (sme2k_mutable_matrix){c, m, n, n, SME2K_DTYPE_INT8}, &e, ws,
+                       ws_bytes, NULL));
+  mismatches = 0;
+  for (size_t i = 0; i < m; ++i) {
+    for (size_t j = 0; j < n; ++j) {
+      int32_t acc = bias[j];
+      for (size_t kk = 0; kk < k; ++kk) acc += (a[i * k + kk] - q.input.zero_point) * b[kk * n + j];
+      const int8_t q1 =
+          requantize(acc, requantization_scale(q.input.scale, w_scales[j], q.output.scale),
+                     q.output.zero_point, e.quantized_min, e.quantized_max);
+      const int8_t q2 =
+          round_to_int8(fmaf((float)(q1 - q.output.zero_point), affine_scale[j], affine_shift[j]),
+                        e.int8_affine_zero_point, e.int8_affine_min, e.int8_affine_max);
+      mismatches += c[i * n + j] != table[q2 + 128];
+    }
+  }
+  CHECK(mismatches == 0, "qs8 with int8 stages: %d mismatches", mismatches);
+  EXPECT_STATUS(SME2K_INVALID_ARGUMENT,
+                sme2k_int8_activation_table((sme2k_activation)9, bn_out, bn_out, -128, 127, table));
+  EXPECT_STATUS(SME2K_INVALID_ARGUMENT,
+                sme2k_int8_activation_table(SME2K_ACTIVATION_RELU, bn_out, bn_out, 5, 4, table));
+  EXPECT_STATUS(SME2K_NULL_POINTER, sme2k_int8_activation_table(SME2K_ACTIVATION_RELU, bn_out,
+                                                                bn_out, -128, 127, NULL));
+  EXPECT_STATUS(SME2K_INVALID_ARGUMENT,
+                sme2k_batchnorm_int8_affine(n, &bn, bn_in, (sme2k_quant_params){0.0f, 0},
+                                            affine_scale, affine_shift));
+  e.int8_affine_shift = NULL; /* required with the scale */
+  EXPECT_STATUS(SME2K_NULL_POINTER,
+                sme2k_gemm(SME2K_VARIANT_QS8, (sme2k_matrix){a, m, k, k, SME2K_DTYPE_INT8}, packed,
+                           packed_bytes, (sme2k_mutable_matrix){c, m, n, n, SME2K_DTYPE_INT8}, &e,
+                           ws, ws_bytes, NULL));
+  e = sme2k_epilogue_default();
+
   /* float stages are refused for int8 outputs */
   e.activation = SME2K_ACTIVATION_RELU;
   EXPECT_STATUS(SME2K_UNSUPPORTED,
