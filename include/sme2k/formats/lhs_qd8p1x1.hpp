@@ -69,10 +69,20 @@ struct LhsQd8p1x1 {
   /// Packs all of `a` into `payload` (checked_payload_bytes(a.rows, a.cols) bytes).
   template <class In>
   static void pack(MatrixView<const In> a, void* payload) {
-    auto* params = static_cast<Qd8RowParams*>(payload);
+    pack_padding(a.rows, payload);
+    pack_rows(a, a.rows, 0, payload);
+  }
+  /// The same in parts: the padding after the parameters of all m rows, and rows
+  /// [row0, row0 + a.rows) of them.
+  static void pack_padding(size_t m, void* payload) {
     auto* bytes = static_cast<uint8_t*>(payload);
-    for (size_t b = a.rows * sizeof(Qd8RowParams); b < params_bytes(a.rows); ++b) bytes[b] = 0;
-    quantize_rows(a, params, reinterpret_cast<int8_t*>(bytes + params_bytes(a.rows)), a.cols);
+    for (size_t b = m * sizeof(Qd8RowParams); b < params_bytes(m); ++b) bytes[b] = 0;
+  }
+  template <class In>
+  static void pack_rows(MatrixView<const In> a, size_t m, size_t row0, void* payload) {
+    auto* params = static_cast<Qd8RowParams*>(payload) + row0;
+    int8_t* q = static_cast<int8_t*>(payload) + params_bytes(m) + row0 * a.cols;
+    quantize_rows(a, params, q, a.cols);
   }
 };
 

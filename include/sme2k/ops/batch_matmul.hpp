@@ -15,6 +15,7 @@
 //                     scores (MatrixView<float>), s_stride, {}, ws, bytes);
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -34,16 +35,47 @@
 namespace sme2k {
 namespace detail {
 
-// Packed B (rounded to a cache line), then what the kernel needs (the GEMM workspace).
+/// How batch_matmul() splits a call into tasks: batch items first, then 2VL-row panels of
+/// each item's A. A task packs the B of each of its items itself (B is N x K, an item's
+/// work M x N x K: several tasks on one item repeat that packing, not the work).
+template <class V, class Kernel>
+TaskGrid batch_task_grid(size_t batch, size_t m, OutputOrder order, size_t budget) {
+  const size_t row_units = uses_small_m_kernel<V, Kernel>(m, order)
+                               ? 1
+                               : ceil_div(m, Kernel::m_step(kernel_vl<Kernel>()));
+  return plan_tasks(batch, row_units, budget);
+}
+
+// Per task: packed B (rounded to a cache line), then what the kernel needs (the GEMM task's
+// workspace).
 template <class V, class Kernel>
 bool batch_workspace_bytes(size_t m, size_t n, size_t k, size_t vl, OutputOrder order,
-                           size_t* packed_b, size_t* bytes) {
+                           const TaskGrid& grid, size_t* packed_b, size_t* slice, size_t* bytes) {
+  const size_t rows = std::min(m, grid.max_cols() * Kernel::m_step(vl));
   size_t gemm = 0;
   return gemm_payload_bytes<Kernel>(n, k, vl, packed_b) &&
          checked_add(*packed_b, kWorkspaceAlignment - 1, packed_b) &&
          (*packed_b = *packed_b / kWorkspaceAlignment * kWorkspaceAlignment, true) &&
-         gemm_workspace_bytes<V, Kernel>(m, k, vl, order, &gemm) &&
-         checked_add(*packed_b, gemm, bytes) && checked_add(*bytes, kWorkspaceAlignment - 1, bytes);
+         gemm_task_workspace_bytes<V, Kernel>(rows, k, vl, uses_small_m_kernel<V, Kernel>(m, order),
+                                              &gemm) &&
+         checked_add(*packed_b, gemm, slice) &&
+         checked_add(*slice, kWorkspaceAlignment - 1, slice) &&
+         task_workspace_bytes(*slice, grid.count(), bytes);
+}
+
+/// Items `items` of a validated call, rows `rows` of each, with their own workspace.
+template <class Lhs, class Rhs, class Out>
+BatchCall<Lhs, Rhs, Out> batch_task(const BatchCall<Lhs, Rhs, Out>& call, Range items, Range rows,
+                                    void* workspace) {
+  BatchCall<Lhs, Rhs, Out> t = call;
+  t.batch = items.size();
+  t.a = batch_item(call.a, call.a_stride, items.begin);
+  t.a = {t.a.data + rows.begin * t.a.ld, rows.size(), t.a.cols, t.a.ld};
+  t.b = batch_item(call.b, call.b_stride, items.begin);
+  t.c = output_block(batch_item(call.c, call.c_stride, items.begin), call.plan.transposed, rows,
+                     {0, output_columns(call.c, call.plan)});
+  t.workspace = workspace;
+  return t;
 }
 
 /// Elements spanned by `batch` matrices `stride` apart; false when it does not fit.
@@ -57,11 +89,12 @@ bool checked_batch_span(size_t batch, size_t stride, const MatrixView<T>& m, siz
 
 }  // namespace detail
 
-/// Bytes of scratch batch_matmul() needs (packed B for one batch item and the kernel's), for
-/// C stored in `order` (the epilogue's).
+/// Bytes of scratch batch_matmul() needs (per task: packed B for one batch item and the
+/// kernel's), for C stored in `order` (the epilogue's), run with `parallel`.
 template <class V = F32>
 Status batch_matmul_workspace_size(size_t batch, size_t m, size_t n, size_t k, size_t* bytes,
-                                   OutputOrder order = OutputOrder::kRowMajor) {
+                                   OutputOrder order = OutputOrder::kRowMajor,
+                                   const ParallelFor& parallel = {}) {
   constexpr const char* op = "batch_matmul_workspace_size";
   if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "%s: bytes is null", op);
   if (batch == 0 || m == 0 || n == 0 || k == 0) {
@@ -71,9 +104,11 @@ Status batch_matmul_workspace_size(size_t batch, size_t m, size_t n, size_t k, s
   }
   return visit_gemm_kernel<V, /*kF16F16=*/false>(select_path(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
-    size_t packed_b = 0;
-    if (!detail::batch_workspace_bytes<V, Kernel>(m, n, k, kernel_vl<Kernel>(), order, &packed_b,
-                                                  bytes)) {
+    size_t packed_b = 0, slice = 0;
+    const detail::TaskGrid grid =
+        detail::batch_task_grid<V, Kernel>(batch, m, order, detail::task_budget(parallel));
+    if (!detail::batch_workspace_bytes<V, Kernel>(m, n, k, kernel_vl<Kernel>(), order, grid,
+                                                  &packed_b, &slice, bytes)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: N=%zu, K=%zu overflow", op, n, k);
     }
     return Status();
@@ -85,13 +120,15 @@ Status batch_matmul_workspace_size(size_t batch, size_t m, size_t n, size_t k, s
 /// @param[in]  b, b_layout  batch 0's B: K x N (kKxN) or N x K (kNxK, as attention's K)
 /// @param[in]  b_stride     elements between batch items of B (0: one B for all)
 /// @param[out] c, c_stride  batch 0's M x N; items must not overlap (c_stride >= extent)
-/// @param[in]  workspace    >= batch_matmul_workspace_size() bytes
+/// @param[in]  workspace    >= batch_matmul_workspace_size() bytes with the same `parallel`
+/// @param[in]  parallel     the runtime's parallel-for (types/parallel.hpp); default: serial
 /// (F16Acc16 runs with f32 accumulation here: its packed format has no run-time packer yet.)
 template <class V = F32, class Out = typename VariantTraits<V>::Out>
 Status batch_matmul(size_t batch, MatrixView<const typename VariantTraits<V>::Lhs> a,
                     size_t a_stride, MatrixView<const typename VariantTraits<V>::Rhs> b,
                     RhsLayout b_layout, size_t b_stride, MatrixView<Out> c, size_t c_stride,
-                    const GemmEpilogue& epilogue, void* workspace, size_t workspace_bytes) {
+                    const GemmEpilogue& epilogue, void* workspace, size_t workspace_bytes,
+                    const ParallelFor& parallel = {}) {
   static_assert(VariantTraits<V>::template kOutputs<Out>,
                 "sme2k: this variant does not write that output type");
   constexpr const char* op = "batch_matmul";
@@ -138,9 +175,12 @@ Status batch_matmul(size_t batch, MatrixView<const typename VariantTraits<V>::Lh
   SME2K_RETURN_IF_ERROR(detail::validate_output_stages<Out>(epilogue, n, c0, c1, op));
   return visit_gemm_kernel<V, /*kF16F16=*/false>(select_path(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
-    size_t packed_b = 0, needed = 0;
-    if (!detail::batch_workspace_bytes<V, Kernel>(m, n, k, kernel_vl<Kernel>(), epilogue.order,
-                                                  &packed_b, &needed)) {
+    const size_t vl = kernel_vl<Kernel>();
+    const detail::TaskGrid grid =
+        detail::batch_task_grid<V, Kernel>(batch, m, epilogue.order, detail::task_budget(parallel));
+    size_t packed_b = 0, slice = 0, needed = 0;
+    if (!detail::batch_workspace_bytes<V, Kernel>(m, n, k, vl, epilogue.order, grid, &packed_b,
+                                                  &slice, &needed)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
     }
     if (workspace == nullptr)
@@ -155,24 +195,35 @@ Status batch_matmul(size_t batch, MatrixView<const typename VariantTraits<V>::Lh
         detail::ranges_overlap(w, w + needed, c0, c1)) {
       return Status::error(StatusCode::kInvalidArgument, "%s: workspace overlaps A, B or C", op);
     }
-    const detail::BatchCall<Lhs, Rhs, Out> call{batch,
-                                                a,
-                                                a_stride,
-                                                b,
-                                                b_layout,
-                                                b_stride,
-                                                c,
-                                                c_stride,
-                                                plan_epilogue(epilogue),
-                                                detail::align_workspace(workspace),
-                                                packed_b};
-    if constexpr (Kernel::kPath == Path::kPortable) {
-      detail::run_batch_portable<Kernel>(call);
-    } else {
+    const detail::BatchCall<Lhs, Rhs, Out> call{
+        batch,
+        a,
+        a_stride,
+        b,
+        b_layout,
+        b_stride,
+        c,
+        c_stride,
+        plan_epilogue(epilogue),
+        detail::align_workspace(workspace),
+        packed_b,
+        detail::uses_small_m_kernel<V, Kernel>(m, epilogue.order)};
+    const size_t mr = Kernel::m_step(vl);
+    const bool ok = detail::run_tasks(parallel, grid.count(), vl, [&](size_t t) {
+      const auto task = grid.count() == 1
+                            ? call
+                            : detail::batch_task(call, grid.rows(t),
+                                                 detail::units_to_elements(grid.cols(t), mr, m),
+                                                 detail::task_workspace(call.workspace, slice, t));
+      if constexpr (Kernel::kPath == Path::kPortable) {
+        detail::run_batch_portable<Kernel>(task);
+      } else {
 #if SME2K_HAS_SME2_CODE
-      detail::run_batch_sme2<Kernel, detail::SmallMKernelFor<V, Kernel>>(call);
+        detail::run_batch_sme2<Kernel, detail::SmallMKernelFor<V, Kernel>>(task);
 #endif
-    }
+      }
+    });
+    if (!ok) return detail::svl_mismatch(op, vl);
     detail::record_path(Kernel::kPath);
     return Status();
   });

@@ -15,7 +15,11 @@
 // bias, scales and affine are per column, as in every GEMM epilogue.
 //
 // Depthwise (groups = Cin) has no channel reduction and runs its own kernel on per-tap
-// channel rows (kernels/portable/depthwise_conv2d_portable.hpp).
+// channel rows (kernels/sme2/depthwise_conv2d_sme2.hpp, kernels/portable/...).
+//
+// With a runtime's parallel-for, tasks take blocks of (image, group, pixel panel) units by
+// panels of output channels (depthwise: images by channels or pixels), each with its own
+// gather panel in the workspace.
 //
 // Usage:
 //   conv2d_packed_weights_size<F16>(params, &bytes);
@@ -41,6 +45,8 @@
 #include "sme2k/kernels/registry.hpp"
 #include "sme2k/kernels/sme2/depthwise_conv2d_sme2.hpp"
 #include "sme2k/ops/batchnorm.hpp"
+#include "sme2k/ops/detail/gemm_driver.hpp"
+#include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/ops/detail/validate.hpp"
 #include "sme2k/types/conv.hpp"
 #include "sme2k/types/quantization.hpp"
@@ -326,6 +332,11 @@ size_t conv_workspace_bytes(const Conv2dParams& p, const ConvGemmShape& shape) {
   }
 }
 
+/// The same for `budget` tasks (*slice: each task's share); false on overflow.
+template <class V, class Kernel>
+bool conv_workspace_bytes(const Conv2dParams& p, const ConvGemmShape& shape, size_t budget,
+                          size_t* slice, size_t* bytes);
+
 /// A validated convolution call, as the drivers take it.
 template <class T, class Out>
 struct ConvCall {
@@ -364,12 +375,7 @@ SME2K_ALWAYS_INLINE Out* conv_output_at(const ConvCall<T, Out>& call, size_t n, 
 /// The group's epilogue: its channels' affines.
 SME2K_ALWAYS_INLINE EpiloguePlan group_plan(EpiloguePlan plan, size_t co0,
                                             TensorLayout out_layout) SME2K_STREAMING_COMPATIBLE {
-  if (plan.scale != nullptr) plan.scale += co0;
-  if (plan.shift != nullptr) plan.shift += co0;
-  if (plan.int8_stages.affine()) {
-    plan.int8_stages.scale += co0;
-    plan.int8_stages.shift += co0;
-  }
+  plan = plan_from_column(plan, co0);
   plan.transposed = out_layout == TensorLayout::kNCHW;
   return plan;
 }
@@ -383,34 +389,71 @@ SME2K_ALWAYS_INLINE const T* conv_group_input(
   return input + n * image + (layout == TensorLayout::kNCHW ? c0 * p.in_height * p.in_width : c0);
 }
 
+/// The tasks of a convolution (ops/detail/tasks.hpp): (image, group, output-pixel panel)
+/// units by panels of a group's output channels. Pixels first: a task gathers each of its
+/// panels once and runs it across its channels.
+struct ConvTasks {
+  TaskGrid grid;
+  size_t pixel_panels;  // per image and group
+  size_t panel_pixels;  // output pixels per panel
+  size_t channel_step;  // output channels per channel unit (the weights' panel width)
+};
+
+template <class Kernel>
+ConvTasks conv_tasks(const Conv2dParams& p, size_t budget) {
+  const size_t vl = kernel_vl<Kernel>();
+  ConvTasks t{};
+  t.panel_pixels = Kernel::kPath == Path::kPortable ? kPortableConvRows : Kernel::m_step(vl);
+  t.pixel_panels = ceil_div(p.out_height() * p.out_width(), t.panel_pixels);
+  t.channel_step = Kernel::RhsFormat::nr(vl);
+  // Bounded: validate_conv2d_params() checked the output's size.
+  t.grid = plan_tasks(p.batch * p.groups * t.pixel_panels,
+                      ceil_div(p.out_channels_per_group(), t.channel_step), budget);
+  return t;
+}
+
+/// The run of units from u on (below `end`) that share one image and group: the pixel
+/// panels [first, last) of image n, group g.
+struct GroupPanels {
+  size_t n, g, first, last;
+};
+SME2K_ALWAYS_INLINE GroupPanels group_panels_at(size_t u, size_t end, size_t groups,
+                                                size_t panels) SME2K_STREAMING_COMPATIBLE {
+  const size_t ng = u / panels;
+  const size_t run_end = (ng + 1) * panels < end ? (ng + 1) * panels : end;
+  return {ng / groups, ng % groups, u - ng * panels, run_end - ng * panels};
+}
+
 template <class Kernel, class T, class Out>
-void run_conv_portable(const ConvCall<T, Out>& call) {
+void run_conv_portable(const ConvCall<T, Out>& call, Range units, Range channels) {
   const Conv2dParams& p = call.p;
   const ConvGeometry& geo = call.geo;
   const size_t pixels = call.pixels, cout = call.out_channels_per_group;
   auto* rows_buffer = static_cast<T*>(call.workspace);
-  for (size_t n = 0; n < p.batch; ++n) {
-    for (size_t g = 0; g < p.groups; ++g) {
-      const T* group = conv_group_input(p, call.input, call.in_layout, n, g, geo.channels);
-      const EpiloguePlan plan = group_plan(call.plan, g * cout, call.out_layout);
-      for (size_t p0 = 0; p0 < pixels; p0 += kPortableConvRows) {
-        const size_t rows = pixels - p0 < kPortableConvRows ? pixels - p0 : kPortableConvRows;
-        gather_conv_rows(geo, group, p0, rows, call.pad, rows_buffer);
-        size_t ldc = 0;
-        Out* c = conv_output_at(call, n, g, p0, &ldc);
-        Kernel::run(rows, 0, cout, call.shape.k, rows_buffer, call.shape.k,
-                    call.body + g * call.shape.group_bytes, plan, c, ldc);
-      }
+  const size_t panels = ceil_div(pixels, kPortableConvRows);
+  for (size_t u = units.begin; u < units.end;) {
+    const GroupPanels run = group_panels_at(u, units.end, p.groups, panels);
+    u += run.last - run.first;
+    const T* group = conv_group_input(p, call.input, call.in_layout, run.n, run.g, geo.channels);
+    const EpiloguePlan plan = group_plan(call.plan, run.g * cout, call.out_layout);
+    for (size_t i = run.first; i < run.last; ++i) {
+      const size_t p0 = i * kPortableConvRows;
+      const size_t rows = pixels - p0 < kPortableConvRows ? pixels - p0 : kPortableConvRows;
+      gather_conv_rows(geo, group, p0, rows, call.pad, rows_buffer);
+      size_t ldc = 0;
+      Out* c = conv_output_at(call, run.n, run.g, p0, &ldc);
+      Kernel::run(rows, channels.begin, channels.end, call.shape.k, rows_buffer, call.shape.k,
+                  call.body + run.g * call.shape.group_bytes, plan, c, ldc);
     }
   }
 }
 
 #if SME2K_HAS_SME2_CODE
-/// The SME2 driver: streaming mode once per call; per image, group and 2VL output pixels,
-/// gather one panel, then run the kernel across the group's channels.
+/// The SME2 driver: streaming mode once per call (per task); per image, group and 2VL output
+/// pixels of `units`, gather one panel, then run the kernel across the group's `channels`.
 template <class Kernel, class T, class Out>
 SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_conv_sme2(
-    const ConvCall<T, Out>& call) {
+    const ConvCall<T, Out>& call, Range units, Range channels) {
   using LhsFormat = typename Kernel::LhsFormat;
   const Conv2dParams& p = call.p;
   const size_t vl = sme2::vl();
@@ -423,53 +466,75 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_conv_sme2(
   auto* pad_row = reinterpret_cast<T*>(reinterpret_cast<uint8_t*>(scratch) +
                                        round_up(Kernel::scratch_bytes(vl), 64));
   for (size_t i = 0; i < vl * 4 / sizeof(T); ++i) pad_row[i] = call.pad;
-  for (size_t n = 0; n < p.batch; ++n) {
-    for (size_t g = 0; g < p.groups; ++g) {
-      const T* group = conv_group_input(p, call.input, call.in_layout, n, g, geo.channels);
-      const EpiloguePlan plan = group_plan(call.plan, g * cout, call.out_layout);
-      const uint8_t* weights = call.body + g * call.shape.group_bytes;
-      for (size_t p0 = 0; p0 < pixels; p0 += mr) {
-        const size_t rows = pixels - p0 < mr ? pixels - p0 : mr;
-        sme2::gather_conv_panel_sme2<LhsFormat::kKr>(geo, group, p0, rows, call.pad, pad_row,
-                                                     panel);
-        size_t ldc = 0;
-        Out* c = conv_output_at(call, n, g, p0, &ldc);
-        Kernel::run(rows, 0, cout, call.shape.k, panel, weights, call.has_bias, plan, c, ldc,
-                    scratch);
-      }
+  const size_t panels = ceil_div(pixels, mr);
+  for (size_t u = units.begin; u < units.end;) {
+    const GroupPanels run = group_panels_at(u, units.end, p.groups, panels);
+    u += run.last - run.first;
+    const T* group = conv_group_input(p, call.input, call.in_layout, run.n, run.g, geo.channels);
+    const EpiloguePlan plan = group_plan(call.plan, run.g * cout, call.out_layout);
+    const uint8_t* weights = call.body + run.g * call.shape.group_bytes;
+    for (size_t i = run.first; i < run.last; ++i) {
+      const size_t p0 = i * mr;
+      const size_t rows = pixels - p0 < mr ? pixels - p0 : mr;
+      sme2::gather_conv_panel_sme2<LhsFormat::kKr>(geo, group, p0, rows, call.pad, pad_row, panel);
+      size_t ldc = 0;
+      Out* c = conv_output_at(call, run.n, run.g, p0, &ldc);
+      Kernel::run(rows, channels.begin, channels.end, call.shape.k, panel, weights, call.has_bias,
+                  plan, c, ldc, scratch);
     }
   }
 }
 #endif
 
+/// The tasks of a depthwise convolution: images by output channels, or by output pixels
+/// for the SME2 NHWC kernel (its channel chunks are 2VL or 4VL wide). Both are independent
+/// of one another; no reduction is split.
+struct DepthwiseTasks {
+  TaskGrid grid;
+  bool pixels;  // column units are output pixels, else output channels
+};
+
+inline DepthwiseTasks depthwise_tasks(const Conv2dParams& p, bool pixels, size_t budget) {
+  const size_t units = pixels ? p.out_height() * p.out_width() : p.out_channels;
+  return {plan_tasks(p.batch, units, budget), pixels};
+}
+
+/// The most tasks a depthwise call makes (workspace slices): either kind of column unit.
+inline size_t depthwise_max_tasks(const Conv2dParams& p, size_t budget) {
+  const size_t pixels = p.out_height() * p.out_width();
+  return plan_tasks(p.batch, pixels > p.out_channels ? pixels : p.out_channels, budget).count();
+}
+
 #if SME2K_HAS_SME2_CODE
+/// Images `images`, output channels or pixels `part` (as tasks.pixels says) on SME2.
 template <class T, class Out>
-SME2K_LOCALLY_STREAMING SME2K_NEW_ZA
-    SME2K_TARGET_SME2 void run_depthwise_sme2(const sme2::DepthwiseArgs<T, Out>& args, size_t batch,
-                                              size_t in_image, size_t out_image, bool nchw) {
-  for (size_t n = 0; n < batch; ++n) {
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_depthwise_sme2(
+    const sme2::DepthwiseArgs<T, Out>& args, Range images, Range part, size_t in_image,
+    size_t out_image, bool nchw) {
+  for (size_t n = images.begin; n < images.end; ++n) {
     sme2::DepthwiseArgs<T, Out> a = args;
     a.input += n * in_image;
     a.output += n * out_image;
     if constexpr (std::is_same_v<T, int8_t>) {
       if (nchw) {
-        sme2::depthwise_qs8_nchw_sme2(a, 0, a.channels_out);
+        sme2::depthwise_qs8_nchw_sme2(a, part.begin, part.end);
       } else {
-        sme2::depthwise_qs8_nhwc_sme2(a);
+        sme2::depthwise_qs8_nhwc_sme2(a, part.begin, part.end);
       }
     } else if (nchw) {
-      sme2::depthwise_nchw_sme2(a, 0, a.channels_out);
+      sme2::depthwise_nchw_sme2(a, part.begin, part.end);
     } else {
-      sme2::depthwise_nhwc_sme2(a);
+      sme2::depthwise_nhwc_sme2(a, part.begin, part.end);
     }
   }
 }
 #endif
 
-/// Depthwise: the SME2 kernel where it serves the call (float variants, the same layout in
-/// and out), else the portable one. Returns the path taken.
+/// Depthwise: the SME2 kernel where it serves the call (the same layout in and out), else
+/// the portable one, in tasks. Sets *path to the path taken; false: run_tasks() failed.
 template <class V, class T, class Out>
-Path run_depthwise(const ConvCall<T, Out>& call, Path path) {
+bool run_depthwise(const ConvCall<T, Out>& call, Path* path, size_t slice,
+                   const ParallelFor& parallel) {
   using Params = DepthwiseParams<V>;
   const Conv2dParams& p = call.p;
   const size_t image_in = p.in_channels * p.in_height * p.in_width;
@@ -481,9 +546,10 @@ Path run_depthwise(const ConvCall<T, Out>& call, Path path) {
   EpiloguePlan plan = call.plan;
   plan.transposed = false;
   const size_t multiplier = p.out_channels / p.in_channels;
+  const size_t budget = task_budget(parallel);
 #if SME2K_HAS_SME2_CODE
   // The int8 stages after a depthwise requantization run on the portable kernel (for now).
-  if (path != Path::kPortable && !plan.int8_stages.active() &&
+  if (*path != Path::kPortable && !plan.int8_stages.active() &&
       sme2::depthwise_sme2_serves(call.in_layout, call.out_layout, p.stride_width, multiplier)) {
     const float* bias = nullptr;
     const Qs8ChannelParams* qparams = nullptr;
@@ -516,25 +582,43 @@ Path run_depthwise(const ConvCall<T, Out>& call, Path path) {
                                            static_cast<ptrdiff_t>(p.pad_top),
                                            static_cast<ptrdiff_t>(p.pad_left),
                                            static_cast<float*>(call.workspace)};
-    run_depthwise_sme2(args, p.batch, image_in, image_out, call.in_layout == TensorLayout::kNCHW);
-    return path;
+    const bool nchw = call.in_layout == TensorLayout::kNCHW;
+    const DepthwiseTasks tasks = depthwise_tasks(p, /*pixels=*/!nchw, budget);
+    return run_tasks(parallel, tasks.grid.count(), streaming_vl(), [&](size_t t) {
+      sme2::DepthwiseArgs<T, Out> a = args;
+      a.scratch = static_cast<float*>(task_workspace(call.workspace, slice, t));
+      run_depthwise_sme2(a, tasks.grid.rows(t), tasks.grid.cols(t), image_in, image_out, nchw);
+    });
   }
 #endif
-  (void)path;
   (void)multiplier;
-  for (size_t n = 0; n < p.batch; ++n) {
-    depthwise_conv2d_portable(p, call.input + n * image_in, call.in_layout, taps, tap_stride,
-                              params, plan, call.pad, call.output + n * image_out, call.out_layout,
-                              0, p.out_channels);
-  }
-  return Path::kPortable;
+  (void)slice;  // the portable kernel needs no scratch
+  *path = Path::kPortable;
+  const DepthwiseTasks tasks = depthwise_tasks(p, /*pixels=*/false, budget);
+  return run_tasks(parallel, tasks.grid.count(), 0, [&](size_t t) {
+    const Range images = tasks.grid.rows(t), channels = tasks.grid.cols(t);
+    for (size_t n = images.begin; n < images.end; ++n) {
+      depthwise_conv2d_portable(p, call.input + n * image_in, call.in_layout, taps, tap_stride,
+                                params, plan, call.pad, call.output + n * image_out,
+                                call.out_layout, channels.begin, channels.end);
+    }
+  });
+}
+
+template <class V, class Kernel>
+bool conv_workspace_bytes(const Conv2dParams& p, const ConvGemmShape& shape, size_t budget,
+                          size_t* slice, size_t* bytes) {
+  *slice = conv_workspace_bytes<V, Kernel>(p, shape);
+  const size_t tasks =
+      p.depthwise() ? depthwise_max_tasks(p, budget) : conv_tasks<Kernel>(p, budget).grid.count();
+  return task_workspace_bytes(*slice, tasks, bytes);
 }
 
 template <class V, class Out>
 Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* input,
                    TensorLayout in_layout, const void* packed, size_t packed_bytes, Out* output,
                    TensorLayout out_layout, const GemmEpilogue& epilogue, void* workspace,
-                   size_t workspace_bytes) {
+                   size_t workspace_bytes, const ParallelFor& parallel) {
   static_assert(kConvVariant<V>, "sme2k: conv2d serves F32, F16 and QS8");
   static_assert(VariantTraits<V>::template kOutputs<Out>,
                 "sme2k: this variant does not write that output type");
@@ -587,7 +671,11 @@ Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* 
                            static_cast<unsigned long long>(d.kernel_width),
                            static_cast<unsigned long long>(d.groups));
     }
-    const size_t needed = conv_workspace_bytes<V, Kernel>(p, shape);
+    const size_t budget = task_budget(parallel);
+    size_t slice = 0, needed = 0;
+    if (!conv_workspace_bytes<V, Kernel>(p, shape, budget, &slice, &needed)) {
+      return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
+    }
     if (workspace_bytes < needed) {
       return Status::error(StatusCode::kBufferTooSmall, "%s: workspace has %zu bytes, needs %zu",
                            op, workspace_bytes, needed);
@@ -629,28 +717,40 @@ Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* 
           !(epilogue.quantized_range.min == -128 && epilogue.quantized_range.max == 127 &&
             (header.flags & PackedHeader::kFlagSmallScales) != 0);
     }
+    Path path = Kernel::kPath;
+    bool ok = true;
     if (p.depthwise()) {
-      record_path(run_depthwise<V>(call, Kernel::kPath));
-      return Status();
-    }
-    if constexpr (Kernel::kPath == Path::kPortable) {
-      run_conv_portable<Kernel>(call);
+      ok = run_depthwise<V>(call, &path, slice, parallel);
     } else {
+      const ConvTasks tasks = conv_tasks<Kernel>(p, budget);
+      ok = run_tasks(parallel, tasks.grid.count(), kernel_vl<Kernel>(), [&](size_t t) {
+        ConvCall<T, Out> task = call;
+        task.workspace = task_workspace(call.workspace, slice, t);
+        const Range units = tasks.grid.rows(t);
+        const Range channels =
+            units_to_elements(tasks.grid.cols(t), tasks.channel_step, call.out_channels_per_group);
+        if constexpr (Kernel::kPath == Path::kPortable) {
+          run_conv_portable<Kernel>(task, units, channels);
+        } else {
 #if SME2K_HAS_SME2_CODE
-      run_conv_sme2<Kernel>(call);
+          run_conv_sme2<Kernel>(task, units, channels);
 #endif
+        }
+      });
     }
-    record_path(Kernel::kPath);
+    if (!ok) return svl_mismatch(op, kernel_vl<Kernel>());
+    record_path(path);
     return Status();
   });
 }
 
 }  // namespace detail
 
-/// Bytes of workspace conv2d() needs (0 is possible) on the current path.
+/// Bytes of workspace conv2d() needs (0 is possible) on the current path, run with
+/// `parallel` (each task has its own share).
 template <class V>
 Status conv2d_workspace_size(const Conv2dParams& p, TensorLayout in_layout, TensorLayout out_layout,
-                             size_t* bytes) {
+                             size_t* bytes, const ParallelFor& parallel = {}) {
   static_assert(detail::kConvVariant<V>, "sme2k: conv2d serves F32, F16 and QS8");
   constexpr const char* op = "conv2d_workspace_size";
   if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "%s: bytes is null", op);
@@ -668,7 +768,11 @@ Status conv2d_workspace_size(const Conv2dParams& p, TensorLayout in_layout, Tens
     if (!detail::conv_expectation<V, Kernel>(p, &want, &shape)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
     }
-    *bytes = detail::conv_workspace_bytes<V, Kernel>(p, shape);
+    size_t slice = 0;
+    if (!detail::conv_workspace_bytes<V, Kernel>(p, shape, detail::task_budget(parallel), &slice,
+                                                 bytes)) {
+      return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
+    }
     return Status();
   });
 }
@@ -679,30 +783,33 @@ Status conv2d_workspace_size(const Conv2dParams& p, TensorLayout in_layout, Tens
 /// @param[out] output     batch x Cout x OH x OW elements in out_layout; overlaps nothing
 /// @param[in]  epilogue   activation, per-channel affine, clamp (floats); quantized_range
 ///                        (QS8); order must be kRowMajor (out_layout says how it is stored)
-/// @param[in]  workspace  >= conv2d_workspace_size() bytes (may be null when that is 0)
+/// @param[in]  workspace  >= conv2d_workspace_size() bytes with the same `parallel` (may be
+///                        null when that is 0)
+/// @param[in]  parallel   the runtime's parallel-for (types/parallel.hpp); default: serial
 template <class V, class Out = typename VariantTraits<V>::Out>
 Status conv2d(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* input,
               TensorLayout in_layout, const void* packed, size_t packed_bytes, Out* output,
               TensorLayout out_layout, const GemmEpilogue& epilogue, void* workspace,
-              size_t workspace_bytes) {
+              size_t workspace_bytes, const ParallelFor& parallel = {}) {
   return detail::conv2d_impl<V, Out>(p, input, in_layout, packed, packed_bytes, output, out_layout,
-                                     epilogue, workspace, workspace_bytes);
+                                     epilogue, workspace, workspace_bytes, parallel);
 }
 
 /// conv2d() with a workspace it allocates and frees itself (kOutOfMemory when it cannot).
 template <class V, class Out = typename VariantTraits<V>::Out>
 Status conv2d(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* input,
               TensorLayout in_layout, const void* packed, size_t packed_bytes, Out* output,
-              TensorLayout out_layout, const GemmEpilogue& epilogue = {}) {
+              TensorLayout out_layout, const GemmEpilogue& epilogue = {},
+              const ParallelFor& parallel = {}) {
   size_t bytes = 0;
-  SME2K_RETURN_IF_ERROR(conv2d_workspace_size<V>(p, in_layout, out_layout, &bytes));
+  SME2K_RETURN_IF_ERROR(conv2d_workspace_size<V>(p, in_layout, out_layout, &bytes, parallel));
   void* workspace = bytes > 0 ? std::malloc(bytes) : nullptr;
   if (bytes > 0 && workspace == nullptr) {
     return Status::error(StatusCode::kOutOfMemory, "conv2d: cannot allocate %zu bytes of workspace",
                          bytes);
   }
   const Status s = detail::conv2d_impl<V, Out>(p, input, in_layout, packed, packed_bytes, output,
-                                               out_layout, epilogue, workspace, bytes);
+                                               out_layout, epilogue, workspace, bytes, parallel);
   std::free(workspace);
   return s;
 }

@@ -6,7 +6,8 @@
 // everything at the door (sizes, overflow, nulls, strides, buffer sizes, overlap, packed
 // header), picks the path once (arch/dispatch.hpp), and hands a consistent call to the
 // driver; kernels never check. Nothing allocates except the convenience overload, nothing
-// throws, every failure is a Status.
+// throws, every failure is a Status. A runtime's parallel-for (last argument) runs the call
+// as tasks over blocks of C (ops/detail/tasks.hpp), bit-identical to the serial call.
 //
 // Usage:
 //   size_t packed_bytes, ws_bytes;
@@ -16,6 +17,7 @@
 //   gemm<F32>(a_view, packed, packed_bytes, c_view, {}, ws, ws_bytes);
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -82,23 +84,22 @@ size_t packed_lhs_workspace_bytes(size_t k, size_t vl) {
   }
 }
 
+/// How gemm() splits an M x N call into tasks: 2VL-row panels of A by weight panels. Rows
+/// first (a task packs each of its LHS panels once and runs it across its columns), except
+/// for few rows (the small-M kernel: columns only) and for kernels that expand their 4-bit
+/// weights (columns first: a task expands each of its weight panels once for its rows).
 template <class V, class Kernel>
-bool gemm_workspace_bytes_for_a(size_t m, size_t k, size_t vl, OutputOrder order, size_t* bytes);
-
-/// Bytes of workspace gemm() needs, on A or (kPacksLhs) on packed activations alike.
-template <class V, class Kernel>
-bool gemm_workspace_bytes(size_t m, size_t k, size_t vl, OutputOrder order, size_t* bytes) {
-  if (!gemm_workspace_bytes_for_a<V, Kernel>(m, k, vl, order, bytes)) return false;
-  if constexpr (kPacksLhs<V>) {
-    if (k > kQd8MaxK) return true;  // refused by every entry; no size to add
-    const size_t packed = packed_lhs_workspace_bytes<Kernel>(k, vl);
-    if (packed > *bytes) *bytes = packed;
-  }
-  return true;
+TaskGrid gemm_task_grid(size_t m, size_t n, OutputOrder order, size_t budget) {
+  const size_t vl = kernel_vl<Kernel>();
+  const size_t col_units = ceil_div(n, Kernel::RhsFormat::nr(vl));
+  if (uses_small_m_kernel<V, Kernel>(m, order)) return plan_tasks(1, col_units, budget);
+  return plan_tasks(ceil_div(m, Kernel::m_step(vl)), col_units, budget, kWeightsOuter<Kernel>);
 }
 
+/// Bytes of workspace one task of gemm() on A needs for up to m rows (small_m: the call
+/// runs the small-M kernel).
 template <class V, class Kernel>
-bool gemm_workspace_bytes_for_a(size_t m, size_t k, size_t vl, OutputOrder order, size_t* bytes) {
+bool gemm_task_workspace_bytes(size_t m, size_t k, size_t vl, bool small_m, size_t* bytes) {
   if constexpr (Kernel::kPath == Path::kPortable) {
     *bytes = 0;
     if constexpr (HasWorkspace<Kernel>::value) {
@@ -108,14 +109,16 @@ bool gemm_workspace_bytes_for_a(size_t m, size_t k, size_t vl, OutputOrder order
     }
     return true;
   } else {
-    if (uses_small_m_kernel<V, Kernel>(m, order)) {
-      using SmallM = SmallMKernelFor<V, Kernel>;
-      *bytes = 0;
-      if constexpr (HasWorkspace<SmallM>::value) {  // K bounded by validation
-        return k <= (SIZE_MAX - 8 * kWorkspaceAlignment) / 8 &&
-               checked_add(SmallM::workspace_bytes(k), kWorkspaceAlignment - 1, bytes);
+    if constexpr (!std::is_void_v<SmallMKernelFor<V, Kernel>>) {
+      if (small_m) {
+        using SmallM = SmallMKernelFor<V, Kernel>;
+        *bytes = 0;
+        if constexpr (HasWorkspace<SmallM>::value) {  // K bounded by validation
+          return k <= (SIZE_MAX - 8 * kWorkspaceAlignment) / 8 &&
+                 checked_add(SmallM::workspace_bytes(k), kWorkspaceAlignment - 1, bytes);
+        }
+        return true;
       }
-      return true;
     }
     size_t panel = 0;
     if constexpr (kWeightsOuter<Kernel>) {  // all of A's panels, then the kernel's own part
@@ -128,6 +131,24 @@ bool gemm_workspace_bytes_for_a(size_t m, size_t k, size_t vl, OutputOrder order
            checked_add(panel / kWorkspaceAlignment * kWorkspaceAlignment,
                        Kernel::scratch_bytes(vl) + kWorkspaceAlignment - 1, bytes);
   }
+}
+
+/// Bytes of workspace gemm() needs with `grid`'s tasks (*slice: each task's), on A or
+/// (kPacksLhs) on packed activations alike.
+template <class V, class Kernel>
+bool gemm_workspace_bytes(size_t m, size_t k, size_t vl, OutputOrder order, const TaskGrid& grid,
+                          size_t* bytes, size_t* slice) {
+  const size_t rows = std::min(m, grid.max_rows() * Kernel::m_step(vl));
+  if (!gemm_task_workspace_bytes<V, Kernel>(rows, k, vl, uses_small_m_kernel<V, Kernel>(m, order),
+                                            slice)) {
+    return false;
+  }
+  if constexpr (kPacksLhs<V>) {
+    // The call on packed activations needs the kernel's part only (K above kQd8MaxK is
+    // refused by every entry: nothing to add).
+    if (k <= kQd8MaxK) *slice = std::max(*slice, packed_lhs_workspace_bytes<Kernel>(k, vl));
+  }
+  return task_workspace_bytes(*slice, grid.count(), bytes);
 }
 
 template <class Kernel>
@@ -442,10 +463,11 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
 }
 
 /// Bytes of scratch gemm() needs for an M x N x K call on the current path (0 is possible),
-/// for C stored in `order` (the epilogue's).
+/// for C stored in `order` (the epilogue's), run with `parallel` (each task has its own).
 template <class V = F32>
 Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes,
-                           OutputOrder order = OutputOrder::kRowMajor) {
+                           OutputOrder order = OutputOrder::kRowMajor,
+                           const ParallelFor& parallel = {}) {
   if (bytes == nullptr)
     return Status::error(StatusCode::kNullPointer, "gemm_workspace_size: bytes is null");
   if (m == 0 || n == 0 || k == 0) {
@@ -454,7 +476,11 @@ Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes,
   }
   return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
-    if (!detail::gemm_workspace_bytes<V, Kernel>(m, k, kernel_vl<Kernel>(), order, bytes)) {
+    const detail::TaskGrid grid =
+        detail::gemm_task_grid<V, Kernel>(m, n, order, detail::task_budget(parallel));
+    size_t slice = 0;
+    if (!detail::gemm_workspace_bytes<V, Kernel>(m, k, kernel_vl<Kernel>(), order, grid, bytes,
+                                                 &slice)) {
       return Status::error(StatusCode::kSizeOverflow, "gemm_workspace_size: K=%zu overflows", k);
     }
     return Status();
@@ -562,10 +588,38 @@ Status check_kernel_call(const LhsExtent& a, const void* packed_rhs, size_t pack
   return Status();
 }
 
+/// Runs a validated call on Kernel's path: one task, or grid.count() through `parallel`,
+/// task t on its block of C with workspace slice t. False: run_tasks() failed.
+template <class V, class Kernel, class Lhs, class Out>
+bool run_gemm(const GemmCall<Lhs, Out>& call, const TaskGrid& grid, size_t slice,
+              const ParallelFor& parallel) {
+  const size_t vl = kernel_vl<Kernel>();
+  const size_t m = call.a.rows, n = output_columns(call.c, call.plan);
+  const size_t mr = Kernel::m_step(vl), nr = Kernel::RhsFormat::nr(vl);
+  return run_tasks(parallel, grid.count(), vl, [&](size_t t) {
+    const GemmCall<Lhs, Out> task =
+        grid.count() == 1 ? call
+                          : gemm_task<Kernel>(call, units_to_elements(grid.rows(t), mr, m),
+                                              units_to_elements(grid.cols(t), nr, n),
+                                              task_workspace(call.workspace, slice, t));
+    if constexpr (Kernel::kPath == Path::kPortable) {
+      run_gemm_portable<Kernel>(task);
+    } else {
+#if SME2K_HAS_SME2_CODE
+      if constexpr (Kernel::kPath == Path::kSme2F16F16) {
+        run_gemm_sme2_f16f16<Kernel>(task);
+      } else {
+        run_gemm_sme2<Kernel, SmallMKernelFor<V, Kernel>>(task);
+      }
+#endif
+    }
+  });
+}
+
 template <class V, class Out, class In>
 Status gemm_impl(MatrixView<const In> a, const void* packed_rhs, size_t packed_rhs_bytes,
                  MatrixView<Out> c, const GemmEpilogue& epilogue, void* workspace,
-                 size_t workspace_bytes) {
+                 size_t workspace_bytes, const ParallelFor& parallel) {
   static_assert(kTakesInput<V, In>, "sme2k: this variant does not take that input type");
   constexpr const char* op = "gemm";
   SME2K_RETURN_IF_ERROR(validate_matrix(a, op, "A"));
@@ -576,9 +630,11 @@ Status gemm_impl(MatrixView<const In> a, const void* packed_rhs, size_t packed_r
       check_call<V>(lhs, packed_rhs, packed_rhs_bytes, c, epilogue, op, &checked));
   return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
-    size_t needed = 0;
-    if (!gemm_workspace_bytes<V, Kernel>(a.rows, a.cols, kernel_vl<Kernel>(), epilogue.order,
-                                         &needed)) {
+    const TaskGrid grid =
+        gemm_task_grid<V, Kernel>(a.rows, checked.n, epilogue.order, task_budget(parallel));
+    size_t needed = 0, slice = 0;
+    if (!gemm_workspace_bytes<V, Kernel>(a.rows, a.cols, kernel_vl<Kernel>(), epilogue.order, grid,
+                                         &needed, &slice)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
     }
     void* aligned = nullptr;
@@ -591,7 +647,8 @@ Status gemm_impl(MatrixView<const In> a, const void* packed_rhs, size_t packed_r
                            header.has_bias(),
                            c,
                            plan_epilogue(epilogue, header.variant_param),
-                           aligned};
+                           aligned,
+                           uses_small_m_kernel<V, Kernel>(a.rows, epilogue.order)};
     if constexpr (std::is_same_v<Out, int8_t>) {
       // Without a narrower range and with small scales, SQCVT's saturation is the clamp.
       // The int8 affine reads q1 - zp1, which needs the clamp.
@@ -600,16 +657,8 @@ Status gemm_impl(MatrixView<const In> a, const void* packed_rhs, size_t packed_r
           !(epilogue.quantized_range.min == -128 && epilogue.quantized_range.max == 127 &&
             (header.flags & PackedHeader::kFlagSmallScales) != 0);
     }
-    if constexpr (Kernel::kPath == Path::kPortable) {
-      run_gemm_portable<Kernel>(call);
-    } else {
-#if SME2K_HAS_SME2_CODE
-      if constexpr (Kernel::kPath == Path::kSme2F16F16) {
-        run_gemm_sme2_f16f16<Kernel>(call);
-      } else {
-        run_gemm_sme2<Kernel, SmallMKernelFor<V, Kernel>>(call);
-      }
-#endif
+    if (!run_gemm<V, Kernel>(call, grid, slice, parallel)) {
+      return svl_mismatch(op, kernel_vl<Kernel>());
     }
     record_path(Kernel::kPath);
     return Status();
@@ -622,13 +671,15 @@ Status gemm_impl(MatrixView<const In> a, const void* packed_rhs, size_t packed_r
 /// @param[in]  a          M x K, row-major, a.ld >= K
 /// @param[in]  packed_rhs the whole buffer gemm_pack_rhs() filled, and its size
 /// @param[out] c          M x N, row-major, c.ld >= N; must not overlap A or the packed data
-/// @param[in]  workspace  >= gemm_workspace_size() bytes (may be null when that is 0)
+/// @param[in]  workspace  >= gemm_workspace_size() bytes with the same `parallel` (may be
+///                        null when that is 0)
+/// @param[in]  parallel   the runtime's parallel-for (types/parallel.hpp); default: serial
 template <class V = F32, class Out = typename VariantTraits<V>::Out>
 Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* packed_rhs,
             size_t packed_rhs_bytes, MatrixView<Out> c, const GemmEpilogue& epilogue,
-            void* workspace, size_t workspace_bytes) {
+            void* workspace, size_t workspace_bytes, const ParallelFor& parallel = {}) {
   return detail::gemm_impl<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue, workspace,
-                                   workspace_bytes);
+                                   workspace_bytes, parallel);
 }
 
 /// gemm() of a variant that also takes f16 activations (QD8 quantizes either).
@@ -637,25 +688,27 @@ template <class V, class Out = typename VariantTraits<V>::Out,
                                    !std::is_same_v<typename VariantTraits<V>::Lhs, f16>>>
 Status gemm(MatrixView<const f16> a, const void* packed_rhs, size_t packed_rhs_bytes,
             MatrixView<Out> c, const GemmEpilogue& epilogue, void* workspace,
-            size_t workspace_bytes) {
+            size_t workspace_bytes, const ParallelFor& parallel = {}) {
   return detail::gemm_impl<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue, workspace,
-                                   workspace_bytes);
+                                   workspace_bytes, parallel);
 }
 
 namespace detail {
 template <class V, class Out, class In>
 Status gemm_allocating(MatrixView<const In> a, const void* packed_rhs, size_t packed_rhs_bytes,
-                       MatrixView<Out> c, const GemmEpilogue& epilogue) {
+                       MatrixView<Out> c, const GemmEpilogue& epilogue,
+                       const ParallelFor& parallel) {
   size_t bytes = 0;
   const size_t n = epilogue.order == OutputOrder::kTransposed ? c.rows : c.cols;
-  SME2K_RETURN_IF_ERROR(gemm_workspace_size<V>(a.rows, n, a.cols, &bytes, epilogue.order));
+  SME2K_RETURN_IF_ERROR(
+      gemm_workspace_size<V>(a.rows, n, a.cols, &bytes, epilogue.order, parallel));
   void* workspace = bytes > 0 ? std::malloc(bytes) : nullptr;
   if (bytes > 0 && workspace == nullptr) {
     return Status::error(StatusCode::kOutOfMemory, "gemm: cannot allocate %zu bytes of workspace",
                          bytes);
   }
   const Status s =
-      gemm_impl<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue, workspace, bytes);
+      gemm_impl<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue, workspace, bytes, parallel);
   std::free(workspace);
   return s;
 }
@@ -664,8 +717,9 @@ Status gemm_allocating(MatrixView<const In> a, const void* packed_rhs, size_t pa
 /// gemm() with a workspace it allocates and frees itself (kOutOfMemory when it cannot).
 template <class V = F32, class Out = typename VariantTraits<V>::Out>
 Status gemm(MatrixView<const typename VariantTraits<V>::Lhs> a, const void* packed_rhs,
-            size_t packed_rhs_bytes, MatrixView<Out> c, const GemmEpilogue& epilogue = {}) {
-  return detail::gemm_allocating<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue);
+            size_t packed_rhs_bytes, MatrixView<Out> c, const GemmEpilogue& epilogue = {},
+            const ParallelFor& parallel = {}) {
+  return detail::gemm_allocating<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue, parallel);
 }
 
 /// The same, for a variant that also takes f16 activations.
@@ -673,8 +727,9 @@ template <class V, class Out = typename VariantTraits<V>::Out,
           class = std::enable_if_t<detail::kTakesInput<V, f16> &&
                                    !std::is_same_v<typename VariantTraits<V>::Lhs, f16>>>
 Status gemm(MatrixView<const f16> a, const void* packed_rhs, size_t packed_rhs_bytes,
-            MatrixView<Out> c, const GemmEpilogue& epilogue = {}) {
-  return detail::gemm_allocating<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue);
+            MatrixView<Out> c, const GemmEpilogue& epilogue = {},
+            const ParallelFor& parallel = {}) {
+  return detail::gemm_allocating<V, Out>(a, packed_rhs, packed_rhs_bytes, c, epilogue, parallel);
 }
 
 }  // namespace sme2k

@@ -75,10 +75,13 @@ Status gemm_packed_lhs_size(size_t m, size_t k, size_t* bytes) {
 
 /// Quantizes A (f32 or f16, M x K, row-major with a.ld) per row and packs it for gemm() on
 /// the current path. K <= kQd8MaxK, as for the weights.
-/// @param[out] packed  packed_bytes >= gemm_packed_lhs_size(); 4-byte aligned; must not
-///                     overlap A
+/// @param[out] packed    packed_bytes >= gemm_packed_lhs_size(); 4-byte aligned; must not
+///                       overlap A
+/// @param[in]  parallel  the runtime's parallel-for: tasks of whole 2VL-row panels (4 rows
+///                       on the portable path); no workspace
 template <class V, class In>
-Status gemm_pack_lhs(MatrixView<const In> a, void* packed, size_t packed_bytes) {
+Status gemm_pack_lhs(MatrixView<const In> a, void* packed, size_t packed_bytes,
+                     const ParallelFor& parallel = {}) {
   static_assert(detail::kPacksLhs<V>, "sme2k: this variant packs its activations per call");
   static_assert(detail::kTakesInput<V, In>, "sme2k: this variant does not take that input type");
   constexpr const char* op = "gemm_pack_lhs";
@@ -121,14 +124,25 @@ Status gemm_pack_lhs(MatrixView<const In> a, void* packed, size_t packed_bytes) 
     h.n = a.rows;
     h.k = a.cols;
     h.payload_bytes = payload;
-    void* out = static_cast<uint8_t*>(packed) + kPackedHeaderBytes;
-    if constexpr (Kernel::kPath == Path::kPortable) {
-      Kernel::PackedLhsFormat::pack(a, out);
-    } else {
+    auto* out = static_cast<uint8_t*>(packed) + kPackedHeaderBytes;
+    using Format = typename Kernel::PackedLhsFormat;
+    const size_t vl = kernel_vl<Kernel>(), mr = Kernel::m_step(vl);
+    const detail::TaskGrid grid =
+        detail::plan_tasks(ceil_div(a.rows, mr), 1, detail::task_budget(parallel));
+    if constexpr (Kernel::kPath == Path::kPortable) Format::pack_padding(a.rows, out);
+    const bool ok = detail::run_tasks(parallel, grid.count(), vl, [&](size_t t) {
+      const detail::Range rows = detail::units_to_elements(grid.rows(t), mr, a.rows);
+      const MatrixView<const In> part{a.data + rows.begin * a.ld, rows.size(), a.cols, a.ld};
+      if constexpr (Kernel::kPath == Path::kPortable) {
+        Format::pack_rows(part, a.rows, rows.begin, out);
+      } else {
 #if SME2K_HAS_SME2_CODE
-      detail::pack_lhs_sme2<typename Kernel::PackedLhsFormat>(a, out);
+        detail::pack_lhs_sme2<Format>(part,
+                                      out + rows.begin / mr * Format::panel_bytes(a.cols, vl));
 #endif
-    }
+      }
+    });
+    if (!ok) return detail::svl_mismatch(op, vl);
     std::memcpy(packed, &h, sizeof h);
     detail::record_path(Kernel::kPath);
     return Status();
@@ -138,10 +152,13 @@ Status gemm_pack_lhs(MatrixView<const In> a, void* packed, size_t packed_bytes) 
 /// C = epilogue(A * B + bias) with A from gemm_pack_lhs() and B from gemm_pack_rhs():
 /// the result of gemm() on the A that was packed, bit for bit.
 /// @param[in]  a          the whole buffer gemm_pack_lhs() filled, and its size
-/// @param[in]  workspace  >= gemm_workspace_size() bytes (may be null when that is 0)
+/// @param[in]  workspace  >= gemm_workspace_size() bytes with the same `parallel` (may be
+///                        null when that is 0)
+/// @param[in]  parallel   the runtime's parallel-for (types/parallel.hpp); default: serial
 template <class V, class Out = typename VariantTraits<V>::Out>
 Status gemm(PackedLhs a, const void* packed_rhs, size_t packed_rhs_bytes, MatrixView<Out> c,
-            const GemmEpilogue& epilogue, void* workspace, size_t workspace_bytes) {
+            const GemmEpilogue& epilogue, void* workspace, size_t workspace_bytes,
+            const ParallelFor& parallel = {}) {
   static_assert(detail::kPacksLhs<V>, "sme2k: this variant packs its activations per call");
   constexpr const char* op = "gemm";
   PackedHeader lhs_header{};
@@ -164,8 +181,14 @@ Status gemm(PackedLhs a, const void* packed_rhs, size_t packed_rhs_bytes, Matrix
     }
     SME2K_RETURN_IF_ERROR(check_packed_header(
         lhs_header, detail::packed_lhs_expectation<V, Kernel>(payload), "packed activations"));
-    // The kernel's own part only: A is packed already.
-    const size_t needed = detail::packed_lhs_workspace_bytes<Kernel>(lhs.k, vl);
+    // The kernel's own part only, per task: A is packed already.
+    const detail::TaskGrid grid = detail::gemm_task_grid<V, Kernel>(
+        lhs.m, checked.n, epilogue.order, detail::task_budget(parallel));
+    const size_t slice = detail::packed_lhs_workspace_bytes<Kernel>(lhs.k, vl);
+    size_t needed = 0;
+    if (!detail::task_workspace_bytes(slice, grid.count(), &needed)) {
+      return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
+    }
     void* aligned = nullptr;
     SME2K_RETURN_IF_ERROR(
         (detail::check_kernel_call<V, Kernel>(lhs, packed_rhs, packed_rhs_bytes, checked, needed,
@@ -174,18 +197,30 @@ Status gemm(PackedLhs a, const void* packed_rhs, size_t packed_rhs_bytes, Matrix
         lhs.m,
         lhs.k,
         static_cast<const uint8_t*>(a.data) + kPackedHeaderBytes,
+        lhs.m,
+        0,
         static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes,
         checked.header.has_bias(),
         c,
         plan_epilogue(epilogue, checked.header.variant_param),
         aligned};
-    if constexpr (Kernel::kPath == Path::kPortable) {
-      detail::run_gemm_packed_lhs_portable<Kernel>(call);
-    } else {
+    const size_t mr = Kernel::m_step(vl), nr = Kernel::RhsFormat::nr(vl);
+    const bool ok = detail::run_tasks(parallel, grid.count(), vl, [&](size_t t) {
+      const detail::PackedLhsCall<Out> task =
+          grid.count() == 1
+              ? call
+              : detail::gemm_task<Kernel>(call, detail::units_to_elements(grid.rows(t), mr, lhs.m),
+                                          detail::units_to_elements(grid.cols(t), nr, checked.n),
+                                          detail::task_workspace(aligned, slice, t));
+      if constexpr (Kernel::kPath == Path::kPortable) {
+        detail::run_gemm_packed_lhs_portable<Kernel>(task);
+      } else {
 #if SME2K_HAS_SME2_CODE
-      detail::run_gemm_packed_lhs_sme2<Kernel>(call);
+        detail::run_gemm_packed_lhs_sme2<Kernel>(task);
 #endif
-    }
+      }
+    });
+    if (!ok) return detail::svl_mismatch(op, vl);
     detail::record_path(Kernel::kPath);
     return Status();
   });

@@ -20,6 +20,7 @@
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/arch/dispatch.hpp"
 #include "sme2k/kernels/sme2/transpose_za.hpp"
+#include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/ops/detail/validate.hpp"
 #include "sme2k/types/conv.hpp"
 #include "sme2k/types/matrix_view.hpp"
@@ -70,27 +71,38 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void transpose_sme2(const
 }
 #endif
 
+/// Runs a job in tasks: batch items by runs of whole tiles of source rows (the tiles are
+/// what each path moves at a time: E x E elements through ZA, 16 x 16 portably).
 template <size_t kBytes>
-void run_transpose(const TransposeJob& j) {
+Status run_transpose(const TransposeJob& j, const ParallelFor& parallel, const char* op) {
   const Path path = select_path();
+  const size_t vl = path == Path::kPortable ? 0 : streaming_vl();
+  const size_t tile = vl == 0 ? 16 : vl * 4 / kBytes;
+  const TaskGrid grid = plan_tasks(j.count, ceil_div(j.rows, tile), task_budget(parallel));
+  const bool ok = run_tasks(parallel, grid.count(), vl, [&](size_t t) {
+    const Range items = grid.rows(t), rows = units_to_elements(grid.cols(t), tile, j.rows);
+    TransposeJob part = j;
+    part.src += items.begin * j.src_step + rows.begin * j.lds * kBytes;
+    part.dst += items.begin * j.dst_step + rows.begin * kBytes;
+    part.rows = rows.size();
+    part.count = items.size();
 #if SME2K_HAS_SME2_CODE
-  if (path != Path::kPortable) {
-    transpose_sme2<kBytes>(j);
-    record_path(Path::kSme2);
-    return;
-  }
+    if (vl != 0) return transpose_sme2<kBytes>(part);
 #endif
-  (void)path;
-  transpose_portable<kBytes>(j);
-  record_path(Path::kPortable);
+    transpose_portable<kBytes>(part);
+  });
+  if (!ok) return svl_mismatch(op, vl);
+  record_path(vl == 0 ? Path::kPortable : Path::kSme2);
+  return Status();
 }
 
 }  // namespace detail
 
 /// dst = src^T: src is rows x cols (row stride src.ld), dst cols x rows (dst.ld >= rows).
-/// T: any 1-, 2- or 4-byte element type. The two may not overlap.
+/// T: any 1-, 2- or 4-byte element type. The two may not overlap. `parallel`: the runtime's
+/// parallel-for (tasks of whole tiles of source rows); no workspace.
 template <class T>
-Status transpose(MatrixView<const T> src, MatrixView<T> dst) {
+Status transpose(MatrixView<const T> src, MatrixView<T> dst, const ParallelFor& parallel = {}) {
   static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4,
                 "sme2k: transpose moves 8-, 16- or 32-bit elements");
   static_assert(std::is_trivially_copyable_v<T>, "sme2k: transpose copies elements bitwise");
@@ -108,16 +120,19 @@ Status transpose(MatrixView<const T> src, MatrixView<T> dst) {
   if (detail::ranges_overlap(s0, s1, d0, d1)) {
     return Status::error(StatusCode::kInvalidArgument, "%s: source and destination overlap", op);
   }
-  detail::run_transpose<sizeof(T)>({reinterpret_cast<const uint8_t*>(src.data), src.rows, src.cols,
-                                    src.ld, reinterpret_cast<uint8_t*>(dst.data), dst.ld, 1, 0, 0});
-  return Status();
+  return detail::run_transpose<sizeof(T)>(
+      {reinterpret_cast<const uint8_t*>(src.data), src.rows, src.cols, src.ld,
+       reinterpret_cast<uint8_t*>(dst.data), dst.ld, 1, 0, 0},
+      parallel, op);
 }
 
 /// A dense batch x C x H x W tensor from one layout to the other (NCHW <-> NHWC; the same
 /// layout copies). T: any 1-, 2- or 4-byte element type. The two may not overlap.
+/// `parallel`: the runtime's parallel-for (tasks: images by tiles of source rows).
 template <class T>
 Status convert_layout(const T* src, TensorLayout from, T* dst, TensorLayout to, size_t batch,
-                      size_t channels, size_t height, size_t width) {
+                      size_t channels, size_t height, size_t width,
+                      const ParallelFor& parallel = {}) {
   static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4,
                 "sme2k: convert_layout moves 8-, 16- or 32-bit elements");
   static_assert(std::is_trivially_copyable_v<T>, "sme2k: convert_layout copies elements bitwise");
@@ -153,10 +168,10 @@ Status convert_layout(const T* src, TensorLayout from, T* dst, TensorLayout to, 
   // NCHW -> NHWC: each image's C x HW matrix transposed; NHWC -> NCHW: its HW x C one.
   const size_t rows = from == TensorLayout::kNCHW ? channels : pixels;
   const size_t cols = from == TensorLayout::kNCHW ? pixels : channels;
-  detail::run_transpose<sizeof(T)>({reinterpret_cast<const uint8_t*>(src), rows, cols, cols,
-                                    reinterpret_cast<uint8_t*>(dst), rows, batch, image * sizeof(T),
-                                    image * sizeof(T)});
-  return Status();
+  return detail::run_transpose<sizeof(T)>(
+      {reinterpret_cast<const uint8_t*>(src), rows, cols, cols, reinterpret_cast<uint8_t*>(dst),
+       rows, batch, image * sizeof(T), image * sizeof(T)},
+      parallel, op);
 }
 
 }  // namespace sme2k

@@ -43,12 +43,14 @@ struct GemmQd8PortableLoops : GemmPortable4x8Loops<int8_t, Rhs> {
     }
   }
 
-  /// Loops::run() on activations gemm_pack_lhs() quantized before (an lhs_qd8p1x1 payload).
+  /// Loops::run() on rows [row0, row0 + m) of the lhs_rows activations gemm_pack_lhs()
+  /// quantized before (an lhs_qd8p1x1 payload).
   template <class Out>
   static void run_packed(size_t m, size_t n_begin, size_t n_end, size_t k, const void* lhs_payload,
-                         const void* rhs_payload, const EpiloguePlan& plan, Out* c, size_t ldc) {
-    Loops::run(m, n_begin, n_end, k, LhsQd8p1x1::rows(lhs_payload, m), k, rhs_payload, plan, c, ldc,
-               LhsQd8p1x1::row_params(lhs_payload));
+                         size_t lhs_rows, size_t row0, const void* rhs_payload,
+                         const EpiloguePlan& plan, Out* c, size_t ldc) {
+    Loops::run(m, n_begin, n_end, k, LhsQd8p1x1::rows(lhs_payload, lhs_rows) + row0 * k, k,
+               rhs_payload, plan, c, ldc, LhsQd8p1x1::row_params(lhs_payload) + row0);
   }
 };
 

@@ -404,15 +404,16 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void depthwise_nchw_sme2(
   }
 }
 
-/// One NHWC image (multiplier 1): per 2 x L channels, blocks of pixels as ZA rows.
+/// Output pixels [p_begin, p_end) of one NHWC image (multiplier 1): per 2 x L channels,
+/// blocks of pixels as ZA rows.
 template <class T, class Out>
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void depthwise_nhwc_sme2(const DepthwiseArgs<T, Out>& a)
-    SME2K_STREAMING SME2K_INOUT_ZA {
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void depthwise_nhwc_sme2(
+    const DepthwiseArgs<T, Out>& a, size_t p_begin, size_t p_end) SME2K_STREAMING SME2K_INOUT_ZA {
   using Tr = detail::DepthwiseTraits<T>;
   using V2 = typename Tr::V2;
   const size_t lanes = Tr::lanes();
   const size_t rows_per_block = svcntb() / 2 / Tr::kSlotsPerRow;
-  const size_t channels = a.channels_out, pixels = a.out_height * a.out_width;
+  const size_t channels = a.channels_out, pixels = p_end;
   const svfloat32_t lo = svdup_f32(a.plan.clamp.min), hi = svdup_f32(a.plan.clamp.max);
   const bool stages = a.plan.elementwise() || a.plan.clamped;
   // Per pixel of a block: its window's corner, as rows and columns and as an offset, and
@@ -431,7 +432,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void depthwise_nhwc_sme2(const DepthwiseAr
                                                 : svcreate2(svget4(bias, 0), svget4(bias, 2));
     const svfloat32x2_t b_odd = svcreate2(svget4(bias, 1), svget4(bias, 3));
     const svfloat32x2_t ones = detail::ones_x2();
-    for (size_t p0i = 0; p0i < pixels; p0i += rows_per_block) {
+    for (size_t p0i = p_begin; p0i < pixels; p0i += rows_per_block) {
       const size_t rows = pixels - p0i < rows_per_block ? pixels - p0i : rows_per_block;
       for (size_t r = 0; r < rows; ++r) {
         const size_t oh = (p0i + r) / a.out_width, ow = (p0i + r) % a.out_width;
@@ -635,13 +636,15 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void depthwise_qs8_nchw_sme2(
   }
 }
 
-/// QS8: one NHWC image (multiplier 1): per 4VL channels, blocks of pixels as ZA rows.
+/// QS8: output pixels [p_begin, p_end) of one NHWC image (multiplier 1): per 4VL channels,
+/// blocks of pixels as ZA rows.
 template <class Out>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void depthwise_qs8_nhwc_sme2(
-    const DepthwiseArgs<int8_t, Out>& a) SME2K_STREAMING SME2K_INOUT_ZA {
+    const DepthwiseArgs<int8_t, Out>& a, size_t p_begin,
+    size_t p_end) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t lanes = svcntb(), vl = svcntw();
   const size_t rows_per_block = svcntb() / 4;
-  const size_t channels = a.channels_out, pixels = a.out_height * a.out_width;
+  const size_t channels = a.channels_out, pixels = p_end;
   const svint8_t pad = svdup_s8(a.pad);
   const bool pads = a.pad != 0;
   // Scratch: [0, 4VL) per-lane biases, [4VL, 8VL) scales (as floats), then the rows.
@@ -660,7 +663,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void depthwise_qs8_nhwc_sme2(
     // Lane 4j + t of the chunk is element j of row vector t: LD4W splits them so.
     const svint32x4_t b = svld4(svptrue_b32(), biases);
     const svfloat32x4_t scale = svld4(svptrue_b32(), scales);
-    for (size_t p0 = 0; p0 < pixels; p0 += rows_per_block) {
+    for (size_t p0 = p_begin; p0 < pixels; p0 += rows_per_block) {
       const size_t rows = pixels - p0 < rows_per_block ? pixels - p0 : rows_per_block;
       for (size_t r = 0; r < rows; ++r) {
         const size_t oh = (p0 + r) / a.out_width, ow = (p0 + r) % a.out_width;

@@ -4,7 +4,8 @@
 // and everything it calls (packers, kernels, epilogue) is inlined streaming code.
 //
 // Loop order: for each 2VL-row panel of A, pack it (through ZA) into the workspace, then run
-// the kernel across all of N. The panel (2VL x K) stays in L1 while N / 2VL blocks reuse it;
+// the kernel across all of N. A task of a parallel call (ops/detail/tasks.hpp) runs the same
+// loops on its block of C: gemm_task() rebases the call on the block's first row and column. The panel (2VL x K) stays in L1 while N / 2VL blocks reuse it;
 // the packed weights stream through once per panel. Few rows (the small-M kernel) read A
 // where it lies. Activations packed before the call (gemm_pack_lhs: QD8's quantized rows,
 // shared by several GEMMs on the same input) go through the same panel loop. A batched call
@@ -19,6 +20,8 @@
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/arch/vl.hpp"
 #include "sme2k/epilogue/ops.hpp"
+#include "sme2k/kernels/registry.hpp"
+#include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/size_math.hpp"
@@ -60,13 +63,16 @@ struct GemmCall {
   MatrixView<Out> c;  // (M, N), or (N, M) with plan.transposed
   EpiloguePlan plan;
   void* workspace;  // 64-byte aligned: LHS panel, then epilogue scratch (any-M SME2 kernel)
+  bool small_m;     // the small-M kernel runs (decided on the whole call's M)
 };
 
 /// A GEMM call on activations gemm_pack_lhs() packed before, after validation.
 template <class Out>
 struct PackedLhsCall {
-  size_t m, k;
+  size_t m, k;              // this call's rows: [row0, row0 + m) of the packed ones
   const void* lhs_payload;  // packed activations after the header
+  size_t lhs_rows;          // rows packed there
+  size_t row0;
   const void* rhs_payload;  // packed weights after the header
   bool has_bias;
   MatrixView<Out> c;  // (M, N), or (N, M) with plan.transposed
@@ -89,6 +95,7 @@ struct BatchCall {
   EpiloguePlan plan;
   void* workspace;        // 64-byte aligned: packed B payload, then what the kernel needs
   size_t packed_b_bytes;  // rounded up to 64
+  bool small_m;           // the small-M kernel runs (decided on the whole call's M)
 };
 
 template <class T>
@@ -100,6 +107,63 @@ MatrixView<T> batch_item(MatrixView<T> m, size_t stride, size_t i) {
 template <class Out>
 size_t output_columns(const MatrixView<Out>& c, const EpiloguePlan& plan) {
   return plan.transposed ? c.rows : c.cols;
+}
+
+/// The epilogue of the output columns from n0 on: its per-channel vectors start there.
+SME2K_ALWAYS_INLINE EpiloguePlan plan_from_column(EpiloguePlan plan,
+                                                  size_t n0) SME2K_STREAMING_COMPATIBLE {
+  if (plan.scale != nullptr) plan.scale += n0;
+  if (plan.shift != nullptr) plan.shift += n0;
+  if (plan.int8_stages.affine()) {
+    plan.int8_stages.scale += n0;
+    plan.int8_stages.shift += n0;
+  }
+  return plan;
+}
+
+/// Rows `rows` x columns `cols` of C (M x N), stored as C is (transposed: C^T is N x M).
+template <class Out>
+MatrixView<Out> output_block(MatrixView<Out> c, bool transposed, Range rows, Range cols) {
+  if (transposed) return {c.data + cols.begin * c.ld + rows.begin, cols.size(), rows.size(), c.ld};
+  return {c.data + rows.begin * c.ld + cols.begin, rows.size(), cols.size(), c.ld};
+}
+
+/// Packed weights from column n0 on (a multiple of the format's panel width): every format
+/// stores whole column panels one after the other.
+template <class RhsFormat>
+const void* rhs_from_column(const void* payload, size_t n0, size_t k, size_t vl) {
+  return static_cast<const uint8_t*>(payload) +
+         n0 / RhsFormat::nr(vl) * RhsFormat::panel_bytes(k, vl);
+}
+
+/// The part of a call a task computes, with its own workspace: rows of A and C, columns of
+/// the weights and C (from a panel boundary), rebased on the block's first row and column.
+template <class Kernel, class Lhs, class Out>
+GemmCall<Lhs, Out> gemm_task(const GemmCall<Lhs, Out>& call, Range rows, Range cols,
+                             void* workspace) {
+  GemmCall<Lhs, Out> t = call;
+  t.a = {call.a.data + rows.begin * call.a.ld, rows.size(), call.a.cols, call.a.ld};
+  t.rhs_payload = rhs_from_column<typename Kernel::RhsFormat>(call.rhs_payload, cols.begin,
+                                                              call.a.cols, kernel_vl<Kernel>());
+  t.c = output_block(call.c, call.plan.transposed, rows, cols);
+  t.plan = plan_from_column(call.plan, cols.begin);
+  t.workspace = workspace;
+  return t;
+}
+
+/// The same for activations packed before the call.
+template <class Kernel, class Out>
+PackedLhsCall<Out> gemm_task(const PackedLhsCall<Out>& call, Range rows, Range cols,
+                             void* workspace) {
+  PackedLhsCall<Out> t = call;
+  t.m = rows.size();
+  t.row0 = call.row0 + rows.begin;
+  t.rhs_payload = rhs_from_column<typename Kernel::RhsFormat>(call.rhs_payload, cols.begin, call.k,
+                                                              kernel_vl<Kernel>());
+  t.c = output_block(call.c, call.plan.transposed, rows, cols);
+  t.plan = plan_from_column(call.plan, cols.begin);
+  t.workspace = workspace;
+  return t;
 }
 
 template <class Kernel, class Lhs, class Out>
@@ -116,7 +180,7 @@ void run_gemm_portable(const GemmCall<Lhs, Out>& call) {
 template <class Kernel, class Out>
 void run_gemm_packed_lhs_portable(const PackedLhsCall<Out>& call) {
   Kernel::run_packed(call.m, 0, output_columns(call.c, call.plan), call.k, call.lhs_payload,
-                     call.rhs_payload, call.plan, call.c.data, call.c.ld);
+                     call.lhs_rows, call.row0, call.rhs_payload, call.plan, call.c.data, call.c.ld);
 }
 
 template <class Kernel, class Lhs, class Rhs, class Out>
@@ -186,15 +250,15 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE float* scratch_after_panel(
 }
 
 /// C = epilogue(A x packed B) on SME2, in streaming mode with ZA: the small-M kernel for few
-/// rows (SmallM, when not void; row-major C only), else panels of A through the any-M
-/// kernel. `workspace` holds the LHS panel and the epilogue scratch (unused for few rows).
+/// rows (small_m: SmallM is not void, few rows, row-major C), else panels of A through the
+/// any-M kernel. `workspace` holds the LHS panel and the epilogue scratch (unused for few rows).
 template <class Kernel, class SmallM, class Lhs, class Out>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void multiply_sme2(
     MatrixView<const Lhs> a, const void* rhs_payload, bool has_bias, const EpiloguePlan& plan,
-    MatrixView<Out> c, void* workspace) SME2K_STREAMING SME2K_INOUT_ZA {
+    MatrixView<Out> c, void* workspace, bool small_m) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t m = a.rows, k = a.cols, n = output_columns(c, plan);
   if constexpr (!std::is_void_v<SmallM>) {
-    if (m <= SmallM::kMaxRows && !plan.transposed) {
+    if (small_m) {
       if constexpr (HasWorkspace<SmallM>::value) {  // it converts A (QD8 quantizes it)
         SmallM::run(m, n, k, a.data, a.ld, rhs_payload, has_bias, plan, c.data, c.ld, workspace);
       } else {
@@ -232,7 +296,7 @@ template <class Kernel, class SmallM, class Lhs, class Out>
 SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_sme2(
     const GemmCall<Lhs, Out>& call) {
   multiply_sme2<Kernel, SmallM>(call.a, call.rhs_payload, call.has_bias, call.plan, call.c,
-                                call.workspace);
+                                call.workspace, call.small_m);
 }
 
 // The f16-accumulating kernel needs FEAT_SME_F16F16 in every function it is inlined into,
@@ -263,8 +327,11 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_packed_lhs_
     const PackedLhsCall<Out>& call) {
   using LhsFormat = typename Kernel::PackedLhsFormat;
   const size_t vl = sme2::vl();
-  PanelsPackedBefore panels{static_cast<const uint8_t*>(call.lhs_payload),
-                            LhsFormat::panel_bytes(call.k, vl), LhsFormat::mr(vl)};
+  const size_t mr = LhsFormat::mr(vl), panel_bytes = LhsFormat::panel_bytes(call.k, vl);
+  // Tasks start on panel boundaries (row0 a multiple of mr).
+  PanelsPackedBefore panels{
+      static_cast<const uint8_t*>(call.lhs_payload) + call.row0 / mr * panel_bytes, panel_bytes,
+      mr};
   if constexpr (kWeightsOuter<Kernel>) {
     Kernel::multiply(call.m, output_columns(call.c, call.plan), call.k, panels, call.rhs_payload,
                      call.has_bias, call.plan, call.c.data, call.c.ld, call.workspace);
@@ -274,8 +341,9 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_packed_lhs_
   }
 }
 
-/// Packs all of A, panel after panel, as gemm_pack_lhs() stores it. The packer's scratch is
-/// on the stack: LhsFormat::pack_scratch_bytes() at the largest SVL (32 KiB for QD8).
+/// Packs A's rows, panel after panel, as gemm_pack_lhs() stores them (`a` starts on a panel
+/// boundary, `payload` at its panel). The packer's scratch is on the stack:
+/// LhsFormat::pack_scratch_bytes() at the largest SVL (32 KiB for QD8).
 template <class LhsFormat, class Lhs>
 SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void pack_lhs_sme2(MatrixView<const Lhs> a,
                                                                           void* payload) {
@@ -307,7 +375,7 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_batch_sme2(
     }
     multiply_sme2<Kernel, SmallM>(batch_item(call.a, call.a_stride, i), payload, false, call.plan,
                                   batch_item(call.c, call.c_stride, i),
-                                  payload + call.packed_b_bytes);
+                                  payload + call.packed_b_bytes, call.small_m);
   }
 }
 #endif
