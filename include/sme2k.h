@@ -11,7 +11,8 @@
  *  - Packed weights record variant, format, path and SVL: pack on the thread (and CPU) that
  *    runs the op; data packed for something else gives SME2K_PACKED_MISMATCH.
  *  - The last argument of every op and workspace-size function is the runtime's parallel-for
- *    (NULL: serial on the calling thread).
+ *    (NULL: serial on the calling thread; see sme2k_parallel_for). Size a workspace with the
+ *    same parallel-for the op is given.
  * Struct parameters passed by pointer may be NULL where noted (NULL epilogue: the default). */
 #ifndef SME2K_H_
 #define SME2K_H_
@@ -98,9 +99,20 @@ SME2K_C_API float sme2k_f16_to_f32(uint16_t bits);
 
 /* ---- threading -------------------------------------------------------------------------- */
 
-/** The runtime's parallel-for, layout-identical to sme2k::ParallelFor. run must call
- *  task(task_context, i) exactly once for every i in [0, count), on any threads, and return
- *  when all calls have returned. run == NULL or max_tasks <= 1: serial. */
+/** The runtime's parallel-for, layout-identical to sme2k::ParallelFor; sme2k owns no threads.
+ *  An op given one splits its work into at most max_tasks tasks: independent blocks of whole
+ *  tiles of the output (no reduction is split), each with its own slice of the workspace, and
+ *  hands them to run. run must call task(task_context, i) exactly once for every i in
+ *  [0, count), on any threads, in any order, and return when all calls have returned. The
+ *  results are bit-identical to the serial run whatever the number of tasks or threads.
+ *  run == NULL or max_tasks <= 1: serial, on the calling thread.
+ *  - The workspace is per task: size it with the same parallel-for (the *_workspace_size
+ *    functions take it). One sized for a serial call is SME2K_BUFFER_TOO_SMALL for a call
+ *    that makes several tasks (sme2k_gemm_packed_lhs(), sized as sme2k_gemm(), may fit a
+ *    few in it).
+ *  - Each task enters streaming mode on its own thread: every thread run uses must have the
+ *    caller's streaming vector length, else the op returns SME2K_UNSUPPORTED (its output is
+ *    then incomplete). */
 typedef struct sme2k_parallel_for {
   void (*run)(void* context, size_t count, void (*task)(void* task_context, size_t index),
               void* task_context);
@@ -308,11 +320,14 @@ SME2K_C_API sme2k_status sme2k_gemm(sme2k_variant variant, sme2k_matrix a, const
 SME2K_C_API sme2k_status sme2k_gemm_packed_lhs_size(sme2k_variant variant, size_t m, size_t k,
                                                     size_t* bytes);
 
-/** Quantizes and packs A (F32 or F16, M x K) for sme2k_gemm_packed_lhs(). */
+/** Quantizes and packs A (F32 or F16, M x K) for sme2k_gemm_packed_lhs() (tasks of whole
+ *  row panels; no workspace). */
 SME2K_C_API sme2k_status sme2k_gemm_pack_lhs(sme2k_variant variant, sme2k_matrix a, void* packed,
-                                             size_t packed_bytes);
+                                             size_t packed_bytes,
+                                             const sme2k_parallel_for* parallel);
 
-/** sme2k_gemm() on packed activations: the same result, bit for bit. */
+/** sme2k_gemm() on packed activations: the same result, bit for bit. workspace: the bytes
+ *  sme2k_gemm_workspace_size() gives with the same parallel-for suffice. */
 SME2K_C_API sme2k_status sme2k_gemm_packed_lhs(sme2k_variant variant, const void* packed_lhs,
                                                size_t packed_lhs_bytes, const void* packed_rhs,
                                                size_t packed_rhs_bytes, sme2k_mutable_matrix c,

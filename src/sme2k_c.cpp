@@ -104,10 +104,6 @@ ParallelFor to_parallel_for(const sme2k_parallel_for* parallel) {
   return p;
 }
 
-/// Until the C++ ops take a ParallelFor (branch `threads`), every op runs serially: the C
-/// argument is converted (so the signatures and the conversion are final) and not used.
-void serial_for_now(const ParallelFor&) {}
-
 Status to_epilogue(const sme2k_epilogue* e, const char* op, GemmEpilogue* out) {
   if (e == nullptr) return Status();  // the default
   SME2K_RETURN_IF_ERROR(to_enum(e->activation, op, "activation", &out->activation));
@@ -473,10 +469,10 @@ extern "C" sme2k_status sme2k_gemm_workspace_size(sme2k_variant variant, size_t 
       return Status::error(StatusCode::kInvalidArgument, "%s: unknown output order %d", op,
                            static_cast<int>(order));
     }
-    serial_for_now(to_parallel_for(parallel));
+    const ParallelFor pf = to_parallel_for(parallel);
     return visit_variant(variant, op, [&](auto v) {
       using V = typename decltype(v)::type;
-      return gemm_workspace_size<V>(m, n, k, bytes, output_order);
+      return gemm_workspace_size<V>(m, n, k, bytes, output_order, pf);
     });
   }());
 }
@@ -489,7 +485,7 @@ extern "C" sme2k_status sme2k_gemm(sme2k_variant variant, sme2k_matrix a, const 
   return finish([&]() -> Status {
     GemmEpilogue e;
     SME2K_RETURN_IF_ERROR(to_epilogue(epilogue, op, &e));
-    serial_for_now(to_parallel_for(parallel));
+    const ParallelFor pf = to_parallel_for(parallel);
     return visit_variant(variant, op, [&](auto v) {
       using V = typename decltype(v)::type;
       return visit_dtype(a.dtype, op, "A", [&](auto in_tag) {
@@ -502,7 +498,7 @@ extern "C" sme2k_status sme2k_gemm(sme2k_variant variant, sme2k_matrix a, const 
             return unsupported_dtype<V>(op, "output", c.dtype);
           } else {
             return gemm<V, Out>(view<In>(a), packed_rhs, packed_rhs_bytes, view<Out>(c), e,
-                                workspace, workspace_bytes);
+                                workspace, workspace_bytes, pf);
           }
         });
       });
@@ -524,8 +520,10 @@ extern "C" sme2k_status sme2k_gemm_packed_lhs_size(sme2k_variant variant, size_t
 }
 
 extern "C" sme2k_status sme2k_gemm_pack_lhs(sme2k_variant variant, sme2k_matrix a, void* packed,
-                                            size_t packed_bytes) {
+                                            size_t packed_bytes,
+                                            const sme2k_parallel_for* parallel) {
   constexpr const char* op = "gemm_pack_lhs";
+  const ParallelFor pf = to_parallel_for(parallel);
   return finish(visit_variant(variant, op, [&](auto v) -> Status {
     using V = typename decltype(v)::type;
     if constexpr (!detail::kPacksLhs<V>) {
@@ -536,7 +534,7 @@ extern "C" sme2k_status sme2k_gemm_pack_lhs(sme2k_variant variant, sme2k_matrix 
         if constexpr (!detail::kTakesInput<V, In>) {
           return unsupported_dtype<V>(op, "activations", a.dtype);
         } else {
-          return gemm_pack_lhs<V>(view<In>(a), packed, packed_bytes);
+          return gemm_pack_lhs<V>(view<In>(a), packed, packed_bytes, pf);
         }
       });
     }
@@ -553,7 +551,7 @@ extern "C" sme2k_status sme2k_gemm_packed_lhs(sme2k_variant variant, const void*
   return finish([&]() -> Status {
     GemmEpilogue e;
     SME2K_RETURN_IF_ERROR(to_epilogue(epilogue, op, &e));
-    serial_for_now(to_parallel_for(parallel));
+    const ParallelFor pf = to_parallel_for(parallel);
     return visit_variant(variant, op, [&](auto v) -> Status {
       using V = typename decltype(v)::type;
       if constexpr (!detail::kPacksLhs<V>) {
@@ -565,7 +563,7 @@ extern "C" sme2k_status sme2k_gemm_packed_lhs(sme2k_variant variant, const void*
             return unsupported_dtype<V>(op, "output", c.dtype);
           } else {
             return gemm<V, Out>(PackedLhs{packed_lhs, packed_lhs_bytes}, packed_rhs,
-                                packed_rhs_bytes, view<Out>(c), e, workspace, workspace_bytes);
+                                packed_rhs_bytes, view<Out>(c), e, workspace, workspace_bytes, pf);
           }
         });
       }
@@ -587,13 +585,13 @@ extern "C" sme2k_status sme2k_batch_matmul_workspace_size(sme2k_variant variant,
       return Status::error(StatusCode::kInvalidArgument, "%s: unknown output order %d", op,
                            static_cast<int>(order));
     }
-    serial_for_now(to_parallel_for(parallel));
+    const ParallelFor pf = to_parallel_for(parallel);
     return visit_variant(variant, op, [&](auto v) -> Status {
       using V = typename decltype(v)::type;
       if constexpr (!kBatchVariant<V>) {
         return unsupported<V>(op, "batch_matmul serves F32 and F16");
       } else {
-        return batch_matmul_workspace_size<V>(batch, m, n, k, bytes, output_order);
+        return batch_matmul_workspace_size<V>(batch, m, n, k, bytes, output_order, pf);
       }
     });
   }());
@@ -612,7 +610,7 @@ extern "C" sme2k_status sme2k_batch_matmul(sme2k_variant variant, size_t batch, 
     RhsLayout layout{};
     SME2K_RETURN_IF_ERROR(to_epilogue(epilogue, op, &e));
     SME2K_RETURN_IF_ERROR(to_enum(b_layout, op, "rhs layout", &layout));
-    serial_for_now(to_parallel_for(parallel));
+    const ParallelFor pf = to_parallel_for(parallel);
     return visit_variant(variant, op, [&](auto v) -> Status {
       using V = typename decltype(v)::type;
       if constexpr (!kBatchVariant<V>) {
@@ -630,7 +628,7 @@ extern "C" sme2k_status sme2k_batch_matmul(sme2k_variant variant, size_t batch, 
           } else {
             return batch_matmul<V, Out>(batch, view<Lhs>(a), a_stride, view<Rhs>(b), layout,
                                         b_stride, view<Out>(c), c_stride, e, workspace,
-                                        workspace_bytes);
+                                        workspace_bytes, pf);
           }
         });
       }
@@ -756,13 +754,13 @@ extern "C" sme2k_status sme2k_conv2d_workspace_size(sme2k_variant variant,
     SME2K_RETURN_IF_ERROR(to_conv_params(params, op, &p));
     SME2K_RETURN_IF_ERROR(to_enum(in_layout, op, "input layout", &in));
     SME2K_RETURN_IF_ERROR(to_enum(out_layout, op, "output layout", &out));
-    serial_for_now(to_parallel_for(parallel));
+    const ParallelFor pf = to_parallel_for(parallel);
     return visit_variant(variant, op, [&](auto v) -> Status {
       using V = typename decltype(v)::type;
       if constexpr (!kConvVariant<V>) {
         return unsupported<V>(op, "conv2d serves F32, F16 and QS8");
       } else {
-        return conv2d_workspace_size<V>(p, in, out, bytes);
+        return conv2d_workspace_size<V>(p, in, out, bytes, pf);
       }
     });
   }());
@@ -783,7 +781,7 @@ extern "C" sme2k_status sme2k_conv2d(sme2k_variant variant, const sme2k_conv2d_p
     SME2K_RETURN_IF_ERROR(to_enum(in_layout, op, "input layout", &in));
     SME2K_RETURN_IF_ERROR(to_enum(out_layout, op, "output layout", &out));
     SME2K_RETURN_IF_ERROR(to_epilogue(epilogue, op, &e));
-    serial_for_now(to_parallel_for(parallel));
+    const ParallelFor pf = to_parallel_for(parallel);
     return visit_variant(variant, op, [&](auto v) -> Status {
       using V = typename decltype(v)::type;
       if constexpr (!kConvVariant<V>) {
@@ -796,7 +794,8 @@ extern "C" sme2k_status sme2k_conv2d(sme2k_variant variant, const sme2k_conv2d_p
             return unsupported_dtype<V>(op, "output", output_dtype);
           } else {
             return conv2d<V, Out>(p, static_cast<const Lhs*>(input), in, packed, packed_bytes,
-                                  static_cast<Out*>(output), out, e, workspace, workspace_bytes);
+                                  static_cast<Out*>(output), out, e, workspace, workspace_bytes,
+                                  pf);
           }
         });
       }
@@ -810,11 +809,11 @@ extern "C" sme2k_status sme2k_transpose(sme2k_matrix src, sme2k_mutable_matrix d
                                         const sme2k_parallel_for* parallel) {
   constexpr const char* op = "transpose";
   return finish([&]() -> Status {
-    serial_for_now(to_parallel_for(parallel));
+    const ParallelFor pf = to_parallel_for(parallel);
     return visit_dtype(src.dtype, op, "source", [&](auto tag) -> Status {
       using T = typename decltype(tag)::type;
       SME2K_RETURN_IF_ERROR(expect_dtype(dst.dtype, src.dtype, op, "destination"));
-      return transpose<T>(view<T>(src), view<T>(dst));
+      return transpose<T>(view<T>(src), view<T>(dst), pf);
     });
   }());
 }
@@ -828,11 +827,11 @@ extern "C" sme2k_status sme2k_convert_layout(const void* src, sme2k_tensor_layou
     TensorLayout from_layout{}, to_layout{};
     SME2K_RETURN_IF_ERROR(to_enum(from, op, "source layout", &from_layout));
     SME2K_RETURN_IF_ERROR(to_enum(to, op, "destination layout", &to_layout));
-    serial_for_now(to_parallel_for(parallel));
+    const ParallelFor pf = to_parallel_for(parallel);
     return visit_dtype(dtype, op, "the tensor", [&](auto tag) {
       using T = typename decltype(tag)::type;
       return convert_layout<T>(static_cast<const T*>(src), from_layout, static_cast<T*>(dst),
-                               to_layout, batch, channels, height, width);
+                               to_layout, batch, channels, height, width, pf);
     });
   }());
 }

@@ -8,16 +8,25 @@
  * are quantized exactly as include/sme2k/types/dynamic_quantization.hpp defines, and the
  * output is within 4 f32 roundings of the exact dequantization of those integers.
  *
+ * Threading: every op family also runs through a pthreads pool (2, 3 and 4 threads, max_tasks
+ * 2, 3 and 8) on shapes that split into several tasks at every SVL and on the portable path;
+ * the output bytes must be the serial run's, and a workspace sized serially must be refused.
+ *
  * Exits non-zero after printing every failed check. Under ctest the run also checks that
  * dispatch took the path of the configuration (SME2K_EXPECT_PATH, SME2K_EXPECT_SVL). */
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sme2k.h"
+
+#if defined(__linux__) && defined(__aarch64__)
+#include <sys/prctl.h> /* PR_SME_SET_VL */
+#endif
 
 static int g_failures = 0;
 static int g_checks = 0;
@@ -211,6 +220,130 @@ static void run_serially(void* context, size_t count, void (*task)(void*, size_t
   }
 }
 
+/* ---- threading hook: a real pool of pthreads ------------------------------------------------ */
+
+/* A fixed set of worker threads plus the caller, as a runtime's pool: task i of a run goes to
+ * thread i % threads (the caller is thread 0), so with two tasks or more several threads
+ * really run them. It records what each run did. */
+enum { kMaxPoolThreads = 4 };
+
+typedef struct thread_pool thread_pool;
+
+typedef struct {
+  thread_pool* pool;
+  size_t index; /* 1 .. threads - 1 */
+} pool_worker;
+
+struct thread_pool {
+  size_t threads; /* the caller and threads - 1 workers */
+  pthread_t workers[kMaxPoolThreads];
+  pool_worker worker_args[kMaxPoolThreads];
+  pthread_mutex_t mutex;
+  pthread_cond_t wake, idle;
+  unsigned long generation; /* one per run: the workers wait for the next */
+  size_t pending;           /* workers still on the current run */
+  int stop;
+  /* the current run */
+  size_t count;
+  void (*task)(void*, size_t);
+  void* task_context;
+  /* what the runs since pool_reset() did */
+  size_t runs, most_tasks, tasks_on[kMaxPoolThreads];
+};
+
+/* Thread `thread`'s share of the current run: tasks thread, thread + threads, ... */
+static void pool_share(thread_pool* pool, size_t thread) {
+  size_t done = 0;
+  for (size_t i = thread; i < pool->count; i += pool->threads) {
+    pool->task(pool->task_context, i);
+    ++done;
+  }
+  pool->tasks_on[thread] += done; /* read by the caller after the run, under the mutex */
+}
+
+static void* pool_worker_main(void* arg) {
+  const pool_worker* w = arg;
+  thread_pool* pool = w->pool;
+  unsigned long seen = 0;
+  pthread_mutex_lock(&pool->mutex);
+  for (;;) {
+    while (!pool->stop && pool->generation == seen) pthread_cond_wait(&pool->wake, &pool->mutex);
+    if (pool->stop) break;
+    seen = pool->generation;
+    pthread_mutex_unlock(&pool->mutex);
+    pool_share(pool, w->index);
+    pthread_mutex_lock(&pool->mutex);
+    if (--pool->pending == 0) pthread_cond_signal(&pool->idle);
+  }
+  pthread_mutex_unlock(&pool->mutex);
+  return NULL;
+}
+
+/* sme2k_parallel_for.run */
+static void pool_run(void* context, size_t count, void (*task)(void*, size_t), void* task_context) {
+  thread_pool* pool = context;
+  pthread_mutex_lock(&pool->mutex);
+  pool->count = count;
+  pool->task = task;
+  pool->task_context = task_context;
+  pool->pending = pool->threads - 1;
+  ++pool->generation;
+  ++pool->runs;
+  pool->most_tasks = count > pool->most_tasks ? count : pool->most_tasks;
+  pthread_cond_broadcast(&pool->wake);
+  pthread_mutex_unlock(&pool->mutex);
+  pool_share(pool, 0);
+  pthread_mutex_lock(&pool->mutex);
+  while (pool->pending > 0) pthread_cond_wait(&pool->idle, &pool->mutex);
+  pthread_mutex_unlock(&pool->mutex);
+}
+
+static void pool_start(thread_pool* pool, size_t threads) {
+  memset(pool, 0, sizeof *pool);
+  pool->threads = threads;
+  if (pthread_mutex_init(&pool->mutex, NULL) != 0 || pthread_cond_init(&pool->wake, NULL) != 0 ||
+      pthread_cond_init(&pool->idle, NULL) != 0) {
+    fprintf(stderr, "pthread init failed\n");
+    exit(2);
+  }
+  for (size_t t = 1; t < threads; ++t) {
+    pool->worker_args[t] = (pool_worker){pool, t};
+    if (pthread_create(&pool->workers[t], NULL, pool_worker_main, &pool->worker_args[t]) != 0) {
+      fprintf(stderr, "pthread_create failed\n");
+      exit(2);
+    }
+  }
+}
+
+static void pool_stop(thread_pool* pool) {
+  pthread_mutex_lock(&pool->mutex);
+  pool->stop = 1;
+  pthread_cond_broadcast(&pool->wake);
+  pthread_mutex_unlock(&pool->mutex);
+  for (size_t t = 1; t < pool->threads; ++t) pthread_join(pool->workers[t], NULL);
+  pthread_cond_destroy(&pool->wake);
+  pthread_cond_destroy(&pool->idle);
+  pthread_mutex_destroy(&pool->mutex);
+}
+
+static void pool_reset(thread_pool* pool) {
+  pthread_mutex_lock(&pool->mutex);
+  pool->runs = pool->most_tasks = 0;
+  memset(pool->tasks_on, 0, sizeof pool->tasks_on);
+  pthread_mutex_unlock(&pool->mutex);
+}
+
+/* Threads that ran at least one task since pool_reset(). */
+static size_t pool_threads_used(thread_pool* pool) {
+  size_t used = 0;
+  pthread_mutex_lock(&pool->mutex);
+  for (size_t t = 0; t < pool->threads; ++t) used += pool->tasks_on[t] > 0;
+  pthread_mutex_unlock(&pool->mutex);
+  return used;
+}
+
+static thread_pool g_pools[3]; /* 2, 3 and 4 threads */
+
 /* ---- float GEMM ------------------------------------------------------------------------ */
 
 /* A (M x K, lda) times B (K x N as kxn, or N x K), bias, epilogue; the reference value and
@@ -258,13 +391,18 @@ static void test_gemm_f32(void) {
         e.clamp_min = -0.5f;
         e.clamp_max = 4.0f;
         e.order = transposed ? SME2K_OUTPUT_TRANSPOSED : SME2K_OUTPUT_ROW_MAJOR;
-        void* ws = gemm_workspace(SME2K_VARIANT_F32, m, n, k, e.order, &ws_bytes);
+        /* through a parallel-for that runs its tasks serially: the workspace sized for it */
         counting_pool pool = {0, 0};
         const sme2k_parallel_for parallel = {run_serially, &pool, 4};
+        EXPECT_OK(
+            sme2k_gemm_workspace_size(SME2K_VARIANT_F32, m, n, k, e.order, &ws_bytes, &parallel));
+        void* ws = checked_malloc(ws_bytes);
         const sme2k_mutable_matrix cm = {c, c_rows, transposed ? m : n, ldc, SME2K_DTYPE_F32};
         EXPECT_OK(sme2k_gemm(SME2K_VARIANT_F32, (sme2k_matrix){a, m, k, lda, SME2K_DTYPE_F32},
                              packed, packed_bytes, cm, &e, ws, ws_bytes, &parallel));
         CHECK(sme2k_last_used_path() == g_path, "ran %s", sme2k_path_name(sme2k_last_used_path()));
+        CHECK(pool.calls <= 1 && pool.tasks <= 4 && (pool.calls == 0) == (pool.tasks == 0),
+              "%zu runs of %zu tasks in all", pool.calls, pool.tasks);
         for (size_t i = 0; i < m; ++i) {
           for (size_t j = 0; j < n; ++j) {
             double want = 0, mag = 0;
@@ -602,16 +740,17 @@ static void run_qd8(const char* what, sme2k_variant variant, size_t m, size_t n,
     size_t lhs_bytes = 0;
     EXPECT_OK(sme2k_gemm_packed_lhs_size(variant, m, k, &lhs_bytes));
     void* lhs = checked_malloc(lhs_bytes);
-    EXPECT_OK(sme2k_gemm_pack_lhs(variant, am, lhs, lhs_bytes));
+    EXPECT_OK(sme2k_gemm_pack_lhs(variant, am, lhs, lhs_bytes, NULL));
     float* c2 = checked_malloc(m * n * sizeof *c2);
     EXPECT_OK(sme2k_gemm_packed_lhs(variant, lhs, lhs_bytes, packed, packed_bytes,
                                     (sme2k_mutable_matrix){c2, m, n, n, SME2K_DTYPE_F32}, NULL, ws,
                                     ws_bytes, NULL));
     CHECK(memcmp(c, c2, m * n * sizeof *c) == 0, "%s: packed activations differ", what);
-    EXPECT_STATUS(SME2K_BUFFER_TOO_SMALL, sme2k_gemm_pack_lhs(variant, am, lhs, lhs_bytes - 1));
-    EXPECT_STATUS(
-        SME2K_UNSUPPORTED,
-        sme2k_gemm_pack_lhs(variant, (sme2k_matrix){a, m, k, k, SME2K_DTYPE_INT8}, lhs, lhs_bytes));
+    EXPECT_STATUS(SME2K_BUFFER_TOO_SMALL,
+                  sme2k_gemm_pack_lhs(variant, am, lhs, lhs_bytes - 1, NULL));
+    EXPECT_STATUS(SME2K_UNSUPPORTED,
+                  sme2k_gemm_pack_lhs(variant, (sme2k_matrix){a, m, k, k, SME2K_DTYPE_INT8}, lhs,
+                                      lhs_bytes, NULL));
     /* packed activations where the weights go */
     EXPECT_STATUS(SME2K_PACKED_MISMATCH,
                   sme2k_gemm_packed_lhs(variant, lhs, lhs_bytes, lhs, lhs_bytes,
@@ -1162,6 +1301,736 @@ static void test_batchnorm(void) {
   EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_batchnorm_affine(3, &bn, scale, shift));
 }
 
+/* ---- every op through the thread pool: the serial result, bit for bit -------------------- */
+
+/* One op call: its workspace size (NULL: it takes none) and the call, writing `out`
+ * (out_bytes, C's padding included) with the given parallel-for (NULL: serial). */
+typedef struct {
+  const char* what;
+  const void* op;
+  size_t out_bytes;
+  sme2k_status (*workspace_size)(const void* op, const sme2k_parallel_for* parallel, size_t* bytes);
+  sme2k_status (*run)(const void* op, const sme2k_parallel_for* parallel, void* out, void* ws,
+                      size_t ws_bytes);
+  /* workspace_size is a bound, more than the op may need (the GEMM on packed activations is
+   * sized as the GEMM on A): a serially sized workspace may suffice for a few tasks */
+  int workspace_bound;
+} parallel_case;
+
+static size_t g_parallel_runs = 0;     /* parallel calls that made several tasks */
+static size_t g_serial_ws_refused = 0; /* serially sized workspaces refused for them */
+
+static size_t first_difference(const uint8_t* a, const uint8_t* b, size_t bytes) {
+  for (size_t i = 0; i < bytes; ++i) {
+    if (a[i] != b[i]) return i;
+  }
+  return bytes;
+}
+
+/* Runs the op serially, then through every pool with max_tasks 2, 3 and 8 (the workspace sized
+ * with the same parallel-for): the same output bytes, and nothing written outside the output.
+ * `several`: the shape spans enough tiles that each parallel call must make several tasks.
+ * A workspace sized serially must be refused for a call that makes several tasks. Returns the
+ * serial output (the caller frees it). */
+static uint8_t* check_parallel(const parallel_case* pc, int several) {
+  size_t serial_ws = 0;
+  if (pc->workspace_size != NULL) EXPECT_OK(pc->workspace_size(pc->op, NULL, &serial_ws));
+  uint8_t* want = checked_malloc(pc->out_bytes);
+  memset(want, 0x5C, pc->out_bytes);
+  void* ws = checked_malloc(serial_ws);
+  EXPECT_OK(pc->run(pc->op, NULL, want, ws, serial_ws));
+  const sme2k_path path = sme2k_last_used_path();
+  free(ws);
+
+  uint8_t* got = checked_malloc(pc->out_bytes);
+  const size_t max_tasks[] = {2, 3, 8};
+  for (size_t p = 0; p < sizeof g_pools / sizeof g_pools[0]; ++p) {
+    thread_pool* pool = &g_pools[p];
+    for (size_t t = 0; t < sizeof max_tasks / sizeof max_tasks[0]; ++t) {
+      const sme2k_parallel_for parallel = {pool_run, pool, max_tasks[t]};
+      size_t ws_bytes = 0;
+      if (pc->workspace_size != NULL) {
+        EXPECT_OK(pc->workspace_size(pc->op, &parallel, &ws_bytes));
+      }
+      ws = checked_malloc(ws_bytes);
+      memset(got, 0x5C, pc->out_bytes);
+      pool_reset(pool);
+      EXPECT_OK(pc->run(pc->op, &parallel, got, ws, ws_bytes));
+      CHECK(sme2k_last_used_path() == path, "%s: ran %s, serially %s", pc->what,
+            sme2k_path_name(sme2k_last_used_path()), sme2k_path_name(path));
+      const size_t at = first_difference(got, want, pc->out_bytes);
+      CHECK(at == pc->out_bytes,
+            "%s, %zu threads, max_tasks %zu (%zu tasks): output differs from the serial one at "
+            "byte %zu of %zu (0x%02x, serially 0x%02x)",
+            pc->what, pool->threads, max_tasks[t], pool->most_tasks, at, pc->out_bytes,
+            at < pc->out_bytes ? got[at] : 0, at < pc->out_bytes ? want[at] : 0);
+      CHECK(pool->runs <= 1 && pool->most_tasks <= max_tasks[t],
+            "%s: %zu runs, up to %zu tasks with max_tasks %zu", pc->what, pool->runs,
+            pool->most_tasks, max_tasks[t]);
+      const size_t used = pool_threads_used(pool);
+      if (several) {
+        CHECK(pool->most_tasks > 1 && used > 1,
+              "%s, %zu threads, max_tasks %zu: %zu tasks on %zu threads, want several", pc->what,
+              pool->threads, max_tasks[t], pool->most_tasks, used);
+      }
+      if (pool->most_tasks > 1) {
+        ++g_parallel_runs;
+        if (serial_ws > 0) {
+          CHECK(ws_bytes > serial_ws, "%s: %zu tasks need %zu workspace bytes, serially %zu",
+                pc->what, pool->most_tasks, ws_bytes, serial_ws);
+          memset(got, 0x5C, pc->out_bytes);
+          const sme2k_status refused = pc->run(pc->op, &parallel, got, ws, serial_ws);
+          if (pc->workspace_bound && refused == SME2K_OK) {
+            CHECK(memcmp(got, want, pc->out_bytes) == 0,
+                  "%s, %zu threads, max_tasks %zu: output differs on the serial workspace",
+                  pc->what, pool->threads, max_tasks[t]);
+          } else {
+            CHECK(refused == SME2K_BUFFER_TOO_SMALL,
+                  "%s, %zu threads, max_tasks %zu: the serial workspace (%zu bytes, %zu needed) "
+                  "returned %s (%s)",
+                  pc->what, pool->threads, max_tasks[t], serial_ws, ws_bytes,
+                  sme2k_status_string(refused), sme2k_last_error_message());
+            g_serial_ws_refused += refused == SME2K_BUFFER_TOO_SMALL;
+          }
+        }
+      }
+      free(ws);
+    }
+  }
+  free(got);
+  return want;
+}
+
+static size_t dtype_bytes(sme2k_dtype dtype) {
+  return dtype == SME2K_DTYPE_INT8 ? 1 : dtype == SME2K_DTYPE_F16 ? 2 : 4;
+}
+
+/* A buffer of `count` random elements of `dtype` (int8 in [-127, 127]). */
+static void* random_data(sme2k_dtype dtype, size_t count) {
+  switch (dtype) {
+    case SME2K_DTYPE_F16: return random_f16(count);
+    case SME2K_DTYPE_INT8: return random_int8(count, -127, 127);
+    default: return random_floats(count);
+  }
+}
+
+/* ---- GEMM, packed activations ---- */
+
+typedef struct {
+  sme2k_variant variant;
+  size_t m, n, k;
+  sme2k_matrix a;
+  const void* packed_lhs; /* set: sme2k_gemm_packed_lhs() on it */
+  size_t packed_lhs_bytes;
+  const void* packed;
+  size_t packed_bytes;
+  size_t ldc;
+  sme2k_dtype c_dtype;
+  sme2k_epilogue epilogue;
+} gemm_op;
+
+static int gemm_transposed(const gemm_op* g) {
+  return g->epilogue.order == SME2K_OUTPUT_TRANSPOSED;
+}
+
+static sme2k_status gemm_op_workspace(const void* op, const sme2k_parallel_for* parallel,
+                                      size_t* bytes) {
+  const gemm_op* g = op;
+  return sme2k_gemm_workspace_size(g->variant, g->m, g->n, g->k, g->epilogue.order, bytes,
+                                   parallel);
+}
+
+static sme2k_status gemm_op_run(const void* op, const sme2k_parallel_for* parallel, void* out,
+                                void* ws, size_t ws_bytes) {
+  const gemm_op* g = op;
+  const int transposed = gemm_transposed(g);
+  const sme2k_mutable_matrix c = {out, transposed ? g->n : g->m, transposed ? g->m : g->n, g->ldc,
+                                  g->c_dtype};
+  if (g->packed_lhs != NULL) {
+    return sme2k_gemm_packed_lhs(g->variant, g->packed_lhs, g->packed_lhs_bytes, g->packed,
+                                 g->packed_bytes, c, &g->epilogue, ws, ws_bytes, parallel);
+  }
+  return sme2k_gemm(g->variant, g->a, g->packed, g->packed_bytes, c, &g->epilogue, ws, ws_bytes,
+                    parallel);
+}
+
+static size_t gemm_out_bytes(const gemm_op* g) {
+  return (gemm_transposed(g) ? g->n : g->m) * g->ldc * dtype_bytes(g->c_dtype);
+}
+
+typedef struct {
+  sme2k_variant variant;
+  sme2k_matrix a;
+} pack_lhs_op;
+
+static sme2k_status pack_lhs_run(const void* op, const sme2k_parallel_for* parallel, void* out,
+                                 void* ws, size_t ws_bytes) {
+  const pack_lhs_op* l = op;
+  size_t bytes = 0;
+  const sme2k_status s = sme2k_gemm_packed_lhs_size(l->variant, l->a.rows, l->a.cols, &bytes);
+  (void)ws, (void)ws_bytes;
+  return s != SME2K_OK ? s : sme2k_gemm_pack_lhs(l->variant, l->a, out, bytes, parallel);
+}
+
+static const char* variant_name(sme2k_variant v) {
+  switch (v) {
+    case SME2K_VARIANT_F32: return "f32";
+    case SME2K_VARIANT_F16: return "f16";
+    case SME2K_VARIANT_F16_ACC16: return "f16acc16";
+    case SME2K_VARIANT_QS8: return "qs8";
+    case SME2K_VARIANT_QD8: return "qd8";
+    case SME2K_VARIANT_QD8_QC4W: return "qd8-qc4w";
+    case SME2K_VARIANT_QD8_QB4W: return "qd8-qb4w";
+    default: return "?";
+  }
+}
+
+/* Packs random N x K weights (K x N for F32 and QS8) of `variant` with a bias (and per-channel
+ * or per-block scales); the inputs are freed, the packed data holds all. */
+static void* pack_random_weights(sme2k_variant variant, size_t n, size_t k, size_t* bytes) {
+  void* packed = packed_rhs(variant, n, k, bytes);
+  float* scales = checked_malloc(n * k / 32 * sizeof *scales + n * sizeof *scales);
+  for (size_t i = 0; i < n * k / 32 + n; ++i) scales[i] = 0.004f + 0.001f * (float)(i % 9);
+  float* bias = random_floats(n);
+  switch (variant) {
+    case SME2K_VARIANT_F32: {
+      float* b = random_floats(k * n);
+      EXPECT_OK(sme2k_gemm_pack_rhs(variant, (sme2k_matrix){b, k, n, n, SME2K_DTYPE_F32},
+                                    SME2K_RHS_KXN, bias, SME2K_DTYPE_F32, packed, *bytes));
+      free(b);
+      break;
+    }
+    case SME2K_VARIANT_F16:
+    case SME2K_VARIANT_F16_ACC16: {
+      uint16_t* b = random_f16(n * k);
+      uint16_t* bias16 = random_f16(n);
+      EXPECT_OK(sme2k_gemm_pack_rhs(variant, (sme2k_matrix){b, n, k, k, SME2K_DTYPE_F16},
+                                    SME2K_RHS_NXK, bias16, SME2K_DTYPE_F16, packed, *bytes));
+      free(b), free(bias16);
+      break;
+    }
+    case SME2K_VARIANT_QS8: {
+      int8_t* b = random_int8(k * n, -127, 127);
+      int32_t* bias32 = checked_malloc(n * sizeof *bias32);
+      for (size_t j = 0; j < n; ++j) bias32[j] = random_int(-3000, 3000);
+      const sme2k_qs8_quantization q = {{0.05f, -3}, scales, {0.3f, 4}};
+      EXPECT_OK(sme2k_gemm_pack_rhs_qs8((sme2k_matrix){b, k, n, n, SME2K_DTYPE_INT8}, SME2K_RHS_KXN,
+                                        bias32, &q, packed, *bytes));
+      free(b), free(bias32);
+      break;
+    }
+    case SME2K_VARIANT_QD8: {
+      int8_t* b = random_int8(n * k, -127, 127);
+      EXPECT_OK(sme2k_gemm_pack_rhs_qd8((sme2k_matrix){b, n, k, k, SME2K_DTYPE_INT8}, SME2K_RHS_NXK,
+                                        bias, scales, packed, *bytes));
+      free(b);
+      break;
+    }
+    case SME2K_VARIANT_QD8_QC4W:
+    case SME2K_VARIANT_QD8_QB4W: {
+      int8_t* b = random_int8(n * k, -8, 7);
+      const sme2k_int4_matrix b4 = {b, n, k, k, SME2K_INT4_INT8};
+      if (variant == SME2K_VARIANT_QD8_QC4W) {
+        EXPECT_OK(sme2k_gemm_pack_rhs_qc4w(b4, SME2K_RHS_NXK, bias, scales, packed, *bytes));
+      } else {
+        const sme2k_block_scales bs = {scales, SME2K_SCALE_F32, 32, k / 32};
+        EXPECT_OK(sme2k_gemm_pack_rhs_qb4w(b4, SME2K_RHS_NXK, bias, &bs, packed, *bytes));
+      }
+      free(b);
+      break;
+    }
+    default: break;
+  }
+  free(scales), free(bias);
+  return packed;
+}
+
+/* Every variant at a small M (one row panel: tasks split N) and at a shape of several row and
+ * column panels at any SVL (2VL = 128 rows at SVL 2048) and on the portable path, with
+ * per-channel epilogue stages (their vectors start at each task's first column), C with
+ * padding, both output orders for F32; QD8 and QD8_QC4W also packed once (pack_lhs in tasks)
+ * and run on the packed activations. */
+static void test_parallel_gemm(void) {
+  const size_t shapes[2][2] = {{3, 530}, {133, 141}};
+  const sme2k_variant variants[] = {
+      SME2K_VARIANT_F32, SME2K_VARIANT_F16,      SME2K_VARIANT_F16_ACC16, SME2K_VARIANT_QS8,
+      SME2K_VARIANT_QD8, SME2K_VARIANT_QD8_QC4W, SME2K_VARIANT_QD8_QB4W};
+  for (size_t s = 0; s < 2; ++s) {
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; ++v) {
+      const sme2k_variant variant = variants[v];
+      const size_t m = shapes[s][0], n = shapes[s][1];
+      const size_t k = variant == SME2K_VARIANT_QD8_QB4W ? 64 : 37, lda = k + 2;
+      const sme2k_dtype a_dtype = variant == SME2K_VARIANT_F16 || variant == SME2K_VARIANT_F16_ACC16
+                                      ? SME2K_DTYPE_F16
+                                  : variant == SME2K_VARIANT_QS8 ? SME2K_DTYPE_INT8
+                                                                 : SME2K_DTYPE_F32;
+      sme2k_dtype c_dtype = a_dtype;
+      if (variant == SME2K_VARIANT_F16 || variant == SME2K_VARIANT_QD8 ||
+          variant == SME2K_VARIANT_QD8_QB4W) {
+        c_dtype = s == 0 ? SME2K_DTYPE_F32 : SME2K_DTYPE_F16;
+      } else if (variant == SME2K_VARIANT_QD8_QC4W) {
+        c_dtype = s == 0 ? SME2K_DTYPE_F16 : SME2K_DTYPE_F32;
+      }
+      void* a = random_data(a_dtype, m * lda);
+      size_t packed_bytes = 0;
+      void* packed = pack_random_weights(variant, n, k, &packed_bytes);
+      float* scale = random_floats(n);
+      float* shift = random_floats(n);
+      float* int8_scale = checked_malloc(n * sizeof *int8_scale);
+      float* int8_shift = random_floats(n);
+      for (size_t j = 0; j < n; ++j) int8_scale[j] = 0.5f + 0.5f * random_float();
+      int8_t table[256];
+      EXPECT_OK(sme2k_int8_activation_table(SME2K_ACTIVATION_SILU, (sme2k_quant_params){0.1f, 2},
+                                            (sme2k_quant_params){0.05f, -5}, -128, 127, table));
+      gemm_op g = {variant,
+                   m,
+                   n,
+                   k,
+                   {a, m, k, lda, a_dtype},
+                   NULL,
+                   0,
+                   packed,
+                   packed_bytes,
+                   0,
+                   c_dtype,
+                   sme2k_epilogue_default()};
+      if (variant == SME2K_VARIANT_QS8) {
+        g.epilogue.quantized_min = -100;
+        g.epilogue.quantized_max = 110;
+        g.epilogue.int8_affine_scale = int8_scale;
+        g.epilogue.int8_affine_shift = int8_shift;
+        g.epilogue.int8_affine_zero_point = 2;
+        g.epilogue.int8_table = table;
+      } else {
+        g.epilogue.activation = SME2K_ACTIVATION_HARD_SWISH;
+        g.epilogue.affine_scale = scale;
+        g.epilogue.affine_shift = shift;
+        g.epilogue.clamp_min = -3.0f;
+      }
+      const int orders = variant == SME2K_VARIANT_F32 ? 2 : 1;
+      for (int o = 0; o < orders; ++o) {
+        g.epilogue.order = o ? SME2K_OUTPUT_TRANSPOSED : SME2K_OUTPUT_ROW_MAJOR;
+        g.ldc = (o ? m : n) + 3;
+        char what[96];
+        snprintf(what, sizeof what, "gemm %s %zux%zux%zu%s", variant_name(variant), m, n, k,
+                 o ? " transposed" : "");
+        const parallel_case pc = {what, &g, gemm_out_bytes(&g), gemm_op_workspace, gemm_op_run, 0};
+        uint8_t* c = check_parallel(&pc, 1);
+
+        if (variant == SME2K_VARIANT_QD8 || variant == SME2K_VARIANT_QD8_QC4W) {
+          /* the activations packed in tasks of row panels (one panel at M = 3) */
+          const pack_lhs_op l = {variant, g.a};
+          size_t lhs_bytes = 0;
+          EXPECT_OK(sme2k_gemm_packed_lhs_size(variant, m, k, &lhs_bytes));
+          snprintf(what, sizeof what, "gemm_pack_lhs %s %zux%zu", variant_name(variant), m, k);
+          const parallel_case lc = {what, &l, lhs_bytes, NULL, pack_lhs_run, 0};
+          uint8_t* lhs = check_parallel(&lc, s == 1);
+          /* and the GEMM on them: the GEMM on A, bit for bit */
+          gemm_op gl = g;
+          gl.packed_lhs = lhs;
+          gl.packed_lhs_bytes = lhs_bytes;
+          snprintf(what, sizeof what, "gemm_packed_lhs %s %zux%zux%zu", variant_name(variant), m, n,
+                   k);
+          const parallel_case gc = {what,        &gl, gemm_out_bytes(&gl), gemm_op_workspace,
+                                    gemm_op_run, 1};
+          uint8_t* c2 = check_parallel(&gc, 1);
+          CHECK(memcmp(c, c2, gemm_out_bytes(&g)) == 0, "%s: not the gemm on A", what);
+          free(lhs), free(c2);
+        }
+        free(c);
+      }
+      free(a), free(packed), free(scale), free(shift), free(int8_scale), free(int8_shift);
+    }
+  }
+}
+
+/* ---- batched matmul ---- */
+
+typedef struct {
+  sme2k_variant variant;
+  size_t batch, m, n, k;
+  sme2k_matrix a;
+  size_t a_stride;
+  sme2k_matrix b;
+  sme2k_rhs_layout b_layout;
+  size_t b_stride;
+  size_t ldc, c_stride;
+  sme2k_dtype c_dtype;
+  sme2k_epilogue epilogue;
+} batch_op;
+
+static sme2k_status batch_op_workspace(const void* op, const sme2k_parallel_for* parallel,
+                                       size_t* bytes) {
+  const batch_op* b = op;
+  return sme2k_batch_matmul_workspace_size(b->variant, b->batch, b->m, b->n, b->k,
+                                           b->epilogue.order, bytes, parallel);
+}
+
+static sme2k_status batch_op_run(const void* op, const sme2k_parallel_for* parallel, void* out,
+                                 void* ws, size_t ws_bytes) {
+  const batch_op* b = op;
+  const int transposed = b->epilogue.order == SME2K_OUTPUT_TRANSPOSED;
+  const sme2k_mutable_matrix c = {out, transposed ? b->n : b->m, transposed ? b->m : b->n, b->ldc,
+                                  b->c_dtype};
+  return sme2k_batch_matmul(b->variant, b->batch, b->a, b->a_stride, b->b, b->b_layout, b->b_stride,
+                            c, b->c_stride, &b->epilogue, ws, ws_bytes, parallel);
+}
+
+/* Batch 1 (tasks of row panels) and 3 (items, then row panels); B per item or broadcast, K x N
+ * and N x K; A broadcast once; the small-M kernel once. */
+static void test_parallel_batch_matmul(void) {
+  typedef struct {
+    sme2k_variant variant;
+    size_t batch, m, n, k;
+    int nxk, broadcast_a, broadcast_b, transposed;
+    sme2k_dtype c_dtype;
+  } batch_shape;
+  const batch_shape shapes[] = {
+      {SME2K_VARIANT_F32, 1, 140, 37, 29, 1, 0, 0, 0, SME2K_DTYPE_F32},
+      {SME2K_VARIANT_F32, 3, 70, 45, 17, 0, 0, 0, 1, SME2K_DTYPE_F32},
+      {SME2K_VARIANT_F16, 3, 70, 45, 17, 1, 0, 1, 0, SME2K_DTYPE_F16},
+      {SME2K_VARIANT_F16, 1, 140, 37, 29, 0, 0, 0, 0, SME2K_DTYPE_F32},
+      {SME2K_VARIANT_F16_ACC16, 3, 5, 33, 40, 1, 1, 0, 0, SME2K_DTYPE_F16},
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i) {
+    const batch_shape* s = &shapes[i];
+    const sme2k_dtype in = s->variant == SME2K_VARIANT_F32 ? SME2K_DTYPE_F32 : SME2K_DTYPE_F16;
+    const size_t a_stride = s->broadcast_a ? 0 : s->m * s->k + 5;
+    const size_t b_stride = s->broadcast_b ? 0 : s->n * s->k + 3;
+    void* a = random_data(in, (s->batch - 1) * a_stride + s->m * s->k);
+    void* b = random_data(in, (s->batch - 1) * b_stride + s->n * s->k);
+    float* scale = random_floats(s->n);
+    float* shift = random_floats(s->n);
+    batch_op op = {s->variant,
+                   s->batch,
+                   s->m,
+                   s->n,
+                   s->k,
+                   {a, s->m, s->k, s->k, in},
+                   a_stride,
+                   {b, s->nxk ? s->n : s->k, s->nxk ? s->k : s->n, s->nxk ? s->k : s->n, in},
+                   s->nxk ? SME2K_RHS_NXK : SME2K_RHS_KXN,
+                   b_stride,
+                   (s->transposed ? s->m : s->n) + 2,
+                   0,
+                   s->c_dtype,
+                   sme2k_epilogue_default()};
+    op.c_stride = (s->transposed ? s->n : s->m) * op.ldc + 7;
+    op.epilogue.activation = SME2K_ACTIVATION_GELU;
+    op.epilogue.affine_scale = scale;
+    op.epilogue.affine_shift = shift;
+    op.epilogue.order = s->transposed ? SME2K_OUTPUT_TRANSPOSED : SME2K_OUTPUT_ROW_MAJOR;
+    char what[96];
+    snprintf(what, sizeof what, "batch_matmul %s %zu x %zux%zux%zu", variant_name(s->variant),
+             s->batch, s->m, s->n, s->k);
+    const parallel_case pc = {
+        what,         &op, (s->batch * op.c_stride) * dtype_bytes(s->c_dtype), batch_op_workspace,
+        batch_op_run, 0};
+    free(check_parallel(&pc, 1));
+    free(a), free(b), free(scale), free(shift);
+  }
+}
+
+/* ---- conv2d ---- */
+
+typedef struct {
+  sme2k_variant variant;
+  sme2k_conv2d_params p;
+  const void* input;
+  sme2k_tensor_layout in_layout;
+  const void* packed;
+  size_t packed_bytes;
+  sme2k_dtype out_dtype;
+  sme2k_tensor_layout out_layout;
+  sme2k_epilogue epilogue;
+} conv_op;
+
+static sme2k_status conv_op_workspace(const void* op, const sme2k_parallel_for* parallel,
+                                      size_t* bytes) {
+  const conv_op* c = op;
+  return sme2k_conv2d_workspace_size(c->variant, &c->p, c->in_layout, c->out_layout, bytes,
+                                     parallel);
+}
+
+static sme2k_status conv_op_run(const void* op, const sme2k_parallel_for* parallel, void* out,
+                                void* ws, size_t ws_bytes) {
+  const conv_op* c = op;
+  return sme2k_conv2d(c->variant, &c->p, c->input, c->in_layout, c->packed, c->packed_bytes, out,
+                      c->out_dtype, c->out_layout, &c->epilogue, ws, ws_bytes, parallel);
+}
+
+/* F32, F16 and QS8 in every pair of layouts: a convolution of several pixel panels in one
+ * image, a grouped strided one over two images, and two depthwise ones (multiplier 1, and 2
+ * strided over two images). */
+static void test_parallel_conv2d(void) {
+  /* batch, Cin, H, W, Cout, kernel, stride, groups */
+  const size_t shapes[4][8] = {{1, 5, 18, 17, 40, 3, 1, 1},
+                               {2, 6, 9, 11, 10, 3, 2, 2},
+                               {1, 16, 12, 13, 16, 3, 1, 16},
+                               {2, 8, 9, 10, 16, 3, 2, 8}};
+  const sme2k_variant variants[] = {SME2K_VARIANT_F32, SME2K_VARIANT_F16, SME2K_VARIANT_QS8};
+  const sme2k_tensor_layout layouts[2] = {SME2K_LAYOUT_NCHW, SME2K_LAYOUT_NHWC};
+  for (size_t s = 0; s < 4; ++s) {
+    sme2k_conv2d_params p = sme2k_conv2d_params_default();
+    p.batch = shapes[s][0];
+    p.in_channels = shapes[s][1];
+    p.in_height = shapes[s][2];
+    p.in_width = shapes[s][3];
+    p.out_channels = shapes[s][4];
+    p.kernel_height = p.kernel_width = shapes[s][5];
+    p.stride_height = p.stride_width = shapes[s][6];
+    p.groups = shapes[s][7];
+    p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 1;
+    size_t oh = 0, ow = 0;
+    EXPECT_OK(sme2k_conv2d_output_size(&p, &oh, &ow));
+    const size_t w_elems =
+        p.out_channels * (p.in_channels / p.groups) * p.kernel_height * p.kernel_width;
+    const size_t in_elems = p.batch * p.in_channels * p.in_height * p.in_width;
+    const size_t out_elems = p.batch * p.out_channels * oh * ow;
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; ++v) {
+      const sme2k_variant variant = variants[v];
+      const sme2k_dtype dtype = variant == SME2K_VARIANT_F32   ? SME2K_DTYPE_F32
+                                : variant == SME2K_VARIANT_F16 ? SME2K_DTYPE_F16
+                                                               : SME2K_DTYPE_INT8;
+      void* w = random_data(dtype, w_elems);
+      void* input = random_data(dtype, in_elems);
+      float* bias = random_floats(p.out_channels);
+      float* scales = checked_malloc(p.out_channels * sizeof *scales);
+      int32_t* bias32 = checked_malloc(p.out_channels * sizeof *bias32);
+      for (size_t c = 0; c < p.out_channels; ++c) {
+        scales[c] = 0.01f + 0.002f * (float)(c % 7);
+        bias32[c] = random_int(-500, 500);
+      }
+      float* shift = random_floats(p.out_channels);
+      size_t bytes = 0;
+      EXPECT_OK(sme2k_conv2d_packed_weights_size(variant, &p, &bytes));
+      void* packed = checked_malloc(bytes);
+      if (variant == SME2K_VARIANT_QS8) {
+        const sme2k_qs8_quantization q = {{0.1f, 3}, scales, {0.5f, -2}};
+        EXPECT_OK(
+            sme2k_conv2d_pack_weights_qs8(&p, w, SME2K_WEIGHTS_OIHW, bias32, &q, packed, bytes));
+      } else {
+        EXPECT_OK(sme2k_conv2d_pack_weights(variant, &p, w, dtype, SME2K_WEIGHTS_OIHW, bias,
+                                            SME2K_DTYPE_F32, packed, bytes));
+      }
+      for (int li = 0; li < 2; ++li) {
+        for (int lo = 0; lo < 2; ++lo) {
+          conv_op op = {variant,     p,           input,
+                        layouts[li], packed,      bytes,
+                        dtype,       layouts[lo], sme2k_epilogue_default()};
+          if (variant == SME2K_VARIANT_QS8) {
+            op.epilogue.quantized_min = -90;
+            op.epilogue.quantized_max = 100;
+          } else {
+            op.epilogue.activation = SME2K_ACTIVATION_RELU;
+            op.epilogue.affine_scale = scales;
+            op.epilogue.affine_shift = shift;
+          }
+          char what[128];
+          snprintf(what, sizeof what, "conv2d %s %s->%s batch %zu Cin %zu %zux%zu Cout %zu g %zu",
+                   variant_name(variant), li ? "nhwc" : "nchw", lo ? "nhwc" : "nchw", p.batch,
+                   p.in_channels, p.in_height, p.in_width, p.out_channels, p.groups);
+          const parallel_case pc = {
+              what, &op, out_elems * dtype_bytes(dtype), conv_op_workspace, conv_op_run, 0};
+          free(check_parallel(&pc, 1));
+        }
+      }
+      free(w), free(input), free(bias), free(scales), free(bias32), free(shift), free(packed);
+    }
+  }
+}
+
+/* ---- layout transforms ---- */
+
+typedef struct {
+  sme2k_matrix src;
+  size_t ldd;
+} transpose_op;
+
+static sme2k_status transpose_run(const void* op, const sme2k_parallel_for* parallel, void* out,
+                                  void* ws, size_t ws_bytes) {
+  const transpose_op* t = op;
+  (void)ws, (void)ws_bytes;
+  return sme2k_transpose(
+      t->src, (sme2k_mutable_matrix){out, t->src.cols, t->src.rows, t->ldd, t->src.dtype},
+      parallel);
+}
+
+typedef struct {
+  const void* src;
+  sme2k_tensor_layout from, to;
+  sme2k_dtype dtype;
+  size_t batch, channels, height, width;
+} convert_op;
+
+static sme2k_status convert_run(const void* op, const sme2k_parallel_for* parallel, void* out,
+                                void* ws, size_t ws_bytes) {
+  const convert_op* c = op;
+  (void)ws, (void)ws_bytes;
+  return sme2k_convert_layout(c->src, c->from, out, c->to, c->dtype, c->batch, c->channels,
+                              c->height, c->width, parallel);
+}
+
+/* Tasks of whole tiles of source rows (SVL / element bits rows at a time: 256 int8 rows at
+ * SVL 2048) and images. */
+static void test_parallel_layouts(void) {
+  const sme2k_dtype dtypes[] = {SME2K_DTYPE_INT8, SME2K_DTYPE_F16, SME2K_DTYPE_F32};
+  for (size_t d = 0; d < 3; ++d) {
+    const sme2k_dtype dtype = dtypes[d];
+    const size_t es = dtype_bytes(dtype), rows = 600, cols = 70, lds = cols + 3, ldd = rows + 5;
+    uint8_t* src = checked_malloc(rows * lds * es);
+    for (size_t i = 0; i < rows * lds * es; ++i) src[i] = (uint8_t)random_int(0, 255);
+    const transpose_op t = {{src, rows, cols, lds, dtype}, ldd};
+    char what[96];
+    snprintf(what, sizeof what, "transpose %zu-byte %zux%zu", es, rows, cols);
+    const parallel_case tc = {what, &t, cols * ldd * es, NULL, transpose_run, 0};
+    free(check_parallel(&tc, 1));
+    free(src);
+
+    const size_t shapes[2][4] = {{1, 270, 15, 20}, {3, 7, 9, 11}};
+    for (size_t s = 0; s < 2; ++s) {
+      const size_t elems = shapes[s][0] * shapes[s][1] * shapes[s][2] * shapes[s][3];
+      uint8_t* x = checked_malloc(elems * es);
+      for (size_t i = 0; i < elems * es; ++i) x[i] = (uint8_t)random_int(0, 255);
+      for (int to_nhwc = 0; to_nhwc < 2; ++to_nhwc) {
+        const convert_op c = {x,
+                              to_nhwc ? SME2K_LAYOUT_NCHW : SME2K_LAYOUT_NHWC,
+                              to_nhwc ? SME2K_LAYOUT_NHWC : SME2K_LAYOUT_NCHW,
+                              dtype,
+                              shapes[s][0],
+                              shapes[s][1],
+                              shapes[s][2],
+                              shapes[s][3]};
+        snprintf(what, sizeof what, "convert_layout %zu-byte %s %zux%zux%zux%zu", es,
+                 to_nhwc ? "nchw->nhwc" : "nhwc->nchw", shapes[s][0], shapes[s][1], shapes[s][2],
+                 shapes[s][3]);
+        const parallel_case cc = {what, &c, elems * es, NULL, convert_run, 0};
+        free(check_parallel(&cc, 1));
+      }
+      free(x);
+    }
+  }
+}
+
+/* A parallel-for without run, or with max_tasks 0 or 1, is serial: the serial workspace. */
+static void test_parallel_for_serial_forms(void) {
+  counting_pool counter = {0, 0};
+  const sme2k_parallel_for forms[] = {
+      {NULL, NULL, 8}, {run_serially, &counter, 0}, {run_serially, &counter, 1}};
+  const size_t m = 133, n = 141, k = 37;
+  size_t serial = 0, bytes = 0, batch_serial = 0, batch_bytes = 0;
+  EXPECT_OK(
+      sme2k_gemm_workspace_size(SME2K_VARIANT_QD8, m, n, k, SME2K_OUTPUT_ROW_MAJOR, &serial, NULL));
+  EXPECT_OK(sme2k_batch_matmul_workspace_size(SME2K_VARIANT_F32, 3, m, n, k, SME2K_OUTPUT_ROW_MAJOR,
+                                              &batch_serial, NULL));
+  for (size_t i = 0; i < sizeof forms / sizeof forms[0]; ++i) {
+    EXPECT_OK(sme2k_gemm_workspace_size(SME2K_VARIANT_QD8, m, n, k, SME2K_OUTPUT_ROW_MAJOR, &bytes,
+                                        &forms[i]));
+    CHECK(bytes == serial, "serial form %zu: %zu workspace bytes, NULL %zu", i, bytes, serial);
+    EXPECT_OK(sme2k_batch_matmul_workspace_size(SME2K_VARIANT_F32, 3, m, n, k,
+                                                SME2K_OUTPUT_ROW_MAJOR, &batch_bytes, &forms[i]));
+    CHECK(batch_bytes == batch_serial, "serial form %zu: batch workspace %zu, NULL %zu", i,
+          batch_bytes, batch_serial);
+  }
+  /* ... and the ops never call such a run */
+  float* a = random_floats(m * k);
+  void* lhs = NULL;
+  size_t lhs_bytes = 0;
+  EXPECT_OK(sme2k_gemm_packed_lhs_size(SME2K_VARIANT_QD8, m, k, &lhs_bytes));
+  lhs = checked_malloc(lhs_bytes);
+  EXPECT_OK(sme2k_gemm_pack_lhs(SME2K_VARIANT_QD8, (sme2k_matrix){a, m, k, k, SME2K_DTYPE_F32}, lhs,
+                                lhs_bytes, &forms[2]));
+  CHECK(counter.calls == 0, "max_tasks 1: run called %zu times", counter.calls);
+  free(a), free(lhs);
+}
+
+/* A pool thread with another streaming vector length (Linux lets a thread change its own):
+ * an SME2 op refuses to finish on it (SME2K_UNSUPPORTED) rather than compute with the wrong
+ * tiles. The parallel-for runs the odd tasks on a thread that first sets its SVL. */
+#if defined(__linux__) && defined(__aarch64__) && defined(PR_SME_SET_VL)
+typedef struct {
+  unsigned long svl_bytes; /* what the thread asks for */
+  uint32_t svl_bits;       /* what it got */
+  size_t count;
+  void (*task)(void*, size_t);
+  void* task_context;
+} other_svl_run;
+
+static void* other_svl_thread(void* arg) {
+  other_svl_run* r = arg;
+  if (prctl(PR_SME_SET_VL, r->svl_bytes, 0UL, 0UL, 0UL) < 0) r->svl_bytes = 0;
+  r->svl_bits = sme2k_svl_bits();
+  for (size_t i = 1; i < r->count; i += 2) r->task(r->task_context, i);
+  return NULL;
+}
+
+static void run_on_other_svl(void* context, size_t count, void (*task)(void*, size_t),
+                             void* task_context) {
+  other_svl_run* r = context;
+  r->count = count;
+  r->task = task;
+  r->task_context = task_context;
+  pthread_t thread;
+  if (pthread_create(&thread, NULL, other_svl_thread, r) != 0) {
+    fprintf(stderr, "pthread_create failed\n");
+    exit(2);
+  }
+  for (size_t i = 0; i < count; i += 2) task(task_context, i);
+  pthread_join(thread, NULL);
+}
+
+static void test_parallel_other_svl(void) {
+  const uint32_t svl = sme2k_svl_bits();
+  if (g_path != SME2K_PATH_SME2 || svl == 0) return;
+  const size_t m = 133, n = 141, k = 37;
+  size_t packed_bytes = 0, ws_bytes = 0;
+  void* packed = pack_random_weights(SME2K_VARIANT_F32, n, k, &packed_bytes);
+  float* a = random_floats(m * k);
+  float* c = checked_malloc(m * n * sizeof *c);
+  other_svl_run r = {svl == 128 ? 32 : 16, 0, 0, NULL, NULL};
+  const sme2k_parallel_for parallel = {run_on_other_svl, &r, 2};
+  EXPECT_OK(sme2k_gemm_workspace_size(SME2K_VARIANT_F32, m, n, k, SME2K_OUTPUT_ROW_MAJOR, &ws_bytes,
+                                      &parallel));
+  void* ws = checked_malloc(ws_bytes);
+  const sme2k_status s = sme2k_gemm(
+      SME2K_VARIANT_F32, (sme2k_matrix){a, m, k, k, SME2K_DTYPE_F32}, packed, packed_bytes,
+      (sme2k_mutable_matrix){c, m, n, n, SME2K_DTYPE_F32}, NULL, ws, ws_bytes, &parallel);
+  if (r.svl_bits != 0 && r.svl_bits != svl) { /* the CPU let the thread change it */
+    CHECK(s == SME2K_UNSUPPORTED && strstr(sme2k_last_error_message(), "vector length") != NULL,
+          "gemm with a task on a thread of SVL %u (the caller's %u): %s (%s)", (unsigned)r.svl_bits,
+          (unsigned)svl, sme2k_status_string(s), sme2k_last_error_message());
+    float* t = checked_malloc(m * k * sizeof *t);
+    EXPECT_STATUS(SME2K_UNSUPPORTED,
+                  sme2k_transpose((sme2k_matrix){a, m, k, k, SME2K_DTYPE_F32},
+                                  (sme2k_mutable_matrix){t, k, m, m, SME2K_DTYPE_F32}, &parallel));
+    free(t);
+  } else {
+    CHECK(s == SME2K_OK, "gemm on threads of one SVL: %s", sme2k_status_string(s));
+  }
+  printf("c_api_test: a pool thread of SVL %u under a caller of SVL %u: %s\n", (unsigned)r.svl_bits,
+         (unsigned)svl, sme2k_status_string(s));
+  free(packed), free(a), free(c), free(ws);
+}
+#else
+static void test_parallel_other_svl(void) {}
+#endif
+
+static void test_parallel(void) {
+  test_parallel_for_serial_forms();
+  test_parallel_gemm();
+  test_parallel_batch_matmul();
+  test_parallel_conv2d();
+  test_parallel_layouts();
+  test_parallel_other_svl();
+  CHECK(g_parallel_runs > 0 && g_serial_ws_refused > 0,
+        "%zu parallel calls of several tasks, %zu serially sized workspaces refused",
+        g_parallel_runs, g_serial_ws_refused);
+  printf(
+      "c_api_test: %zu parallel calls of several tasks, as the serial ones; %zu serially "
+      "sized workspaces refused\n",
+      g_parallel_runs, g_serial_ws_refused);
+}
+
 /* ---- bad input of the GEMM entry points --------------------------------------------------------- */
 
 static void test_gemm_bad_input(void) {
@@ -1290,7 +2159,7 @@ static void test_gemm_bad_input(void) {
   EXPECT_STATUS(SME2K_UNSUPPORTED,
                 sme2k_gemm(SME2K_VARIANT_QS8, am, packed, bytes, cm, NULL, ws, ws_bytes, NULL));
   EXPECT_STATUS(SME2K_UNSUPPORTED, sme2k_gemm_packed_lhs_size(SME2K_VARIANT_F32, m, k, &bytes));
-  EXPECT_STATUS(SME2K_UNSUPPORTED, sme2k_gemm_pack_lhs(SME2K_VARIANT_F16, am, c, sizeof c));
+  EXPECT_STATUS(SME2K_UNSUPPORTED, sme2k_gemm_pack_lhs(SME2K_VARIANT_F16, am, c, sizeof c, NULL));
   EXPECT_STATUS(SME2K_UNSUPPORTED, sme2k_gemm_packed_lhs(SME2K_VARIANT_QS8, packed, bytes, packed,
                                                          bytes, cm, NULL, ws, ws_bytes, NULL));
 
@@ -1325,6 +2194,12 @@ int main(void) {
   test_layouts();
   test_batchnorm();
   test_gemm_bad_input();
+  const size_t pool_threads[] = {2, 3, 4};
+  for (size_t p = 0; p < sizeof g_pools / sizeof g_pools[0]; ++p) {
+    pool_start(&g_pools[p], pool_threads[p]);
+  }
+  test_parallel();
+  for (size_t p = 0; p < sizeof g_pools / sizeof g_pools[0]; ++p) pool_stop(&g_pools[p]);
   if (g_failures > 0) {
     fprintf(stderr, "c_api_test: %d of %d checks FAILED\n", g_failures, g_checks);
     return 1;
