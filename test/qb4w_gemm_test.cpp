@@ -706,6 +706,22 @@ TEST(Qb4wGemm, TailsInMAndN) {
   }
 }
 
+// Few rows (the decode kernel, M <= 4) over more than two of its passes of four column
+// panels, into f32 and f16: every pass must leave ZA the same way (clang 22 once encoded the
+// end-of-pass reads to index ZA by whatever W8 held: right in the first pass only, for f16).
+TEST(Qb4wGemm, DecodeRowsOverSeveralPasses) {
+  const size_t s = qb4w_step();
+  for (size_t m = 1; m <= 4; ++m) {
+    Qb4wCase t;
+    t.m = m, t.n = 9 * s + 5, t.k = 96, t.block = 32, t.seed = 40 + m;
+    t.layout = RhsLayout::kNxK, t.storage = Int4Storage::kInt8;
+    check_qb4w<float, f16>(t);
+    check_qb4w<float, float>(t);
+    t.activation = Activation::kRelu, t.affine = true;
+    check_qb4w<f16, f16>(t);
+  }
+}
+
 // Every K and block of the brief, in both layouts and storages, f32 and bf16 scales.
 TEST(Qb4wGemm, DepthsAndBlocks) {
   const size_t s = qb4w_step();

@@ -47,6 +47,17 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svbool_t all_lanes(int8_t) SME2K_STREAMING
   return all;
 }
 
+/// A ZA array vector index as the multi-vector ZA instructions take it (za.s[Wv, offset,
+/// vgx4]), in a register the compiler cannot see through. clang 22 can select a constant index
+/// as an immediate where the Wv register belongs (-mllvm -verify-machineinstrs: "Expected a
+/// register operand"; the assembly reads "za.d[#0, 2, vgx4]"), and the encoding then reads
+/// W8, whatever it holds: the QD8QB4W decode kernel wrote wrong f16 outputs that way. Where
+/// an index is a constant, pass za_slice(0) + index (the offset stays an immediate).
+SME2K_ALWAYS_INLINE uint32_t za_slice(uint32_t index) SME2K_STREAMING_COMPATIBLE {
+  asm("" : "+r"(index));
+  return index;
+}
+
 /// 32-bit ZA tile kTile += a x b: f32 (VL x VL products), or f16 widening (pairs of k summed
 /// into each 32-bit lane). `all` = all_lanes() of the element type: 16-bit for f16 (a 32-bit
 /// predicate would silently drop the odd k of every pair).

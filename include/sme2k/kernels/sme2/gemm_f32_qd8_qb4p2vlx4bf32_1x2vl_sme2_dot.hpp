@@ -170,13 +170,13 @@ struct GemmF32Qd8Qb4p2vlx4bf32_1x2vlSme2Dot
         (void)0;
       }
       // s_row * sum + bias, one fused multiply-add per vector (once per pass), through the
-      // scratch. Not understood, worked around: with the eight result vectors kept in
-      // registers across the stages' branches, f16 results past the first pass were wrong at
-      // SVL 512; with this step as FMLA into ZA, results were wrong at SVL >= 1024 in one
-      // translation unit (the tests) and right in another (compiler or emulator: open).
+      // scratch. The group index is a register (arch/acle.hpp, za_slice): clang 22 encoded
+      // these two constant-index reads to index by W8, whatever it held (wrong f16 outputs
+      // after the first pass).
       const svcount_t all_words = svptrue_c32();
-      svst1(all_words, values, svread_za32_f32_vg1x4(kSumHi));
-      svst1(all_words, values + 4 * vl, svread_za32_f32_vg1x4(kSumLo));
+      const uint32_t base = sme2::za_slice(0);
+      svst1(all_words, values, svread_za32_f32_vg1x4(base + kSumHi));
+      svst1(all_words, values + 4 * vl, svread_za32_f32_vg1x4(base + kSumLo));
       const svbool_t all_lanes = svptrue_b32();
       for (size_t j = 0; j < np; ++j) {
         const auto* bias = static_cast<const float*>(head[j]);
