@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "sme2k/arch/acle.hpp"
 #include "sme2k/arch/attributes.hpp"
@@ -79,8 +80,9 @@ struct HalfStages {
 };
 
 // Column half kHalf of the block (stored [row][VL] at `half`): products into ZA groups
-// kHalf * VL/2 + g, then out as int8, four rows per vector.
-template <uint32_t kHalf, bool kClamp, bool kStaged>
+// kHalf * VL/2 + g, then out as int8, four rows per vector. kAffine / kTable: the int8 stages
+// (compile-time, so that no constant of one is set up, or copied, where only another runs).
+template <uint32_t kHalf, bool kClamp, bool kAffine, bool kTable>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
     size_t rows, size_t cols, const int32_t* half, svfloat32_t scale, svint32_t lo, svint32_t hi,
     svint32_t zp, const HalfStages& stages, int8_t* c, size_t ldc,
@@ -95,31 +97,34 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
   const svbool_t q0 = quarter(0, cols), q1 = quarter(1, cols), q2 = quarter(2, cols),
                  q3 = quarter(3, cols);
   // The affine's per-column constants, q1's range as floats, the final zero point and range.
-  svfloat32_t a_scale = svdup_f32(0.0f), a_shift = a_scale, lo_f = a_scale, hi_f = a_scale;
+  svfloat32_t a_scale = svundef_f32(), lo_f = svundef_f32(), hi_f = svundef_f32();
+  svfloat32x4_t shift4 = svundef4_f32();
   svint32_t out_lo = lo, out_hi = hi, out_zp = zp;
-  const bool affine = kStaged && stages.scale != nullptr;
-  if (affine) {
+  if constexpr (kAffine) {
     const svbool_t valid = svwhilelt_b32_u64(0, stages.cols);
     a_scale = svld1(valid, stages.scale);
-    a_shift = svld1(valid, stages.shift);
+    // The shift as the four-register tuple MOVA writes, built once per half: four
+    // registers, not one copied per quad (clang merges four loads of it and copies).
+    svfloat32_t shift0 = svld1(valid, stages.shift);
+    svfloat32_t shift1 = shift0, shift2 = shift0, shift3 = shift0;
+    asm("" : "+w"(shift1), "+w"(shift2), "+w"(shift3));
+    shift4 = svcreate4(shift0, shift1, shift2, shift3);
     out_zp = svdup_s32(stages.zero_point);
     out_lo = svdup_s32(stages.lo - stages.zero_point);
     out_hi = svdup_s32(stages.hi - stages.zero_point);
     lo_f = svcvt_f32_s32_x(svptrue_b32(), lo);
     hi_f = svcvt_f32_s32_x(svptrue_b32(), hi);
   }
-  // (the shift as the four-register tuple MOVA writes, built once: no copies per quad)
-  svfloat32_t shift1 = a_shift, shift2 = a_shift, shift3 = a_shift;
-  asm("" : "+w"(shift1), "+w"(shift2), "+w"(shift3));  // four registers, not one copied
-  const svfloat32x4_t shift4 = svcreate4(a_shift, shift1, shift2, shift3);
-  // (0x80 in a register: ADD of two vectors writes a new one, EOR #0x80 would need a copy)
-  svuint8_t flip = svdup_u8(0x80);
-  asm("" : "+w"(flip));
-  // The table's four vectors at SVL 512 and above (below, look_up() loads as it goes).
-  const bool table = kStaged && stages.table != nullptr;
+  // The table's four vectors at SVL 512 and above (below, look_up() loads as it goes), and
+  // 0x80 in a register (ADD of two vectors writes a new one, EOR #0x80 would need a copy).
   const size_t bytes = svcntb();
-  svint8x2_t low_half = svcreate2(svdup_s8(0), svdup_s8(0)), high_half = low_half;
-  if (table && bytes >= 64) {
+  svuint8_t flip = svundef_u8();
+  svint8x2_t low_half = svundef2_s8(), high_half = svundef2_s8();
+  if constexpr (kTable) {
+    flip = svdup_u8(0x80);
+    asm("" : "+w"(flip));
+  }
+  if (kTable && bytes >= 64) {
     const int8_t* t = stages.table;
     low_half = svcreate2(svld1(svwhilelt_b8_u64(0, 256), t),
                          svld1(svwhilelt_b8_u64(bytes, 256), t + bytes));
@@ -134,7 +139,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
     svstr_za(group + 3 * static_cast<uint32_t>(vl), products + 3 * vl);
     const svfloat32x4_t rounded = svrintn_f32_x4(svld1_x4(svptrue_c32(), products));
     svint32x4_t r;
-    if (affine) {
+    if constexpr (kAffine) {
       // q1 - zp1 = the rounded product clamped to [lo - zp1, hi - zp1], exact in f32 (the
       // same as converting, then clamping); za = shift + (q1 - zp1) * scale, fused; rounded
       // again.
@@ -146,7 +151,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
       if constexpr (kClamp) r = svclamp(r, lo, hi);
     }
     svint8_t out = svqcvt_s8_s32_x4(svadd_single_s32_x4(r, out_zp));
-    if (table) {
+    if constexpr (kTable) {
       // Index q + 128 (as a byte): the first 2 x bytes entries by TBL over two
       // vectors; at SVL 512 the upper 128 by q itself (an index >= 128 there picks 0).
       const svuint8_t q = svreinterpret_u8(out);
@@ -162,6 +167,40 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_half(
     if (left > 1) svst1(q1, c + ldc - vl, out);
     if (left > 2) svst1(q2, c + 2 * ldc - 2 * vl, out);
     if (left > 3) svst1(q3, c + 3 * ldc - 3 * vl, out);
+  }
+}
+
+// A block's two column halves as store_2vlx2vl_requant() lays them out.
+struct BlockHalves {
+  size_t rows, cols;
+  const int32_t *left, *right;  // [row][VL] int32 of each half
+  const int32_t* params;        // the panel's (bias, scale) words
+  HalfStages stages;            // the left half's
+  int8_t* out;
+  size_t ld;
+  float* products;
+};
+
+template <bool kClamp, bool kAffine, bool kTable>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void requant_halves(
+    const BlockHalves& b, svint32_t lo, svint32_t hi, svint32_t zp) SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  const svbool_t all = all_lanes(0.0f);
+  const size_t left_cols = b.cols < vl ? b.cols : vl;
+  requant_half<0, kClamp, kAffine, kTable>(b.rows, left_cols, b.left,
+                                           svreinterpret_f32(svget2(svld2_s32(all, b.params), 1)),
+                                           lo, hi, zp, b.stages, b.out, b.ld, b.products);
+  if (b.cols > vl) {
+    HalfStages right = b.stages;
+    right.cols = b.cols - vl;
+    if (right.scale != nullptr) {
+      right.scale += vl;
+      right.shift += vl;
+    }
+    requant_half<1, kClamp, kAffine, kTable>(
+        b.rows, b.cols - vl, b.right,
+        svreinterpret_f32(svget2(svld2_s32(all, b.params + 2 * vl), 1)), lo, hi, zp, right,
+        b.out + vl, b.ld, b.products);
   }
 }
 
@@ -205,25 +244,24 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_requant(
   int8_t* out = kTransposed ? block : c;
   const size_t ld = kTransposed ? 2 * vl : ldc;
   const size_t left_cols = cols < vl ? cols : vl;
-  detail::HalfStages half{stages.scale ? stages.scale + n0 : nullptr,
-                          stages.shift ? stages.shift + n0 : nullptr,
-                          left_cols,
-                          stages.zero_point,
-                          stages.range.min,
-                          stages.range.max,
-                          stages.table};
-  detail::requant_half<0, kClamp, kStaged>(rows, left_cols, left,
-                                           svreinterpret_f32(svget2(svld2_s32(all, words), 1)),
-                                           lo_v, hi_v, zp_v, half, out, ld, products);
-  if (cols > vl) {
-    half.cols = cols - vl;
-    if (half.scale != nullptr) {
-      half.scale += vl;
-      half.shift += vl;
+  const detail::HalfStages half{stages.scale ? stages.scale + n0 : nullptr,
+                                stages.shift ? stages.shift + n0 : nullptr,
+                                left_cols,
+                                stages.zero_point,
+                                stages.range.min,
+                                stages.range.max,
+                                stages.table};
+  const detail::BlockHalves blk{rows, cols, left, right, words, half, out, ld, products};
+  if constexpr (kStaged) {  // one copy per combination of stages: a branch per block
+    if (stages.affine()) {
+      stages.table != nullptr ? detail::requant_halves<kClamp, true, true>(blk, lo_v, hi_v, zp_v)
+                              : detail::requant_halves<kClamp, true, false>(blk, lo_v, hi_v, zp_v);
+    } else {
+      stages.table != nullptr ? detail::requant_halves<kClamp, false, true>(blk, lo_v, hi_v, zp_v)
+                              : detail::requant_halves<kClamp, false, false>(blk, lo_v, hi_v, zp_v);
     }
-    detail::requant_half<1, kClamp, kStaged>(
-        rows, cols - vl, right, svreinterpret_f32(svget2(svld2_s32(all, words + 2 * vl), 1)), lo_v,
-        hi_v, zp_v, half, out + vl, ld, products);
+  } else {
+    detail::requant_halves<kClamp, false, false>(blk, lo_v, hi_v, zp_v);
   }
   if constexpr (kTransposed) {
     const svbool_t row_bytes = svwhilelt_b8_u64(0, 2 * vl);
