@@ -1565,10 +1565,12 @@ static void test_parallel_gemm(void) {
                                   : variant == SME2K_VARIANT_QS8 ? SME2K_DTYPE_INT8
                                                                  : SME2K_DTYPE_F32;
       sme2k_dtype c_dtype = a_dtype;
-      if (variant == SME2K_VARIANT_F16 || variant == SME2K_VARIANT_QD8 ||
-          variant == SME2K_VARIANT_QD8_QB4W) {
+      /* At few rows the 4-bit variants write f16 (the QB4W decode kernel's f16 outputs after
+         its first pass are where clang 22 once miscompiled: arch/acle.hpp, za_slice), the
+         others f32. */
+      if (variant == SME2K_VARIANT_F16 || variant == SME2K_VARIANT_QD8) {
         c_dtype = s == 0 ? SME2K_DTYPE_F32 : SME2K_DTYPE_F16;
-      } else if (variant == SME2K_VARIANT_QD8_QC4W) {
+      } else if (variant == SME2K_VARIANT_QD8_QC4W || variant == SME2K_VARIANT_QD8_QB4W) {
         c_dtype = s == 0 ? SME2K_DTYPE_F16 : SME2K_DTYPE_F32;
       }
       void* a = random_data(a_dtype, m * lda);
