@@ -9,6 +9,9 @@
 // workspace). Every setup checks sampled elements of its result against the reference once
 // timing ends, and the program exits 1 if any check failed.
 //
+// BM_gemm_threads runs the op on a std::thread pool of T threads (the runtime's side of the
+// threading hook), with real time as its clock.
+//
 // Under QEMU, run with --benchmark_min_time=0: one iteration per benchmark (scripts/bench).
 #include <benchmark/benchmark.h>
 
@@ -23,6 +26,7 @@
 #include <vector>
 
 #include "bench_support.hpp"
+#include "harness/thread_pool.hpp"
 #include "reference/dynamic_quant.hpp"
 #include "reference/gemm.hpp"
 #include "sme2k/sme2k.hpp"
@@ -59,6 +63,7 @@ struct GemmOperands {
   std::vector<Rhs> b;
   std::vector<Out> c;
   std::vector<unsigned char> packed, workspace;
+  sme2k::ParallelFor parallel;  // the runtime's threads (default: serial)
 
   GemmOperands(size_t m_, size_t n_, size_t k_)
       : m(m_),
@@ -84,14 +89,15 @@ struct GemmOperands {
   }
   sme2k::Status allocate_workspace() {
     size_t bytes = 0;
-    SME2K_RETURN_IF_ERROR(sme2k::gemm_workspace_size<V>(m, n, k, &bytes));
+    SME2K_RETURN_IF_ERROR(
+        sme2k::gemm_workspace_size<V>(m, n, k, &bytes, sme2k::OutputOrder::kRowMajor, parallel));
     workspace.resize(bytes);
     return sme2k::Status();
   }
   sme2k::Status run() {
     return sme2k::gemm<V>(sme2k::dense_matrix<const Lhs>(a.data(), m, k), packed.data(),
                           packed.size(), sme2k::dense_matrix(c.data(), m, n), {}, workspace.data(),
-                          workspace.size());
+                          workspace.size(), parallel);
   }
   size_t operand_bytes() const {
     return a.size() * sizeof(Lhs) + c.size() * sizeof(Out) + packed.size();
@@ -154,14 +160,18 @@ void check_result(benchmark::State& state, sme2k::Path path, const sme2k::Status
   if (!wrong.empty()) fail(state, wrong);
 }
 
-/// The op: C = A x packed B + bias, weights packed and workspace allocated beforehand.
+/// The op: C = A x packed B + bias, weights packed and workspace allocated beforehand; on
+/// `threads` threads of a pool (the caller one of them) letting the op make as many tasks,
+/// or serially (0).
 template <class V>
-void bm_gemm(benchmark::State& state, sme2k::Path path) {
+void gemm_benchmark(benchmark::State& state, sme2k::Path path, size_t threads) {
   const std::string why = unavailable_reason(path);
   if (!why.empty()) return skip(state, why);
   const sme2k::testing::ScopedForcePath force(path);
   GemmOperands<V> g(static_cast<size_t>(state.range(0)), static_cast<size_t>(state.range(1)),
                     static_cast<size_t>(state.range(2)));
+  sme2k::test::ThreadPool pool(threads > 0 ? threads : 1);
+  if (threads > 0) g.parallel = pool.parallel_for(threads);
   sme2k::Status s = g.pack();
   if (s.ok()) s = g.allocate_workspace();
   if (!s.ok()) return fail(state, s.message());
@@ -179,6 +189,19 @@ void bm_gemm(benchmark::State& state, sme2k::Path path) {
       benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["bytes/s"] =
       benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class V>
+void bm_gemm(benchmark::State& state, sme2k::Path path) {
+  gemm_benchmark<V>(state, path, 0);
+}
+
+/// The same through a thread pool of T threads (argument 3): how the op scales where cores
+/// share an SME unit is for the device to say (docs/threading.md). Under QEMU the threads
+/// run on the host's cores, whose count says nothing about a device's SME units.
+template <class V>
+void bm_gemm_threads(benchmark::State& state, sme2k::Path path) {
+  gemm_benchmark<V>(state, path, static_cast<size_t>(state.range(3)));
 }
 
 /// Weights packing: B (K x N, row-major) and the bias into the path's packed format.
@@ -219,6 +242,14 @@ void register_benchmarks() {
       // its numbers there would describe a result nobody should use.
       if (std::is_same_v<V, sme2k::F16Acc16> && s.k >= 1024) continue;
       gemm->Args({s.m, s.n, s.k});
+    }
+
+    // Threads: a square layer (row panels split) and a decode step (weight panels split).
+    if (!std::is_same_v<V, sme2k::F16Acc16>) {
+      auto* threads = benchmark::RegisterBenchmark(("BM_gemm_threads" + suffix).c_str(),
+                                                   bm_gemm_threads<V>, path);
+      threads->ArgNames({"M", "N", "K", "T"})->Unit(benchmark::kMicrosecond)->UseRealTime();
+      for (int64_t t : {1, 2, 4}) threads->Args({512, 512, 512, t})->Args({1, 2048, 2048, t});
     }
 
     auto* pack =
