@@ -593,15 +593,8 @@ Status check_kernel_call(const LhsExtent& a, const void* packed_rhs, size_t pack
 template <class V, class Kernel, class Lhs, class Out>
 bool run_gemm(const GemmCall<Lhs, Out>& call, const TaskGrid& grid, size_t slice,
               const ParallelFor& parallel) {
-  const size_t vl = kernel_vl<Kernel>();
-  const size_t m = call.a.rows, n = output_columns(call.c, call.plan);
-  const size_t mr = Kernel::m_step(vl), nr = Kernel::RhsFormat::nr(vl);
-  return run_tasks(parallel, grid.count(), vl, [&](size_t t) {
-    const GemmCall<Lhs, Out> task =
-        grid.count() == 1 ? call
-                          : gemm_task<Kernel>(call, units_to_elements(grid.rows(t), mr, m),
-                                              units_to_elements(grid.cols(t), nr, n),
-                                              task_workspace(call.workspace, slice, t));
+  return run_tasks(parallel, grid.count(), kernel_vl<Kernel>(), [&](size_t t) {
+    const GemmCall<Lhs, Out> task = gemm_task<Kernel>(call, call.a.cols, grid, t, slice);
     if constexpr (Kernel::kPath == Path::kPortable) {
       run_gemm_portable<Kernel>(task);
     } else {

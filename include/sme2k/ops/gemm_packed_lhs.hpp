@@ -204,14 +204,9 @@ Status gemm(PackedLhs a, const void* packed_rhs, size_t packed_rhs_bytes, Matrix
         c,
         plan_epilogue(epilogue, checked.header.variant_param),
         aligned};
-    const size_t mr = Kernel::m_step(vl), nr = Kernel::RhsFormat::nr(vl);
     const bool ok = detail::run_tasks(parallel, grid.count(), vl, [&](size_t t) {
       const detail::PackedLhsCall<Out> task =
-          grid.count() == 1
-              ? call
-              : detail::gemm_task<Kernel>(call, detail::units_to_elements(grid.rows(t), mr, lhs.m),
-                                          detail::units_to_elements(grid.cols(t), nr, checked.n),
-                                          detail::task_workspace(aligned, slice, t));
+          detail::gemm_task<Kernel>(call, lhs.k, grid, t, slice);
       if constexpr (Kernel::kPath == Path::kPortable) {
         detail::run_gemm_packed_lhs_portable<Kernel>(task);
       } else {

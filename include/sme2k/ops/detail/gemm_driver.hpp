@@ -4,9 +4,10 @@
 // and everything it calls (packers, kernels, epilogue) is inlined streaming code.
 //
 // Loop order: for each 2VL-row panel of A, pack it (through ZA) into the workspace, then run
-// the kernel across all of N. A task of a parallel call (ops/detail/tasks.hpp) runs the same
-// loops on its block of C: gemm_task() rebases the call on the block's first row and column. The panel (2VL x K) stays in L1 while N / 2VL blocks reuse it;
-// the packed weights stream through once per panel. Few rows (the small-M kernel) read A
+// the kernel across all of N. The panel (2VL x K) stays in L1 while N / 2VL blocks reuse it;
+// the packed weights stream through once per panel. A task of a parallel call
+// (ops/detail/tasks.hpp) runs the same loops on its block of C: gemm_task() rebases the call
+// on the block's first row and column. Few rows (the small-M kernel) read A
 // where it lies. Activations packed before the call (gemm_pack_lhs: QD8's quantized rows,
 // shared by several GEMMs on the same input) go through the same panel loop. A batched call
 // packs its B at run time into the workspace first, once per batch (or once, when B is
@@ -136,33 +137,41 @@ const void* rhs_from_column(const void* payload, size_t n0, size_t k, size_t vl)
          n0 / RhsFormat::nr(vl) * RhsFormat::panel_bytes(k, vl);
 }
 
-/// The part of a call a task computes, with its own workspace: rows of A and C, columns of
-/// the weights and C (from a panel boundary), rebased on the block's first row and column.
-template <class Kernel, class Lhs, class Out>
-GemmCall<Lhs, Out> gemm_task(const GemmCall<Lhs, Out>& call, Range rows, Range cols,
-                             void* workspace) {
-  GemmCall<Lhs, Out> t = call;
-  t.a = {call.a.data + rows.begin * call.a.ld, rows.size(), call.a.cols, call.a.ld};
-  t.rhs_payload = rhs_from_column<typename Kernel::RhsFormat>(call.rhs_payload, cols.begin,
-                                                              call.a.cols, kernel_vl<Kernel>());
-  t.c = output_block(call.c, call.plan.transposed, rows, cols);
-  t.plan = plan_from_column(call.plan, cols.begin);
-  t.workspace = workspace;
-  return t;
+/// Rows and rebased A of a call: the activations as given, or packed before the call.
+template <class Lhs, class Out>
+size_t call_rows(const GemmCall<Lhs, Out>& call) {
+  return call.a.rows;
+}
+template <class Lhs, class Out>
+void rebase_rows(GemmCall<Lhs, Out>* t, Range rows) {
+  t->a = {t->a.data + rows.begin * t->a.ld, rows.size(), t->a.cols, t->a.ld};
+}
+template <class Out>
+size_t call_rows(const PackedLhsCall<Out>& call) {
+  return call.m;
+}
+template <class Out>
+void rebase_rows(PackedLhsCall<Out>* t, Range rows) {
+  t->m = rows.size();
+  t->row0 += rows.begin;
 }
 
-/// The same for activations packed before the call.
-template <class Kernel, class Out>
-PackedLhsCall<Out> gemm_task(const PackedLhsCall<Out>& call, Range rows, Range cols,
-                             void* workspace) {
-  PackedLhsCall<Out> t = call;
-  t.m = rows.size();
-  t.row0 = call.row0 + rows.begin;
-  t.rhs_payload = rhs_from_column<typename Kernel::RhsFormat>(call.rhs_payload, cols.begin, call.k,
-                                                              kernel_vl<Kernel>());
+/// The part of `call` that task `task` of `grid` computes, with its own workspace slice:
+/// rows of A and C (2VL-row panels), columns of the weights and C (weight panels), rebased
+/// on the block's first row and column. One task: the call itself.
+template <class Kernel, class Call>
+Call gemm_task(const Call& call, size_t k, const TaskGrid& grid, size_t task, size_t slice) {
+  if (grid.count() == 1) return call;
+  const size_t vl = kernel_vl<Kernel>();
+  const Range rows = units_to_elements(grid.rows(task), Kernel::m_step(vl), call_rows(call));
+  const Range cols = units_to_elements(grid.cols(task), Kernel::RhsFormat::nr(vl),
+                                       output_columns(call.c, call.plan));
+  Call t = call;
+  rebase_rows(&t, rows);
+  t.rhs_payload = rhs_from_column<typename Kernel::RhsFormat>(call.rhs_payload, cols.begin, k, vl);
   t.c = output_block(call.c, call.plan.transposed, rows, cols);
   t.plan = plan_from_column(call.plan, cols.begin);
-  t.workspace = workspace;
+  t.workspace = task_workspace(call.workspace, slice, task);
   return t;
 }
 
