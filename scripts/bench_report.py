@@ -139,7 +139,7 @@ def write_chart(rows, path):
         ax.set_title("%s, SVL 512: one op call (per-call packing / quantization included)"
                      % title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     axes[1].set_xticks(list(x))
     axes[1].set_xticklabels(labels, rotation=35, ha="right", fontsize=8)
     fig.suptitle("sme2k vs KleidiAI: modeled efficiency (tools/insn-mix; M = 1 rows are "
