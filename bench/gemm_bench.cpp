@@ -480,6 +480,10 @@ void register_llm_benchmarks() {
 
 }  // namespace
 
+#ifdef SME2K_BENCH_KLEIDIAI
+void register_kleidiai_benchmarks();  // kleidiai_bench.cpp
+#endif
+
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
@@ -488,6 +492,9 @@ int main(int argc, char** argv) {
   register_benchmarks<sme2k::F16Acc16>();
   register_batch_benchmarks();
   register_llm_benchmarks();
+#ifdef SME2K_BENCH_KLEIDIAI
+  register_kleidiai_benchmarks();
+#endif
   benchmark::AddCustomContext("sme2k_cpu_features",
                               sme2k::cpu_features_string(sme2k::cpu_features()));
   benchmark::AddCustomContext("sme2k_svl_bits",
