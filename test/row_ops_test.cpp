@@ -1,14 +1,6 @@
 // The LLM row ops (ops/rms_norm.hpp, ops/layer_norm.hpp, ops/rope.hpp) against the f64
-// reference (test/reference/row_ops.hpp), f32 and f16 rows, with these bounds (u = 2^-24):
-//  - rms_norm:   |y - ref| <= ((cols / 4 + 8) / 2 + 8) u |ref|: the f32 sum of squares runs
-//                cols / 4 terms per lane at worst (VL 4, SVL 128; portable: cols / 8), r
-//                takes half its relative error plus the square root and the division, y two
-//                products.
-//  - layer_norm: |y - ref| <= [|x - mean| ((cols / 4 + 8) / 2 + 8) + (cols / 4 + 8) mean|x|
-//                + 4 (|mean| + |x|)] u r |w| + 2 u |b|: the mean's error times r, and the SME2
-//                kernel's rounded -mean r (an error relative to |mean| r, not to y).
-//  - rope:       |y - ref| <= 3 u (|a cos| + |b sin|) per output (two products and a sum).
-//  - f16 rows:   the above plus the output's rounding, 2^-11 |ref| + 2^-25.
+// reference (test/reference/row_ops.hpp), f32 and f16 rows, within the error bounds stated
+// and derived there (rms_norm_bound, layer_norm_bound, rope_bound, f16_rounding).
 // Shapes: rows of 1, VL - 1, VL, VL + 1, 2VL + 1, 4VL + 3 elements at the run's VL (and odd
 // ones), row counts around the kernels' blocks of 4, 8 and 16 rows, strided rows whose gaps
 // must keep their sentinel, in place; RoPE on [B, S, H, D] and [B, H, S, D] with a capacity
@@ -35,7 +27,6 @@ namespace sme2k {
 namespace test {
 namespace {
 
-constexpr double kU = 1.0 / 16777216.0;  // 2^-24
 constexpr uint16_t kSentinel16 = 0x7e5a;  // a NaN: any arithmetic on a gap would show
 
 #define EXPECT_STATUS(want_code, expr)                                             \
@@ -91,7 +82,7 @@ T sentinel() {
 }
 template <class T>
 double out_rounding(double ref) {
-  return std::is_same_v<T, f16> ? std::fabs(ref) / 2048.0 + 1.0 / 33554432.0 : 0.0;
+  return std::is_same_v<T, f16> ? reference::f16_rounding(ref) : 0.0;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -158,18 +149,11 @@ void check_norm(const NormCase& c, bool rms, const ParallelFor& parallel = {},
     double mean = 0.0, inv = 0.0, mean_abs = 0.0;
     reference::layer_norm_stats(xr, c.eps, &mean, &inv);
     for (double v : xr) mean_abs += std::fabs(v) / static_cast<double>(c.cols);
-    const double terms = static_cast<double>(c.cols) / 4.0 + 8.0;
     for (size_t i = 0; i < c.cols; ++i) {
       const double wi = c.weight ? std::fabs(wr[i]) : 1.0;
-      double bound = 0.0;
-      if (rms) {
-        bound = (terms / 2.0 + 8.0) * kU * std::fabs(ref[i]);
-      } else {
-        bound = (std::fabs(xr[i] - mean) * (terms / 2.0 + 8.0) + terms * mean_abs +
-                 4.0 * (std::fabs(mean) + std::fabs(xr[i]))) *
-                    kU * inv * wi +
-                (c.bias ? 2.0 * kU * std::fabs(br[i]) : 0.0);
-      }
+      double bound = rms ? reference::rms_norm_bound(ref[i], c.cols)
+                         : reference::layer_norm_bound(xr[i], mean, mean_abs, inv, wi,
+                                                       c.bias ? std::fabs(br[i]) : 0.0, c.cols);
       bound += out_rounding<T>(ref[i]);
       const double got = to_f32(y[r * ldy + i]);
       if (!(std::fabs(got - ref[i]) <= bound) && failures++ < 8) {
@@ -421,9 +405,8 @@ void check_rope(const RopeCase& c, const ParallelFor& parallel = {}, Path want =
           }
           const size_t k = il ? i / 2 : i % half;
           const size_t ia = il ? 2 * k : k, ib = il ? 2 * k + 1 : k + half;
-          const double bound = 3.0 * kU * (std::fabs(xr[ia] * cd[k]) + std::fabs(xr[ib] * sd[k])) +
-                               3.0 * kU * (std::fabs(xr[ia] * sd[k]) + std::fabs(xr[ib] * cd[k])) +
-                               out_rounding<T>(ref[i]);
+          const double bound =
+              reference::rope_bound(xr[ia], xr[ib], cd[k], sd[k]) + out_rounding<T>(ref[i]);
           const double got = to_f32(x[o + i]);
           if (!(std::fabs(got - ref[i]) <= bound) && failures++ < 8) {
             ADD_FAILURE() << "(b " << b << ", s " << s << ", h " << h << ", " << i << "): got "

@@ -58,5 +58,39 @@ inline std::vector<double> rope_row(const std::vector<double>& x, const double* 
   return y;
 }
 
+// The error bounds the ops are held to against these references (u = 2^-24), f32 arithmetic:
+//  - rms_norm: the f32 sum of squares runs at most cols / 4 terms per lane (VL 4 at SVL 128;
+//    the portable kernel cols / 8) before a tree, r takes half its relative error plus the
+//    square root and the division, y two products.
+//  - layer_norm: the same for the centred sum, plus the mean's error times r, plus the SME2
+//    kernel's rounded -mean r (relative to |mean| r, not to y), plus the bias's addition.
+//  - rope: two products and a sum per output, relative to the products' magnitudes.
+//  - f16 outputs add their rounding: half an ulp, 2^-11 |ref| + 2^-25 (subnormals).
+constexpr double kRowOpU = 1.0 / 16777216.0;
+
+inline double row_sum_terms(size_t cols) { return static_cast<double>(cols) / 4.0 + 8.0; }
+
+inline double rms_norm_bound(double ref, size_t cols) {
+  return (row_sum_terms(cols) / 2.0 + 8.0) * kRowOpU * std::fabs(ref);
+}
+
+/// x: the input element, mean / mean_abs / r: the row's mean, mean of |x| and 1 / std.
+inline double layer_norm_bound(double x, double mean, double mean_abs, double r, double w_abs,
+                               double b_abs, size_t cols) {
+  const double terms = row_sum_terms(cols);
+  return (std::fabs(x - mean) * (terms / 2.0 + 8.0) + terms * mean_abs +
+          4.0 * (std::fabs(mean) + std::fabs(x))) *
+             kRowOpU * r * w_abs +
+         2.0 * kRowOpU * b_abs;
+}
+
+/// a, b: the pair's inputs, c, s: its cos and sin (either output of the pair).
+inline double rope_bound(double a, double b, double c, double s) {
+  return 3.0 * kRowOpU *
+         (std::fabs(a * c) + std::fabs(b * s) + std::fabs(a * s) + std::fabs(b * c));
+}
+
+inline double f16_rounding(double ref) { return std::fabs(ref) / 2048.0 + 1.0 / 33554432.0; }
+
 }  // namespace reference
 }  // namespace sme2k
