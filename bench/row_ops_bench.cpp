@@ -38,7 +38,8 @@ void bm_norm(benchmark::State& state, sme2k::Path path, bool rms) {
   const std::vector<float> xf = random_values(rows * cols, 1), w = random_values(cols, 2),
                            b = random_values(cols, 3);
   std::vector<T> x(rows * cols), y(rows * cols);
-  for (size_t i = 0; i < x.size(); ++i) x[i] = sme2k::convert_to<T>(xf[i] * 4.0f + (rms ? 0.0f : 1.0f));
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = sme2k::convert_to<T>(xf[i] * 4.0f + (rms ? 0.0f : 1.0f));
   const sme2k::MatrixView<const T> xv{x.data(), rows, cols, cols};
   const sme2k::MatrixView<T> yv{y.data(), rows, cols, cols};
   sme2k::Status s;
@@ -106,7 +107,8 @@ void bm_rope(benchmark::State& state, sme2k::Path path, sme2k::RopePairing pairi
   const std::vector<double> ref = sme2k::reference::rope_row(xr, cd.data(), sd.data(), half, il);
   for (size_t i = 0; i < dim; ++i) {
     const size_t k = il ? i / 2 : i % half, ia = il ? 2 * k : k, ib = il ? 2 * k + 1 : k + half;
-    const double bound = sme2k::reference::rope_bound(xr[ia], xr[ib], cd[k], sd[k]) + rounding<T>(ref[i]);
+    const double bound =
+        sme2k::reference::rope_bound(xr[ia], xr[ib], cd[k], sd[k]) + rounding<T>(ref[i]);
     if (!(std::fabs(sme2k::to_f32(x[o + i]) - ref[i]) <= bound)) {
       return fail(state, "the last position's first head is outside the reference's bound");
     }
@@ -131,10 +133,11 @@ void register_type() {
       b->ArgNames({"rows", "cols"})->Unit(benchmark::kMicrosecond);
       b->Args({1, 4096})->Args({256, 2048})->Args({256, 4096});
     }
-    for (sme2k::RopePairing p : {sme2k::RopePairing::kHalfSplit, sme2k::RopePairing::kInterleaved}) {
+    for (sme2k::RopePairing p :
+         {sme2k::RopePairing::kHalfSplit, sme2k::RopePairing::kInterleaved}) {
       const char* pairing = p == sme2k::RopePairing::kHalfSplit ? "half-split" : "interleaved";
-      const std::string name = std::string("BM_rope/") + dtype_name<T>() + "/" + pairing + "/" +
-                               sme2k::path_name(path);
+      const std::string name =
+          std::string("BM_rope/") + dtype_name<T>() + "/" + pairing + "/" + sme2k::path_name(path);
       auto* b = benchmark::RegisterBenchmark(name.c_str(), bm_rope<T>, path, p);
       b->ArgNames({"seq", "heads", "dim"})->Unit(benchmark::kMicrosecond);
       b->Args({1, 32, 128})->Args({256, 32, 64})->Args({256, 8, 128});

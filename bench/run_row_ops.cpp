@@ -77,8 +77,8 @@ bool parse(int argc, char** argv, RowOptions* o) {
     } else if (is("--rotary-dim")) {
       ok = parse_count(v, &o->rotary_dim);
     } else if (is("--pairing")) {
-      ok = v != nullptr &&
-           (std::strcmp(v, "interleaved") == 0 || std::strcmp(v, "half-split") == 0);
+      ok =
+          v != nullptr && (std::strcmp(v, "interleaved") == 0 || std::strcmp(v, "half-split") == 0);
       o->interleaved = ok && std::strcmp(v, "interleaved") == 0;
     } else if (is("--layout")) {
       ok = v != nullptr && (std::strcmp(v, "bshd") == 0 || std::strcmp(v, "bhsd") == 0);
@@ -173,37 +173,40 @@ int run_norm(const RowOptions& o, bool rms) {
     for (size_t i = 0; i < o.cols; ++i, ++checked) {
       const double wa = wr.empty() ? 1.0 : std::fabs(wr[i]);
       const double ba = br.empty() ? 0.0 : std::fabs(br[i]);
-      const double bound = (rms ? sme2k::reference::rms_norm_bound(ref[i], o.cols)
-                                : sme2k::reference::layer_norm_bound(xr[i], mean, mean_abs, inv,
-                                                                     wa, ba, o.cols)) +
-                           out_rounding<T>(ref[i]);
+      const double bound =
+          (rms ? sme2k::reference::rms_norm_bound(ref[i], o.cols)
+               : sme2k::reference::layer_norm_bound(xr[i], mean, mean_abs, inv, wa, ba, o.cols)) +
+          out_rounding<T>(ref[i]);
       const double err = std::fabs(sme2k::to_f32(out[r * ld + i]) - ref[i]);
       if (!(err <= bound)) ++wrong;
       if (bound > 0.0 && err / bound > worst) worst = err / bound;
     }
   }
-  std::printf("%s %s: rows %zu cols %zu ld %zu weight %s%s eps %g, path %s: %s (%zu checked, "
-              "worst error %.2f of the bound)\n",
-              name, std::is_same_v<T, float> ? "f32" : "f16", o.rows, o.cols, ld,
-              wp != nullptr ? "yes" : "no", rms ? "" : (bp != nullptr ? " bias yes" : " bias no"),
-              static_cast<double>(o.eps), sme2k::path_name(sme2k::last_used_path()),
-              wrong == 0 ? "ok" : "WRONG", checked, worst);
+  std::printf(
+      "%s %s: rows %zu cols %zu ld %zu weight %s%s eps %g, path %s: %s (%zu checked, "
+      "worst error %.2f of the bound)\n",
+      name, std::is_same_v<T, float> ? "f32" : "f16", o.rows, o.cols, ld,
+      wp != nullptr ? "yes" : "no", rms ? "" : (bp != nullptr ? " bias yes" : " bias no"),
+      static_cast<double>(o.eps), sme2k::path_name(sme2k::last_used_path()),
+      wrong == 0 ? "ok" : "WRONG", checked, worst);
   return wrong == 0 ? kExitOk : kExitFailure;
 }
 
 template <class T>
 int run_rope(const RowOptions& o) {
   const size_t rotary = o.rotary_dim != 0 ? o.rotary_dim : o.dim, half = rotary / 2;
-  sme2k::RopeTensor<T> t = o.bhsd ? sme2k::rope_tensor_bhsd<T>(nullptr, o.batch, o.heads, o.seq, o.dim)
-                                  : sme2k::rope_tensor_bshd<T>(nullptr, o.batch, o.seq, o.heads, o.dim);
+  sme2k::RopeTensor<T> t =
+      o.bhsd ? sme2k::rope_tensor_bhsd<T>(nullptr, o.batch, o.heads, o.seq, o.dim)
+             : sme2k::rope_tensor_bshd<T>(nullptr, o.batch, o.seq, o.heads, o.dim);
   const size_t count = o.batch * o.seq * o.heads * o.dim, positions = o.seq + 16;
   std::vector<T> x(count);
   for (size_t i = 0; i < count; ++i) x[i] = sme2k::convert_to<T>(static_cast<float>(hashed(i, 4)));
   std::vector<float> cs(positions * half), sn(positions * half);
   for (size_t p = 0; p < positions; ++p) {
     for (size_t i = 0; i < half; ++i) {
-      const double angle = static_cast<double>(p) *
-                           std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(rotary));
+      const double angle =
+          static_cast<double>(p) *
+          std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(rotary));
       cs[p * half + i] = static_cast<float>(std::cos(angle));
       sn[p * half + i] = static_cast<float>(std::sin(angle));
     }
@@ -215,8 +218,8 @@ int run_rope(const RowOptions& o) {
   const sme2k::RopePairing pairing =
       o.interleaved ? sme2k::RopePairing::kInterleaved : sme2k::RopePairing::kHalfSplit;
   sme2k_roi_begin();
-  const sme2k::Status s = sme2k::rope<T>(t, sme2k::RopeTables{cs.data(), sn.data(), positions, rotary},
-                                         pairing, pos.data(), 0);
+  const sme2k::Status s = sme2k::rope<T>(
+      t, sme2k::RopeTables{cs.data(), sn.data(), positions, rotary}, pairing, pos.data(), 0);
   sme2k_roi_end();
   if (!s.ok()) {
     std::fprintf(stderr, "sme2k-run rope: %s\n", s.message());
@@ -238,7 +241,8 @@ int run_rope(const RowOptions& o) {
         if (i < rotary) {
           const size_t k = o.interleaved ? i / 2 : i % half;
           const size_t ia = o.interleaved ? 2 * k : k, ib = o.interleaved ? 2 * k + 1 : k + half;
-          bound = sme2k::reference::rope_bound(xr[ia], xr[ib], cd[k], sd[k]) + out_rounding<T>(ref[i]);
+          bound =
+              sme2k::reference::rope_bound(xr[ia], xr[ib], cd[k], sd[k]) + out_rounding<T>(ref[i]);
         }
         if (!(std::fabs(sme2k::to_f32(x[base + i]) - ref[i]) <= bound)) ++wrong;
       }

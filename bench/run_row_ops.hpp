@@ -16,10 +16,10 @@ void rope_usage(std::FILE* out);
 }  // namespace sme2k_run
 
 // Entries of sme2k_run.cpp's verb table: {name, summary, run, usage}.
-#define SME2K_RUN_ROW_OP_VERBS                                                                  \
-  {"rms-norm", "RMSNorm over rows (f32/f16)", sme2k_run::rms_norm_verb,                         \
-   sme2k_run::rms_norm_usage},                                                                  \
-      {"layer-norm", "LayerNorm over rows (f32/f16)", sme2k_run::layer_norm_verb,               \
-       sme2k_run::layer_norm_usage},                                                            \
+#define SME2K_RUN_ROW_OP_VERBS                                                             \
+  {"rms-norm", "RMSNorm over rows (f32/f16)", sme2k_run::rms_norm_verb,                    \
+   sme2k_run::rms_norm_usage},                                                             \
+      {"layer-norm", "LayerNorm over rows (f32/f16)", sme2k_run::layer_norm_verb,          \
+       sme2k_run::layer_norm_usage},                                                       \
       {"rope", "rotary embedding in place on [B,S,H,D] / [B,H,S,D]", sme2k_run::rope_verb, \
        sme2k_run::rope_usage},

@@ -2158,8 +2158,7 @@ constexpr Verb kVerbs[] = {
      chain_verb, chain_usage},
     {"transpose", "NCHW <-> NHWC layout conversion (convert_layout)", transpose_verb,
      transpose_usage},
-    SME2K_RUN_ROW_OP_VERBS
-};
+    SME2K_RUN_ROW_OP_VERBS};
 
 void usage(std::FILE* out) {
   std::fprintf(out,

@@ -487,9 +487,8 @@ SME2K_C_API sme2k_status sme2k_batchnorm_int8_affine(size_t channels,
 /** RMSNorm per row: y = x / sqrt(mean(x^2) + eps) * weight, f32 arithmetic. x and y: the same
  *  dtype (F32 or F16) and shape, any ld; y may be x (same ld: in place), no other overlap.
  *  weight: x.cols floats or NULL (1). eps: finite, >= 0. */
-SME2K_C_API sme2k_status sme2k_rms_norm(sme2k_matrix x, sme2k_mutable_matrix y,
-                                        const float* weight, float eps,
-                                        const sme2k_parallel_for* parallel);
+SME2K_C_API sme2k_status sme2k_rms_norm(sme2k_matrix x, sme2k_mutable_matrix y, const float* weight,
+                                        float eps, const sme2k_parallel_for* parallel);
 
 /** LayerNorm per row: y = (x - mean) / sqrt(var + eps) * weight + bias (biased variance), as
  *  sme2k_rms_norm otherwise; weight and bias: x.cols floats each or NULL (1 and 0). */

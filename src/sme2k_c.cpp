@@ -931,8 +931,8 @@ Status visit_row_dtype(sme2k_dtype dtype, const char* op, const char* what, Fn&&
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, f16>) {
       return fn(tag);
     } else {
-      return Status::error(StatusCode::kUnsupported, "%s: %s must be F32 or F16, not %s", op,
-                           what, dtype_name(dtype));
+      return Status::error(StatusCode::kUnsupported, "%s: %s must be F32 or F16, not %s", op, what,
+                           dtype_name(dtype));
     }
   });
 }
@@ -975,9 +975,9 @@ extern "C" sme2k_status sme2k_rope(const sme2k_rope_tensor* x, const float* cos,
     const ParallelFor pf = to_parallel_for(parallel);
     return visit_row_dtype(x->dtype, op, "the tensor", [&](auto tag) -> Status {
       using T = typename decltype(tag)::type;
-      const RopeTensor<T> t{static_cast<T*>(x->data), x->batch,        x->seq,
-                            x->heads,                 x->head_dim,     x->batch_stride,
-                            x->seq_stride,            x->head_stride};
+      const RopeTensor<T> t{
+          static_cast<T*>(x->data), x->batch,      x->seq,        x->heads, x->head_dim,
+          x->batch_stride,          x->seq_stride, x->head_stride};
       return rope<T>(t, RopeTables{cos, sin, table_positions, rotary_dim}, p, positions,
                      first_position, pf);
     });

@@ -194,10 +194,9 @@ static void test_values(void) {
       if (lengths[l] == 0) continue;
       check_norm(1, dtypes[d], 17, lengths[l], 0, 0, 1);
       check_norm(0, dtypes[d], 9, lengths[l], 3, 0, 1);
-      check_rope(dtypes[d], 0, SME2K_ROPE_HALF_SPLIT, 2, 3, 5, 2 * lengths[l] + 2,
-                 2 * lengths[l], 1);
-      check_rope(dtypes[d], 1, SME2K_ROPE_INTERLEAVED, 1, 4, 6, 2 * lengths[l], 2 * lengths[l],
-                 0);
+      check_rope(dtypes[d], 0, SME2K_ROPE_HALF_SPLIT, 2, 3, 5, 2 * lengths[l] + 2, 2 * lengths[l],
+                 1);
+      check_rope(dtypes[d], 1, SME2K_ROPE_INTERLEAVED, 1, 4, 6, 2 * lengths[l], 2 * lengths[l], 0);
     }
     check_norm(1, dtypes[d], 5, 2 * vl + 1, 4, 1, 0);
     check_norm(0, dtypes[d], 5, 2 * vl + 1, 4, 1, 0);

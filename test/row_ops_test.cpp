@@ -8,6 +8,8 @@
 // around the group of 4, position arrays and a first position. Operands sit against guard
 // pages; every call runs under the ABI check; a split into tasks gives the same bits; bad
 // input returns its exact code and writes nothing.
+#include "reference/row_ops.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,7 +22,6 @@
 #include "harness/abi_check.hpp"
 #include "harness/expectations.hpp"
 #include "harness/guarded_buffer.hpp"
-#include "reference/row_ops.hpp"
 #include "sme2k/sme2k.hpp"
 
 namespace sme2k {
@@ -29,12 +30,12 @@ namespace {
 
 constexpr uint16_t kSentinel16 = 0x7e5a;  // a NaN: any arithmetic on a gap would show
 
-#define EXPECT_STATUS(want_code, expr)                                             \
-  do {                                                                             \
-    const ::sme2k::Status s_ = (expr);                                             \
-    EXPECT_EQ(static_cast<int>(s_.code()), static_cast<int>(want_code))            \
-        << #expr << " -> " << status_code_name(s_.code()) << ": " << s_.message(); \
-    if (!s_.ok()) EXPECT_GT(std::strlen(s_.message()), 10u) << "message too terse";  \
+#define EXPECT_STATUS(want_code, expr)                                              \
+  do {                                                                              \
+    const ::sme2k::Status s_ = (expr);                                              \
+    EXPECT_EQ(static_cast<int>(s_.code()), static_cast<int>(want_code))             \
+        << #expr << " -> " << status_code_name(s_.code()) << ": " << s_.message();  \
+    if (!s_.ok()) EXPECT_GT(std::strlen(s_.message()), 10u) << "message too terse"; \
   } while (0)
 
 Path default_path() { return expected_path().value_or(select_path()); }
@@ -120,7 +121,8 @@ void check_norm(const NormCase& c, bool rms, const ParallelFor& parallel = {},
   Rng rng(c.seed);
   x.fill(sentinel<T>());
   for (size_t r = 0; r < c.rows; ++r) {
-    for (size_t i = 0; i < c.cols; ++i) x[r * ldx + i] = from_double<T>(c.offset + rng.uniform(-2, 2));
+    for (size_t i = 0; i < c.cols; ++i)
+      x[r * ldx + i] = from_double<T>(c.offset + rng.uniform(-2, 2));
   }
   for (size_t i = 0; i < c.cols; ++i) {
     w[i] = static_cast<float>(rng.uniform(-1.5, 1.5));
@@ -144,8 +146,8 @@ void check_norm(const NormCase& c, bool rms, const ParallelFor& parallel = {},
     for (size_t i = 0; i < c.cols; ++i) xr[i] = to_f32(x0[r * ldx + i]);
     if (c.weight) wr.assign(w.begin(), w.end());
     if (c.bias) br.assign(b.begin(), b.end());
-    const std::vector<double> ref = rms ? reference::rms_norm_row(xr, wr, c.eps)
-                                        : reference::layer_norm_row(xr, wr, br, c.eps);
+    const std::vector<double> ref =
+        rms ? reference::rms_norm_row(xr, wr, c.eps) : reference::layer_norm_row(xr, wr, br, c.eps);
     double mean = 0.0, inv = 0.0, mean_abs = 0.0;
     reference::layer_norm_stats(xr, c.eps, &mean, &inv);
     for (double v : xr) mean_abs += std::fabs(v) / static_cast<double>(c.cols);
@@ -304,13 +306,13 @@ TEST(RowNormBadInput, RefusedWithAStatus) {
     EXPECT_STATUS(StatusCode::kInvalidArgument, run(xv, yv, nullptr, nan));
     EXPECT_STATUS(StatusCode::kInvalidArgument, run(xv, yv, nullptr, inf));
     EXPECT_STATUS(StatusCode::kInvalidArgument, run(xv, yv, nullptr, -1e-5f));
-    EXPECT_STATUS(StatusCode::kSizeOverflow,
-                  run({x.data(), std::numeric_limits<size_t>::max() / 2, cols, cols}, yv, nullptr,
-                      1e-5f));
+    EXPECT_STATUS(
+        StatusCode::kSizeOverflow,
+        run({x.data(), std::numeric_limits<size_t>::max() / 2, cols, cols}, yv, nullptr, 1e-5f));
     // y overlapping x other than exactly in place; the weight inside y.
-    EXPECT_STATUS(StatusCode::kInvalidArgument,
-                  run(xv, {const_cast<float*>(x.data()) + 1, rows - 1, cols, cols}, nullptr,
-                      1e-5f));
+    EXPECT_STATUS(
+        StatusCode::kInvalidArgument,
+        run(xv, {const_cast<float*>(x.data()) + 1, rows - 1, cols, cols}, nullptr, 1e-5f));
     EXPECT_STATUS(StatusCode::kInvalidArgument, run(xv, yv, y.data() + 2, 1e-5f));
     for (float v : y) ASSERT_EQ(v, -7.0f) << "a refused call wrote y";
   }
@@ -367,7 +369,9 @@ void check_rope(const RopeCase& c, const ParallelFor& parallel = {}, Path want =
   GuardedArray<float> cs(table_rows * half), sn(table_rows * half);
   for (size_t p = 0; p < table_rows; ++p) {
     for (size_t i = 0; i < half; ++i) {
-      const double angle = static_cast<double>(p) * std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(c.rotary_dim));
+      const double angle =
+          static_cast<double>(p) *
+          std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(c.rotary_dim));
       cs[p * half + i] = static_cast<float>(std::cos(angle));
       sn[p * half + i] = static_cast<float>(std::sin(angle));
     }
@@ -378,9 +382,9 @@ void check_rope(const RopeCase& c, const ParallelFor& parallel = {}, Path want =
   }
   const std::vector<T> x0 = x.to_vector();
   Status st;
-  SME2K_EXPECT_ABI_PRESERVED(st = rope<T>(t, RopeTables{cs.data(), sn.data(), table_rows, c.rotary_dim},
-                                          c.pairing, c.positions ? pos.data() : nullptr,
-                                          c.first_position, parallel));
+  SME2K_EXPECT_ABI_PRESERVED(
+      st = rope<T>(t, RopeTables{cs.data(), sn.data(), table_rows, c.rotary_dim}, c.pairing,
+                   c.positions ? pos.data() : nullptr, c.first_position, parallel));
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_STREQ(path_name(last_used_path()), path_name(want));
   std::vector<bool> row_element(elements, false);
@@ -393,7 +397,8 @@ void check_rope(const RopeCase& c, const ParallelFor& parallel = {}, Path want =
       for (size_t h = 0; h < c.heads; ++h) {
         const size_t o = b * t.batch_stride + s * t.seq_stride + h * t.head_stride;
         std::vector<double> xr(c.head_dim);
-        for (size_t i = 0; i < c.head_dim; ++i) xr[i] = to_f32(x0[o + i]), row_element[o + i] = true;
+        for (size_t i = 0; i < c.head_dim; ++i)
+          xr[i] = to_f32(x0[o + i]), row_element[o + i] = true;
         const bool il = c.pairing == RopePairing::kInterleaved;
         const std::vector<double> ref = reference::rope_row(xr, cd.data(), sd.data(), half, il);
         for (size_t i = 0; i < c.head_dim; ++i) {
@@ -502,8 +507,9 @@ TEST(RopeBadInput, RefusedWithAStatus) {
   // Rows that overlap: a head stride shorter than the head.
   EXPECT_STATUS(StatusCode::kInvalidArgument, with([](auto& u, auto&) { u.head_stride = 7; }));
   EXPECT_STATUS(StatusCode::kInvalidArgument, with([](auto& u, auto&) { u.seq_stride = 8; }));
-  EXPECT_STATUS(StatusCode::kSizeOverflow,
-                with([](auto& u, auto&) { u.seq_stride = std::numeric_limits<size_t>::max() / 2; }));
+  EXPECT_STATUS(StatusCode::kSizeOverflow, with([](auto& u, auto&) {
+                  u.seq_stride = std::numeric_limits<size_t>::max() / 2;
+                }));
   // The table inside the tensor.
   EXPECT_STATUS(StatusCode::kInvalidArgument, with([&](auto&, auto& v) { v.cos = x.data() + 4; }));
   EXPECT_STATUS(StatusCode::kInvalidArgument,

@@ -42,8 +42,8 @@ struct RopeArgs {
   size_t seq_stride, head_stride;  // elements
   size_t half;                     // rotary_dim / 2 pairs per row
   RopePairing pairing;
-  const float* cos;  // [positions][half]
-  const float* sin;  // [positions][half]
+  const float* cos;          // [positions][half]
+  const float* sin;          // [positions][half]
   const int32_t* positions;  // seq values, or null
   size_t first_position;     // when positions is null
 };

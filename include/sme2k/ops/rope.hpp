@@ -146,7 +146,8 @@ Status validate_rope(const RopeTensor<T>& x, const RopeTables& t, RopePairing pa
   const auto d0 = reinterpret_cast<uintptr_t>(x.data), d1 = d0 + bytes;
   const auto c0 = reinterpret_cast<uintptr_t>(t.cos), s0 = reinterpret_cast<uintptr_t>(t.sin);
   const auto p0 = reinterpret_cast<uintptr_t>(positions);
-  if (ranges_overlap(c0, c0 + table_bytes, d0, d1) || ranges_overlap(s0, s0 + table_bytes, d0, d1) ||
+  if (ranges_overlap(c0, c0 + table_bytes, d0, d1) ||
+      ranges_overlap(s0, s0 + table_bytes, d0, d1) ||
       (positions != nullptr && ranges_overlap(p0, p0 + n_pos * sizeof(int32_t), d0, d1))) {
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: cos, sin or positions overlap the tensor", op);
@@ -154,8 +155,8 @@ Status validate_rope(const RopeTensor<T>& x, const RopeTables& t, RopePairing pa
   if (positions == nullptr) {
     if (first_position >= t.positions || x.seq > t.positions - first_position) {
       return Status::error(StatusCode::kInvalidArgument,
-                           "%s: positions %zu .. %zu exceed the %zu table rows", op,
-                           first_position, first_position + x.seq - 1, t.positions);
+                           "%s: positions %zu .. %zu exceed the %zu table rows", op, first_position,
+                           first_position + x.seq - 1, t.positions);
     }
   } else {
     for (size_t i = 0; i < n_pos; ++i) {

@@ -16,8 +16,8 @@ template <class T>
 void rope_portable(const RopeArgs<T>& a) {
   const bool interleaved = a.pairing == RopePairing::kInterleaved;
   for (size_t s = 0; s < a.seq; ++s) {
-    const size_t pos = a.positions != nullptr ? static_cast<size_t>(a.positions[s])
-                                              : a.first_position + s;
+    const size_t pos =
+        a.positions != nullptr ? static_cast<size_t>(a.positions[s]) : a.first_position + s;
     const float* cs = a.cos + pos * a.half;
     const float* sn = a.sin + pos * a.half;
     for (size_t h = 0; h < a.heads; ++h) {

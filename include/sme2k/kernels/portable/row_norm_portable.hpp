@@ -41,7 +41,8 @@ void row_norm_portable(const RowNormArgs<T>& a, bool rms) {
     T* y = a.y + r * a.ldy;
     float mean = 0.0f;
     if (!rms) mean = detail::lane_sum(x, a.cols, [](float v) { return v; }) / n;
-    const float ss = detail::lane_sum(x, a.cols, [mean](float v) { return (v - mean) * (v - mean); });
+    const float ss =
+        detail::lane_sum(x, a.cols, [mean](float v) { return (v - mean) * (v - mean); });
     const float inv = 1.0f / std::sqrt(ss / n + a.eps);
     for (size_t c = 0; c < a.cols; ++c) {
       float v = (to_f32(x[c]) - mean) * inv;

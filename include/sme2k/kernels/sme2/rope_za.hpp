@@ -32,7 +32,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x2_t load_pairs(svbool_t pg, cons
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x2_t load_pairs(svbool_t pg, const f16* row,
                                                                size_t i) SME2K_STREAMING {
   // One pair is 32 bits: the even element in the bottom half, the odd one in the top.
-  const svfloat16_t h = svreinterpret_f16(svld1(pg, reinterpret_cast<const uint32_t*>(row + 2 * i)));
+  const svfloat16_t h =
+      svreinterpret_f16(svld1(pg, reinterpret_cast<const uint32_t*>(row + 2 * i)));
   return svcreate2(svcvt_f32_f16_x(pg, h), svcvtlt_f32_f16_x(pg, h));
 }
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_pairs(svbool_t pg, float* row, size_t i,

@@ -45,7 +45,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_f32(svbool_t pg, f16* p,
 /// Elements [c, c + VL) of rows[0..3] (lanes outside pg are 0).
 template <class T>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t load_x4_rows(svbool_t pg, const T* const* rows,
-                                                                size_t c) SME2K_STREAMING {
+                                                                 size_t c) SME2K_STREAMING {
   return svcreate4(load_f32(pg, rows[0] + c), load_f32(pg, rows[1] + c), load_f32(pg, rows[2] + c),
                    load_f32(pg, rows[3] + c));
 }
@@ -54,8 +54,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t load_x4_rows(svbool_t pg, co
 /// lanes to write; full: all VL of them, f32 rows then leave ZA by STR ZA).
 template <class T>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_x4_rows(uint32_t slot, svbool_t pg, bool full,
-                                                        T* const* rows, size_t valid,
-                                                        size_t c) SME2K_STREAMING SME2K_INOUT_ZA {
+                                                         T* const* rows, size_t valid,
+                                                         size_t c) SME2K_STREAMING SME2K_INOUT_ZA {
   if constexpr (std::is_same_v<T, float>) {
     if (full) {
       const uint32_t quarter = static_cast<uint32_t>(svcntsw());

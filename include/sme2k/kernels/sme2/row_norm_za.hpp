@@ -36,8 +36,8 @@ struct RowBlock {
   T* y[kRows];
   size_t valid;
 
-  SME2K_ALWAYS_INLINE RowBlock(const RowNormArgs<T>& a, size_t r0, size_t n)
-      SME2K_STREAMING_COMPATIBLE : valid(n) {
+  SME2K_ALWAYS_INLINE RowBlock(const RowNormArgs<T>& a, size_t r0,
+                               size_t n) SME2K_STREAMING_COMPATIBLE : valid(n) {
     for (size_t i = 0; i < kRows; ++i) {
       const size_t r = r0 + (i < n ? i : n - 1);
       x[i] = a.x + r * a.ldx;
@@ -56,9 +56,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t inv_rms(svbool_t all, svfloat3
   const svfloat32_t m = svdup_f32(svaddv(all, v) / n + eps);
   return svdiv_x(all, svdup_f32(1.0f), svsqrt_x(all, m));
 }
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t inv_rms_x4(svbool_t all, uint32_t slot, float n,
-                                                               float eps) SME2K_STREAMING
-    SME2K_INOUT_ZA {
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t
+inv_rms_x4(svbool_t all, uint32_t slot, float n, float eps) SME2K_STREAMING SME2K_INOUT_ZA {
   const svfloat32x4_t s = svread_za32_f32_vg1x4(slot);
   return svcreate4(inv_rms(all, svget4(s, 0), n, eps), inv_rms(all, svget4(s, 1), n, eps),
                    inv_rms(all, svget4(s, 2), n, eps), inv_rms(all, svget4(s, 3), n, eps));
@@ -66,11 +65,9 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t inv_rms_x4(svbool_t all, uin
 
 /// One group of four rows of RMSNorm's pass 2 at columns [c, c + VL).
 template <class T, size_t kRows>
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void rms_scale_group(const RowBlock<T, kRows>& b, size_t g,
-                                                           svfloat32x4_t r, const float* weight,
-                                                           svfloat32_t w, svbool_t pg, bool full,
-                                                           size_t c) SME2K_STREAMING
-    SME2K_INOUT_ZA {
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void rms_scale_group(
+    const RowBlock<T, kRows>& b, size_t g, svfloat32x4_t r, const float* weight, svfloat32_t w,
+    svbool_t pg, bool full, size_t c) SME2K_STREAMING SME2K_INOUT_ZA {
   svzero_mask_za(za32_slot_mask(0) | za32_slot_mask(1));
   svmla_za32_f32_vg1x4(za_slice(0), load_x4_rows(pg, b.x + 4 * g, c), r);
   uint32_t out = za_slice(0);
@@ -85,9 +82,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void rms_scale_group(const RowBlock<T, kRo
 
 /// RMSNorm of rows [r0, r0 + n) of a, n <= 16.
 template <class T>
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void rms_norm_block_za(const RowNormArgs<T>& a, size_t r0,
-                                                             size_t n) SME2K_STREAMING
-    SME2K_INOUT_ZA {
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void rms_norm_block_za(
+    const RowNormArgs<T>& a, size_t r0, size_t n) SME2K_STREAMING SME2K_INOUT_ZA {
   const detail::RowBlock<T, 16> b(a, r0, n);
   const size_t vl = svcntw(), groups = (n + 3) / 4;
   const svbool_t all = all_lanes(float{});
@@ -120,12 +116,12 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void rms_norm_block_za(const RowNormArgs<T
 namespace detail {
 
 /// The means of four rows from their lane sums in vector-group `slot`, broadcast.
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t mean_x4(svbool_t all, uint32_t slot,
-                                                            float n) SME2K_STREAMING
-    SME2K_INOUT_ZA {
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t mean_x4(svbool_t all, uint32_t slot, float n)
+    SME2K_STREAMING SME2K_INOUT_ZA {
   const svfloat32x4_t s = svread_za32_f32_vg1x4(slot);
-  return svcreate4(svdup_f32(svaddv(all, svget4(s, 0)) / n), svdup_f32(svaddv(all, svget4(s, 1)) / n),
-                   svdup_f32(svaddv(all, svget4(s, 2)) / n), svdup_f32(svaddv(all, svget4(s, 3)) / n));
+  return svcreate4(
+      svdup_f32(svaddv(all, svget4(s, 0)) / n), svdup_f32(svaddv(all, svget4(s, 1)) / n),
+      svdup_f32(svaddv(all, svget4(s, 2)) / n), svdup_f32(svaddv(all, svget4(s, 3)) / n));
 }
 
 /// ZA group `slot` += (x - m)^2 for four rows at [c, c + VL); lanes outside pg add 0.
@@ -141,9 +137,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void centred_squares(svbool_t pg, const T*
 }
 
 /// -(m * r), per vector.
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t neg_product_x4(svbool_t all, svfloat32x4_t m,
-                                                                   svfloat32x4_t r)
-    SME2K_STREAMING {
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t
+neg_product_x4(svbool_t all, svfloat32x4_t m, svfloat32x4_t r) SME2K_STREAMING {
   return svcreate4(svneg_x(all, svmul_x(all, svget4(m, 0), svget4(r, 0))),
                    svneg_x(all, svmul_x(all, svget4(m, 1), svget4(r, 1))),
                    svneg_x(all, svmul_x(all, svget4(m, 2), svget4(r, 2))),
@@ -174,9 +169,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void layer_scale_group(
 
 /// LayerNorm of rows [r0, r0 + n) of a, n <= 8.
 template <class T>
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void layer_norm_block_za(const RowNormArgs<T>& a, size_t r0,
-                                                               size_t n) SME2K_STREAMING
-    SME2K_INOUT_ZA {
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void layer_norm_block_za(
+    const RowNormArgs<T>& a, size_t r0, size_t n) SME2K_STREAMING SME2K_INOUT_ZA {
   const detail::RowBlock<T, 8> b(a, r0, n);
   const size_t vl = svcntw();
   const bool two = n > 4;

@@ -39,14 +39,14 @@ Status validate_row_norm(MatrixView<const T> x, MatrixView<T> y, const float* we
                          y.rows, y.cols, x.rows, x.cols);
   }
   if (!std::isfinite(eps) || !(eps >= 0.0f)) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: eps (%g) must be finite and >= 0",
-                         op, static_cast<double>(eps));
+    return Status::error(StatusCode::kInvalidArgument, "%s: eps (%g) must be finite and >= 0", op,
+                         static_cast<double>(eps));
   }
   uintptr_t x0 = 0, x1 = 0, y0 = 0, y1 = 0;
   matrix_bytes(x, &x0, &x1);
   matrix_bytes(y, &y0, &y1);
-  const bool in_place = static_cast<const void*>(x.data) == static_cast<const void*>(y.data) &&
-                        x.ld == y.ld;
+  const bool in_place =
+      static_cast<const void*>(x.data) == static_cast<const void*>(y.data) && x.ld == y.ld;
   if (!in_place && ranges_overlap(x0, x1, y0, y1)) {
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: x and y overlap (only y == x with the same ld is allowed)", op);
@@ -66,8 +66,7 @@ Status validate_row_norm(MatrixView<const T> x, MatrixView<T> y, const float* we
 
 #if SME2K_HAS_SME2_CODE
 template <class T>
-SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void rms_norm_sme2(
-    const RowNormArgs<T>& a) {
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void rms_norm_sme2(const RowNormArgs<T>& a) {
   for (size_t r = 0; r < a.rows; r += row_norm_block(true)) {
     sme2::rms_norm_block_za(a, r, a.rows - r < 16 ? a.rows - r : 16);
   }
@@ -83,9 +82,8 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void layer_norm_sme2(
 
 /// Validates, then runs RMSNorm (rms) or LayerNorm in tasks of whole row blocks.
 template <class T>
-Status run_row_norm(MatrixView<const T> x, MatrixView<T> y, const float* weight,
-                    const float* bias, float eps, bool rms, const ParallelFor& parallel,
-                    const char* op) {
+Status run_row_norm(MatrixView<const T> x, MatrixView<T> y, const float* weight, const float* bias,
+                    float eps, bool rms, const ParallelFor& parallel, const char* op) {
   SME2K_RETURN_IF_ERROR(validate_row_norm(x, y, weight, bias, eps, op));
   const Path path = select_path();
   const size_t vl = path == Path::kPortable ? 0 : streaming_vl();
@@ -93,8 +91,15 @@ Status run_row_norm(MatrixView<const T> x, MatrixView<T> y, const float* weight,
   const TaskGrid grid = plan_tasks(ceil_div(x.rows, block), 1, task_budget(parallel));
   const bool ok = run_tasks(parallel, grid.count(), vl, [&](size_t t) {
     const Range rows = units_to_elements(grid.rows(t), block, x.rows);
-    const RowNormArgs<T> a{x.data + rows.begin * x.ld, x.ld, y.data + rows.begin * y.ld, y.ld,
-                           rows.size(), x.cols, weight, bias, eps};
+    const RowNormArgs<T> a{x.data + rows.begin * x.ld,
+                           x.ld,
+                           y.data + rows.begin * y.ld,
+                           y.ld,
+                           rows.size(),
+                           x.cols,
+                           weight,
+                           bias,
+                           eps};
 #if SME2K_HAS_SME2_CODE
     if (vl != 0) return rms ? rms_norm_sme2(a) : layer_norm_sme2(a);
 #endif
