@@ -12,6 +12,7 @@
 #include "sme2k/arch/dispatch.hpp"
 #include "sme2k/kernels/portable/row_norm_portable.hpp"
 #include "sme2k/kernels/row_op_args.hpp"
+#include "sme2k/kernels/sme2/rms_norm_f16_za.hpp"
 #include "sme2k/kernels/sme2/row_norm_za.hpp"
 #include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/ops/detail/validate.hpp"
@@ -68,7 +69,12 @@ Status validate_row_norm(MatrixView<const T> x, MatrixView<T> y, const float* we
 template <class T>
 SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void rms_norm_sme2(const RowNormArgs<T>& a) {
   for (size_t r = 0; r < a.rows; r += row_norm_block(true)) {
-    sme2::rms_norm_block_za(a, r, a.rows - r < 16 ? a.rows - r : 16);
+    const size_t n = a.rows - r < 16 ? a.rows - r : 16;
+    if constexpr (std::is_same_v<T, f16>) {
+      sme2::rms_norm_f16_block_za(a, r, n);
+    } else {
+      sme2::rms_norm_block_za(a, r, n);
+    }
   }
 }
 template <class T>
