@@ -10,7 +10,7 @@
 // twice (a 4096-float row does not fit in ZA and Z, 6 KiB), the weight once per 16 rows.
 // LayerNorm: pass 1 the sums (FADD vgx4), pass 1b the centred squares ((x - mean) by a
 // predicated FSUB, a streaming SVE instruction), pass 2 ZA = -mean r (FMLA of the broadcast
-// by ones), += {x} * {R}, read, ZA' = b (ones * b), += {(x - mean) r} * w, store. The
+// by ones), += {x} * {R}, read, ZA' = b (slice loads), += {(x - mean) r} * w, store. The
 // fused x r - mean r rounds -mean r first: an error of |mean| r 2^-24 per element.
 #pragma once
 
@@ -146,20 +146,29 @@ neg_product_x4(svbool_t all, svfloat32x4_t m, svfloat32x4_t r) SME2K_STREAMING {
 }
 
 /// One group of four rows of LayerNorm's pass 2 at columns [c, c + VL): r = 1 / std,
-/// nmr = -mean * r (each broadcast per row), ones = four vectors of 1.
+/// nmr = -mean * r (each broadcast per row). The bias enters ZA by four predicated slice
+/// loads (a load each, where a tuple of ones times the bias costs register moves).
 template <class T, size_t kRows>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void layer_scale_group(
-    const RowBlock<T, kRows>& b, size_t g, svfloat32x4_t r, svfloat32x4_t nmr, svfloat32x4_t ones,
-    const RowNormArgs<T>& a, svfloat32_t w, svfloat32_t bias, svbool_t pg, bool full,
+    const RowBlock<T, kRows>& b, size_t g, svfloat32x4_t r, svfloat32x4_t nmr, svfloat32_t one,
+    const RowNormArgs<T>& a, svfloat32_t w, svbool_t pg, bool full,
     size_t c) SME2K_STREAMING SME2K_INOUT_ZA {
-  svzero_mask_za(za32_slot_mask(0) | za32_slot_mask(1));
-  svmla_single_za32_f32_vg1x4(za_slice(0), nmr, svget4(ones, 0));
+  if (a.bias != nullptr) {
+    svzero_mask_za(za32_slot_mask(0));
+    const uint32_t step =
+        static_cast<uint32_t>(svcntsw() / 4);  // slot 1, row q: tile 1, slice q VL / 4
+    svld1_hor_za32(1, za_slice(0), pg, a.bias + c);
+    svld1_hor_za32(1, za_slice(0) + step, pg, a.bias + c);
+    svld1_hor_za32(1, za_slice(0) + 2 * step, pg, a.bias + c);
+    svld1_hor_za32(1, za_slice(0) + 3 * step, pg, a.bias + c);
+  } else {
+    svzero_mask_za(za32_slot_mask(0) | za32_slot_mask(1));
+  }
+  svmla_single_za32_f32_vg1x4(za_slice(0), nmr, one);
   svmla_za32_f32_vg1x4(za_slice(0), load_x4_rows(pg, b.x + 4 * g, c), r);
   uint32_t out = za_slice(0);
   if (a.weight != nullptr || a.bias != nullptr) {
-    const svfloat32x4_t centred = svread_za32_f32_vg1x4(za_slice(0));
-    if (a.bias != nullptr) svmla_single_za32_f32_vg1x4(za_slice(0) + 1, ones, bias);
-    svmla_single_za32_f32_vg1x4(za_slice(0) + 1, centred, w);
+    svmla_single_za32_f32_vg1x4(za_slice(0) + 1, svread_za32_f32_vg1x4(za_slice(0)), w);
     out = za_slice(0) + 1;
   }
   store_x4_rows(out, pg, full, b.y + 4 * g, b.valid_in(g), c);
@@ -193,16 +202,15 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void layer_norm_block_za(
   const svfloat32x4_t r1v = detail::inv_rms_x4(all, za_slice(0) + 3, cols, a.eps);
   const svfloat32x4_t n0 = detail::neg_product_x4(all, m0, r0v);
   const svfloat32x4_t n1 = detail::neg_product_x4(all, m1, r1v);
-  const svfloat32_t one = svdup_f32(1.0f);
-  const svfloat32x4_t ones = svcreate4(one, one, one, one);
-  svfloat32_t w = one, bias = svdup_f32(0.0f);
+  svfloat32_t one = svdup_f32(1.0f);
+  asm("" : "+w"(one));  // a register, not re-made per group (arch/acle.hpp, all_lanes)
+  svfloat32_t w = one;
   for (size_t c = 0; c < a.cols; c += vl) {
     const svbool_t pg = svwhilelt_b32_u64(c, a.cols);
     const bool full = c + vl <= a.cols;
     if (a.weight != nullptr) w = svld1(pg, a.weight + c);
-    if (a.bias != nullptr) bias = svld1(pg, a.bias + c);
-    detail::layer_scale_group(b, 0, r0v, n0, ones, a, w, bias, pg, full, c);
-    if (two) detail::layer_scale_group(b, 1, r1v, n1, ones, a, w, bias, pg, full, c);
+    detail::layer_scale_group(b, 0, r0v, n0, one, a, w, pg, full, c);
+    if (two) detail::layer_scale_group(b, 1, r1v, n1, one, a, w, pg, full, c);
   }
 }
 
