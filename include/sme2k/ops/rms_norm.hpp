@@ -3,9 +3,10 @@
 // for f32 or f16 rows (f16 is widened, all arithmetic is f32, y is rounded once). weight is
 // f32 (cols values; Hugging Face f16 weights are converted once at load) or null for none
 // (ggml_rms_norm, whose multiplication by the weight is a separate op). Any row strides; y may
-// be x (in place, same stride). On SME2 the op is bound by its loads and stores: x is read
+// be x (in place, same stride). On SME2, f32 rows are bound by loads and stores: x is read
 // twice (a row longer than ZA + Z cannot stay on chip), y written once
-// (kernels/sme2/row_norm_za.hpp).
+// (kernels/sme2/row_norm_za.hpp); f16 rows by the ZA reads and the narrowing FCVTN
+// (kernels/sme2/rms_norm_f16_za.hpp).
 //
 // Usage:
 //   rms_norm<float>(MatrixView<const float>{x, tokens, dim, dim}, MatrixView<float>{y, tokens,
