@@ -482,6 +482,46 @@ SME2K_C_API sme2k_status sme2k_batchnorm_int8_affine(size_t channels,
                                                      sme2k_quant_params in, sme2k_quant_params out,
                                                      float* scale, float* shift);
 
+/* ---- LLM row ops (rows of F32 or F16; weights, biases and tables f32) --------------------- */
+
+/** RMSNorm per row: y = x / sqrt(mean(x^2) + eps) * weight, f32 arithmetic. x and y: the same
+ *  dtype (F32 or F16) and shape, any ld; y may be x (same ld: in place), no other overlap.
+ *  weight: x.cols floats or NULL (1). eps: finite, >= 0. */
+SME2K_C_API sme2k_status sme2k_rms_norm(sme2k_matrix x, sme2k_mutable_matrix y, const float* weight,
+                                        float eps, const sme2k_parallel_for* parallel);
+
+/** LayerNorm per row: y = (x - mean) / sqrt(var + eps) * weight + bias (biased variance), as
+ *  sme2k_rms_norm otherwise; weight and bias: x.cols floats each or NULL (1 and 0). */
+SME2K_C_API sme2k_status sme2k_layer_norm(sme2k_matrix x, sme2k_mutable_matrix y,
+                                          const float* weight, const float* bias, float eps,
+                                          const sme2k_parallel_for* parallel);
+
+/** Mirrors sme2k::RopePairing. */
+typedef enum sme2k_rope_pairing {
+  SME2K_ROPE_INTERLEAVED = 1, /* pairs (2i, 2i+1): GPT-J, llama.cpp's default mode */
+  SME2K_ROPE_HALF_SPLIT = 2,  /* pairs (i, i + rotary_dim/2): GPT-NeoX, Hugging Face llama */
+  SME2K_ROPE_PAIRING_INT_RANGE_ = INT32_MIN
+} sme2k_rope_pairing;
+
+/** Head rows rotated in place: row (b, s, h) of head_dim elements at data + b * batch_stride +
+ *  s * seq_stride + h * head_stride (strides in elements; [B,S,H,D]: H*D*S, H*D, D;
+ *  [B,H,S,D]: H*S*D, D, S*D; a KV cache: its capacity in place of S). */
+typedef struct sme2k_rope_tensor {
+  void* data;
+  sme2k_dtype dtype; /* F32 or F16 */
+  size_t batch, seq, heads, head_dim;
+  size_t batch_stride, seq_stride, head_stride;
+} sme2k_rope_tensor;
+
+/** RoPE in place: the first rotary_dim (even, <= head_dim) elements of each row form pairs
+ *  (a, b) -> (a cos - b sin, a sin + b cos), f32 arithmetic; the rest is untouched. cos, sin:
+ *  [table_positions][rotary_dim / 2] floats. positions: batch * seq values (b * seq + s), each
+ *  < table_positions, or NULL: position first_position + s for every batch item. */
+SME2K_C_API sme2k_status sme2k_rope(const sme2k_rope_tensor* x, const float* cos, const float* sin,
+                                    size_t table_positions, size_t rotary_dim,
+                                    sme2k_rope_pairing pairing, const int32_t* positions,
+                                    size_t first_position, const sme2k_parallel_for* parallel);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -55,6 +55,8 @@ SME2K_SAME_VALUE(SME2K_LAYOUT_NHWC, TensorLayout::kNHWC);
 SME2K_SAME_VALUE(SME2K_WEIGHTS_OIHW, ConvWeightLayout::kOIHW);
 SME2K_SAME_VALUE(SME2K_WEIGHTS_OHWI, ConvWeightLayout::kOHWI);
 SME2K_SAME_VALUE(SME2K_WEIGHTS_HWIO, ConvWeightLayout::kHWIO);
+SME2K_SAME_VALUE(SME2K_ROPE_INTERLEAVED, RopePairing::kInterleaved);
+SME2K_SAME_VALUE(SME2K_ROPE_HALF_SPLIT, RopePairing::kHalfSplit);
 #undef SME2K_SAME_VALUE
 
 // sme2k.h promises C callers that their struct *is* sme2k::ParallelFor.
@@ -913,5 +915,71 @@ extern "C" sme2k_status sme2k_batchnorm_int8_affine(size_t channels,
     SME2K_RETURN_IF_ERROR(to_batchnorm(bn, op, &b));
     return batchnorm_int8_affine(channels, b, {in.scale, in.zero_point},
                                  {out.scale, out.zero_point}, scale, shift);
+  }());
+}
+
+// ---- LLM row ops ----------------------------------------------------------------------------
+
+namespace sme2k {
+namespace {
+
+/// Calls fn(TypeTag<T>{}) for a row op's F32 or F16 rows (other known dtypes: unsupported).
+template <class Fn>
+Status visit_row_dtype(sme2k_dtype dtype, const char* op, const char* what, Fn&& fn) {
+  return visit_dtype(dtype, op, what, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, f16>) {
+      return fn(tag);
+    } else {
+      return Status::error(StatusCode::kUnsupported, "%s: %s must be F32 or F16, not %s", op, what,
+                           dtype_name(dtype));
+    }
+  });
+}
+
+Status row_norm(sme2k_matrix x, sme2k_mutable_matrix y, const float* weight, const float* bias,
+                float eps, bool rms, const sme2k_parallel_for* parallel) {
+  const char* op = rms ? "rms_norm" : "layer_norm";
+  const ParallelFor pf = to_parallel_for(parallel);
+  return visit_row_dtype(x.dtype, op, "x", [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    SME2K_RETURN_IF_ERROR(expect_dtype(y.dtype, x.dtype, op, "y"));
+    return rms ? rms_norm<T>(view<T>(x), view<T>(y), weight, eps, pf)
+               : layer_norm<T>(view<T>(x), view<T>(y), weight, bias, eps, pf);
+  });
+}
+
+}  // namespace
+}  // namespace sme2k
+
+extern "C" sme2k_status sme2k_rms_norm(sme2k_matrix x, sme2k_mutable_matrix y, const float* weight,
+                                       float eps, const sme2k_parallel_for* parallel) {
+  return finish(row_norm(x, y, weight, nullptr, eps, true, parallel));
+}
+
+extern "C" sme2k_status sme2k_layer_norm(sme2k_matrix x, sme2k_mutable_matrix y,
+                                         const float* weight, const float* bias, float eps,
+                                         const sme2k_parallel_for* parallel) {
+  return finish(row_norm(x, y, weight, bias, eps, false, parallel));
+}
+
+extern "C" sme2k_status sme2k_rope(const sme2k_rope_tensor* x, const float* cos, const float* sin,
+                                   size_t table_positions, size_t rotary_dim,
+                                   sme2k_rope_pairing pairing, const int32_t* positions,
+                                   size_t first_position, const sme2k_parallel_for* parallel) {
+  constexpr const char* op = "rope";
+  return finish([&]() -> Status {
+    if (x == nullptr) return Status::error(StatusCode::kNullPointer, "%s: tensor is null", op);
+    RopePairing p{};
+    SME2K_RETURN_IF_ERROR(to_enum(pairing, op, "pairing", &p));
+    const ParallelFor pf = to_parallel_for(parallel);
+    return visit_row_dtype(x->dtype, op, "the tensor", [&](auto tag) -> Status {
+      using T = typename decltype(tag)::type;
+      const RopeTensor<T> t{
+          static_cast<T*>(x->data), x->batch,      x->seq,        x->heads, x->head_dim,
+          x->batch_stride,          x->seq_stride, x->head_stride};
+      return rope<T>(t, RopeTables{cos, sin, table_positions, rotary_dim}, p, positions,
+                     first_position, pf);
+    });
   }());
 }

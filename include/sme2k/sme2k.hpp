@@ -2,7 +2,7 @@
 //
 // What is here (see README.md): GEMM and batched matmul for the variants of
 // types/variant.hpp with weight packing, run-time CPU dispatch to SME2 or a portable path,
-// Status errors, f16 storage.
+// Status errors, f16 storage; the LLM row ops (rms_norm, layer_norm, rope).
 #pragma once
 
 #include "sme2k/arch/cpu_features.hpp"
@@ -15,6 +15,9 @@
 #include "sme2k/ops/conv2d.hpp"
 #include "sme2k/ops/gemm.hpp"
 #include "sme2k/ops/gemm_packed_lhs.hpp"
+#include "sme2k/ops/layer_norm.hpp"
+#include "sme2k/ops/rms_norm.hpp"
+#include "sme2k/ops/rope.hpp"
 #include "sme2k/ops/transpose.hpp"
 #include "sme2k/types/conv.hpp"
 #include "sme2k/types/dynamic_quantization.hpp"

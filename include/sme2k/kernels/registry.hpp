@@ -4,6 +4,9 @@
 // Each kernel type states its Variant, Path, kName (docs/naming.md) and the LhsFormat /
 // RhsFormat it consumes, so a pack/kernel mismatch is a compile error. A build without SME2
 // code (x86-64, GCC, SME2K_NO_SME2) simply lists fewer kernels.
+// The row ops (RMSNorm, LayerNorm, RoPE: kernels/sme2/row_norm_za.hpp, rope_za.hpp) are not
+// listed: they have no variant, no packed operands and no tile, which is all this table and
+// docs/naming.md describe; each has exactly one kernel per path, chosen by select_path().
 #pragma once
 
 #include <cstddef>
