@@ -15,6 +15,7 @@
 #include "sme2k/ops/conv2d.hpp"
 #include "sme2k/ops/gemm.hpp"
 #include "sme2k/ops/gemm_packed_lhs.hpp"
+#include "sme2k/ops/softmax.hpp"
 #include "sme2k/ops/transpose.hpp"
 #include "sme2k/types/conv.hpp"
 #include "sme2k/types/dynamic_quantization.hpp"
