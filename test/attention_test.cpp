@@ -16,7 +16,8 @@
 //    key), the product p v and the final 1 / l: <= (4 n + 8) u of W_d;
 //  - the output's rounding: 2^-11 |o_d| for f16 (2^-24 absolute below its normal range).
 // tol = 2 W_d ((e^2E - 1) + 2 (eps_exp + eps_p) + (4 n + 8) u) + rounding, the 2 covering
-// the second-order terms. eps_exp and eps_p are the kernel's (ErrorModel below).
+// the second-order terms. eps_exp and eps_p are the kernel's;
+// test/reference/attention.hpp computes it (attention_tolerance).
 #include "reference/attention.hpp"
 
 #include <gtest/gtest.h>
@@ -38,19 +39,6 @@ namespace {
 
 using test::GuardedArray;
 using test::GuardSide;
-
-/// What the bound needs from a kernel: its exp's relative error and P's rounding before the
-/// P x V products.
-struct ErrorModel {
-  double eps_exp, eps_p;
-};
-
-template <class In>
-ErrorModel error_model(Path path) {
-  if (path == Path::kPortable) return {1e-6, 0.0};  // std::exp in f32; P stays f32
-  // The SME2 kernel: a polynomial exp, P rounded to f16 for the widening outer products.
-  return {1e-4, std::is_same_v<In, f16> ? std::ldexp(1.0, -11) : 0.0};
-}
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
@@ -236,19 +224,16 @@ struct Attn {
   void check(Path path) {
     SCOPED_TRACE(describe(c) + " on " + path_name(path));
     const reference::AttentionResult ref = expected();
-    const ErrorModel em = error_model<In>(path);
-    const double u = std::ldexp(1.0, -24), n = static_cast<double>(c.skv);
+    const reference::AttentionErrorModel em =
+        reference::attention_error_model(path != Path::kPortable, std::is_same_v<In, f16>);
     const bool f16_out = std::is_same_v<Out, f16>;
     size_t failures = 0, row = 0;
     o.for_rows([&](size_t b, size_t h, size_t s, Out* out) {
       const size_t r = (b * c.hq + h) * c.sq + s;
-      const double e = static_cast<double>(c.d + 5) * u * ref.score_term[r];
-      const double rel = 2 * (std::expm1(2 * e) + 2 * (em.eps_exp + em.eps_p) + (4 * n + 8) * u);
       for (size_t i = 0; i < c.d; ++i) {
         const double want = ref.o[r * c.d + i], got = to_f32(out[i]);
-        const double tol = rel * ref.weighted_v[r * c.d + i] +
-                           (f16_out ? std::ldexp(std::fabs(want), -11) + std::ldexp(1.0, -24)
-                                    : 2 * u * std::fabs(want));
+        const double tol = reference::attention_tolerance(
+            em, c.d, c.skv, ref.score_term[r], ref.weighted_v[r * c.d + i], want, f16_out);
         if (!(std::fabs(got - want) <= tol) && failures++ < 5) {
           ADD_FAILURE() << "o(b " << b << ", h " << h << ", s " << s << ", d " << i << ") = " << got
                         << ", want " << want << " +- " << tol;
