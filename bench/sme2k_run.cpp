@@ -31,6 +31,7 @@
 #include "reference/dynamic_quant.hpp"
 #include "reference/gemm.hpp"
 #include "reference/quantized_gemm.hpp"
+#include "run_attention.hpp"
 #include "sme2k/sme2k.hpp"
 
 // The region of interest. Not inlined, so insn-mix can find them by symbol; the barrier keeps
@@ -2157,7 +2158,7 @@ constexpr Verb kVerbs[] = {
      chain_verb, chain_usage},
     {"transpose", "NCHW <-> NHWC layout conversion (convert_layout)", transpose_verb,
      transpose_usage},
-};
+    SME2K_RUN_ATTENTION_VERBS};
 
 void usage(std::FILE* out) {
   std::fprintf(out,
