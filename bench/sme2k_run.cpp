@@ -31,6 +31,7 @@
 #include "reference/dynamic_quant.hpp"
 #include "reference/gemm.hpp"
 #include "reference/quantized_gemm.hpp"
+#include "run_attention.hpp"
 #include "sme2k/sme2k.hpp"
 
 // The region of interest. Not inlined, so insn-mix can find them by symbol; the barrier keeps
@@ -2162,7 +2163,7 @@ constexpr Verb kVerbs[] = {
     {"transpose", "NCHW <-> NHWC layout conversion (convert_layout)", transpose_verb,
      transpose_usage},
     {"softmax", "softmax over rows (scale, mask), f32 / f16", softmax_verb, softmax_usage},
-};
+    SME2K_RUN_ATTENTION_VERBS};
 
 void usage(std::FILE* out) {
   std::fprintf(out,

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 #include "sme2k/arch/acle.hpp"
 #include "sme2k/arch/attributes.hpp"
@@ -353,9 +354,15 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
 /// The kernel type ops/attention.hpp dispatches to (ops/detail/attention_call.hpp contract).
 template <class In, class Out>
 struct AttentionSme2 {
-  static constexpr std::string_view kName = "attention_sme2_mopa_4vlxvl_exp2";
+  using Input = In;
+  using Output = Out;
+  static constexpr std::string_view kName =
+      std::is_same_v<In, float>  ? "attention_f32_f32_f32_1vlx4vl_sme2_mopa"
+      : std::is_same_v<Out, f16> ? "attention_f16_f16_f16_1vlx4vl_sme2_mopa"
+                                 : "attention_f32_f16_f16_1vlx4vl_sme2_mopa";
   static constexpr Path kPath = Path::kSme2;
   static size_t q_step(size_t vl) { return vl; }
+  static size_t kv_step(size_t vl) { return 4 * vl; }
   static bool workspace_bytes(const AttentionShape& shape, size_t vl, size_t* bytes) {
     AttentionSme2Layout lay;
     return AttentionSme2Layout::make(shape, vl, sizeof(In) == 2, true, &lay) &&

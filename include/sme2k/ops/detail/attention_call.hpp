@@ -5,10 +5,14 @@
 // A kernel type declares
 //   kName, kPath                                    what runs (registry, plan query)
 //   q_step(vl)                                      query rows per unit
+//   kv_step(vl)                                     keys per block (names the tile)
 //   workspace_bytes(shape, vl, &bytes)              one task's scratch; false on overflow
 //   run(call, units, first, last, workspace)        units [first, last) in order, one
 //                                                   streaming session for all of them
 // and never validates: the op has checked shapes, strides, the mask and the workspace.
+// A unit's output depends on that unit's inputs only (never on which units share a run() or
+// a task), so any task split gives the same bits. q_len > kv_len reaches a kernel only
+// without causal and window (the op refuses it otherwise): positions are then never used.
 #pragma once
 
 #include <cstddef>
@@ -38,10 +42,8 @@ struct AttentionCall {
     *last = mask.causal ? pos + 1 : shape.kv_len;
     if (mask.window > 0) {
       *first = pos + 1 > mask.window ? pos + 1 - mask.window : 0;
-      if (!mask.causal) {
-        const size_t end = pos + mask.window;  // |pos - j| < window
-        if (end < *last) *last = end;
-      }
+      // |pos - j| < window; compared as a distance, since pos + window may not fit
+      if (!mask.causal && mask.window < *last - pos) *last = pos + mask.window;
     }
     if (*last > shape.kv_len) *last = shape.kv_len;
   }
