@@ -44,9 +44,8 @@ constexpr size_t attention_words(size_t d) {
 /// Packs `rows` (<= VL) rows of `words` words each into a word-major panel: panel[w * VL + i]
 /// = word w of row i; rows past `rows` are zero. rows_at(i) gives row i's first element.
 template <class In, class RowAt>
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void pack_word_panel(uint32_t* panel, size_t rows,
-                                                           size_t d, const RowAt& row_at)
-    SME2K_STREAMING SME2K_INOUT_ZA {
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void pack_word_panel(
+    uint32_t* panel, size_t rows, size_t d, const RowAt& row_at) SME2K_STREAMING SME2K_INOUT_ZA {
   const size_t vl = svcntw(), words = attention_words<In>(d);
   if constexpr (sizeof(In) == 2) {
     if (d % 2 != 0) {  // odd f16 head_dim: element by element (a word would pass the row)
@@ -80,8 +79,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void pack_word_panel(uint32_t* panel, size
 }
 
 /// V rows [0, kv) as f32 rows of `d_pad` (a multiple of VL) elements, zero past d.
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void pack_v_f32(float* out, size_t kv, size_t d,
-                                                      size_t d_pad, const f16* v,
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void pack_v_f32(float* out, size_t kv, size_t d, size_t d_pad,
+                                                      const f16* v,
                                                       size_t seq_stride) SME2K_STREAMING {
   const size_t vl = svcntw();
   const svbool_t all = svptrue_b32();

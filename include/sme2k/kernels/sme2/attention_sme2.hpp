@@ -137,8 +137,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void out_tiles(float* ot, size_t n, size_t
 }
 
 /// Lanes [lo, hi) of a VL-lane vector (clipped to [0, VL)).
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svbool_t lane_range(ptrdiff_t lo, ptrdiff_t hi)
-    SME2K_STREAMING {
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svbool_t lane_range(ptrdiff_t lo,
+                                                          ptrdiff_t hi) SME2K_STREAMING {
   const ptrdiff_t vl = static_cast<ptrdiff_t>(svcntw());
   lo = lo < 0 ? 0 : (lo > vl ? vl : lo);
   hi = hi < 0 ? 0 : (hi > vl ? vl : hi);
@@ -160,11 +160,27 @@ inline void visible_lanes(const AttentionMask& mask, ptrdiff_t p0, ptrdiff_t j, 
   if (w > 0) *hi = j - p0 + w;  // j >= p0 + i + 1 - w
 }
 
+/// Probabilities e of key kb + jl (scores x) with its masked lanes set to 0.
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t masked_to_zero(const AttentionMask& mask,
+                                                                 ptrdiff_t p0, size_t kb, size_t jl,
+                                                                 size_t nk, svfloat32_t x,
+                                                                 svfloat32_t e) SME2K_STREAMING {
+  if (jl >= nk) return svdup_f32(0.0f);
+  ptrdiff_t lo = 0, hi = 0;
+  visible_lanes(mask, p0, static_cast<ptrdiff_t>(kb + jl), &lo, &hi);
+  if (lo > 0 || hi < static_cast<ptrdiff_t>(svcntw()))
+    e = svsel_f32(lane_range(lo, hi), e, svdup_f32(0.0f));
+  if (mask.bias != nullptr) {
+    e = svsel_f32(svcmpgt_n_f32(svptrue_b32(), x, kAttentionFloor * 0.5f), e, svdup_f32(0.0f));
+  }
+  return e;
+}
+
 /// All units [first, last) of a call: one streaming session (the op's task).
 template <bool kZa, class In, class Out>
 SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2(
-    const detail::AttentionCall<In, Out>& c, const detail::AttentionUnits& units, size_t first,
-    size_t last, void* workspace) {
+    const ::sme2k::detail::AttentionCall<In, Out>& c, const ::sme2k::detail::AttentionUnits& units,
+    size_t first, size_t last, void* workspace) {
   constexpr float kLog2e = 1.44269504088896341f;
   const size_t vl = svcntw(), d = c.shape.head_dim, kv = c.shape.kv_len;
   const size_t words = attention_words<In>(d), d_pad = (d + vl - 1) / vl * vl;
@@ -189,14 +205,15 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
   const size_t key_tiles = (kv + 4 * vl - 1) / (4 * vl) * 4;
   size_t packed = SIZE_MAX;
   for (size_t u = first; u < last; ++u) {
-    const detail::AttentionUnit unit = units[u];
+    const ::sme2k::detail::AttentionUnit unit = units[u];
     const size_t b = unit.batch, g = unit.kv_head;
     if (packed != b * c.shape.kv_heads + g) {
       packed = b * c.shape.kv_heads + g;
       for (size_t kt = 0; kt < key_tiles; ++kt) {
         const size_t j0 = kt * vl, rows = j0 < kv ? (kv - j0 < vl ? kv - j0 : vl) : 0;
         pack_word_panel<In>(kp + kt * words * vl, rows, d,
-                            [&](size_t i) SME2K_STREAMING_COMPATIBLE { return c.k_row(b, g, j0 + i); });
+                            [&](size_t i)
+                                SME2K_STREAMING_COMPATIBLE { return c.k_row(b, g, j0 + i); });
       }
       if constexpr (sizeof(In) == 2) pack_v_f32(vp, kv, d, d_pad, c.v_row(b, g, 0), c.v.seq_stride);
     }
@@ -213,8 +230,8 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
     }
     const svbool_t live = svwhilelt_b32_u64(0, rows);
     for (size_t h = g * c.group(); h < (g + 1) * c.group(); ++h) {
-      pack_word_panel<In>(qp, rows, d,
-                          [&](size_t i) SME2K_STREAMING_COMPATIBLE { return c.q_row(b, h, r0 + i); });
+      pack_word_panel<In>(
+          qp, rows, d, [&](size_t i) SME2K_STREAMING_COMPATIBLE { return c.q_row(b, h, r0 + i); });
       for (size_t i = 0; i < d_pad * vl; i += vl) svst1_f32(all, ot + i, zero);
       svfloat32_t m = svdup_f32(kAttentionFloor), l = zero;
       bool started = false;
@@ -262,10 +279,11 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
         if (!started) {
           m = m_new;
           started = true;
-        } else if (svptest_any(live, svcmpgt_f32(live, mb, svadd_n_f32_x(all, m, kLazyRescale / cexp)))) {
+        } else if (svptest_any(live,
+                               svcmpgt_f32(live, mb, svadd_n_f32_x(all, m, kLazyRescale / cexp)))) {
           // alpha = 2^((m - m_new) scale log2e): O and the running sum follow the new maximum.
-          const svfloat32_t yb = svmad_n_f32_x(all, svsub_f32_x(all, m, m_new), svdup_f32(cexp),
-                                               kExp2Bias);
+          const svfloat32_t yb =
+              svmad_n_f32_x(all, svsub_f32_x(all, m, m_new), svdup_f32(cexp), kExp2Bias);
           const svfloat32_t alpha = svget4(exp2_z_x4<3>(svcreate4(yb, yb, yb, yb)), 0);
           l = svmul_f32_x(all, l, alpha);
           for (size_t i = 0; i < d_pad * vl; i += vl) {
@@ -292,10 +310,12 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
           } else {
             e = exp2_z_x4<3>(yb);
           }
-          if (jl + 4 > nk) {  // keys past kv_len: no probability
-            e = svcreate4(svget4(e, 0), jl + 1 < nk ? svget4(e, 1) : zero,
-                          jl + 2 < nk ? svget4(e, 2) : zero, jl + 3 < nk ? svget4(e, 3) : zero);
-          }
+          // Masked scores give exactly 0, not exp2's floor: keys past kv_len, lanes outside a
+          // key's causal / window range (edge vectors only), -inf bias (only with a bias).
+          e = svcreate4(masked_to_zero(c.mask, p0, kb, jl, nk, svget4(x, 0), svget4(e, 0)),
+                        masked_to_zero(c.mask, p0, kb, jl + 1, nk, svget4(x, 1), svget4(e, 1)),
+                        masked_to_zero(c.mask, p0, kb, jl + 2, nk, svget4(x, 2), svget4(e, 2)),
+                        masked_to_zero(c.mask, p0, kb, jl + 3, nk, svget4(x, 3), svget4(e, 3)));
           svadd_za32_f32_vg1x4(gsum, e);
           svst1_f32_x4(svptrue_c32(), pr + jl * vl, e);
         }
@@ -318,10 +338,17 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
               }
             };
             const auto v_pred = [&](size_t t) SME2K_STREAMING_COMPATIBLE { return (t0 + t) * vl; };
-            svmopa_za32_f32_m(0, all, all, svld1_f32(svwhilelt_b32_u64(v_pred(0), d_pad_v), v_at(0)), zp);
-            if (n > 1) svmopa_za32_f32_m(1, all, all, svld1_f32(svwhilelt_b32_u64(v_pred(1), d_pad_v), v_at(1)), zp);
-            if (n > 2) svmopa_za32_f32_m(2, all, all, svld1_f32(svwhilelt_b32_u64(v_pred(2), d_pad_v), v_at(2)), zp);
-            if (n > 3) svmopa_za32_f32_m(3, all, all, svld1_f32(svwhilelt_b32_u64(v_pred(3), d_pad_v), v_at(3)), zp);
+            svmopa_za32_f32_m(0, all, all,
+                              svld1_f32(svwhilelt_b32_u64(v_pred(0), d_pad_v), v_at(0)), zp);
+            if (n > 1)
+              svmopa_za32_f32_m(1, all, all,
+                                svld1_f32(svwhilelt_b32_u64(v_pred(1), d_pad_v), v_at(1)), zp);
+            if (n > 2)
+              svmopa_za32_f32_m(2, all, all,
+                                svld1_f32(svwhilelt_b32_u64(v_pred(2), d_pad_v), v_at(2)), zp);
+            if (n > 3)
+              svmopa_za32_f32_m(3, all, all,
+                                svld1_f32(svwhilelt_b32_u64(v_pred(3), d_pad_v), v_at(3)), zp);
           }
           out_tiles(ot + t0 * vl * vl, n, vl, false);
         }
@@ -368,8 +395,9 @@ struct AttentionSme2 {
     return AttentionSme2Layout::make(shape, vl, sizeof(In) == 2, true, &lay) &&
            checked_mul(lay.total, sizeof(float), bytes);
   }
-  static void run(const detail::AttentionCall<In, Out>& call, const detail::AttentionUnits& units,
-                  size_t first, size_t last, void* workspace) {
+  static void run(const ::sme2k::detail::AttentionCall<In, Out>& call,
+                  const ::sme2k::detail::AttentionUnits& units, size_t first, size_t last,
+                  void* workspace) {
     if (cost_model() == CostModel::kVectorFavoured) {
       attention_units_sme2<false>(call, units, first, last, workspace);
     } else {
