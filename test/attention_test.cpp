@@ -510,7 +510,11 @@ class BadInput : public ::testing::Test {
     EXPECT_NE(std::string(s.message()).find(word), std::string::npos) << s.message();
   }
   Attn<F16, f16> run;
-  std::vector<uint8_t> workspace = std::vector<uint8_t>(1 << 16);
+  std::vector<uint8_t> workspace = std::vector<uint8_t>(needed_workspace(run.shape));
+  static size_t needed_workspace(const AttentionShape& shape) {
+    size_t bytes = 0;
+    return attention_workspace_size<F16>(shape, &bytes).ok() ? bytes : 0;
+  }
 };
 
 #define EDIT [&](Args & a)
