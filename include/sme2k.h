@@ -384,7 +384,7 @@ typedef struct sme2k_mutable_heads {
  *  apart added to the scores, -inf masks a key; head / batch strides 0 share it. A row that
  *  sees no key gives zeros. causal or window need q_len <= kv_len. */
 typedef struct sme2k_attention_params {
-  float scale; /* 0: 1 / sqrt(head_dim); else finite and > 0 */
+  float scale; /* 0: 1 / sqrt(head_dim); else in (0, 1e6] */
   bool causal;
   size_t window;
   const float* bias;

@@ -588,6 +588,7 @@ TEST_F(BadInput, Mask) {
   expect(StatusCode::kInvalidArgument, "scale", EDIT { a.params.scale = -1.0f; });
   expect(StatusCode::kInvalidArgument, "scale", EDIT { a.params.scale = kInf; });
   expect(StatusCode::kInvalidArgument, "scale", EDIT { a.params.scale = std::nanf(""); });
+  expect(StatusCode::kInvalidArgument, "scale", EDIT { a.params.scale = 2e6f; });
 }
 
 TEST_F(BadInput, Overlaps) {

@@ -239,9 +239,10 @@ Status attention(const AttentionShape& shape, HeadsView<const typename VariantTr
                                     : "V");
     }
   }
-  if (!std::isfinite(params.scale) || params.scale < 0.0f) {
+  // Up to 1e6: the SME2 kernel keeps masked scores at -1e30 and scales them in f32.
+  if (!std::isfinite(params.scale) || params.scale < 0.0f || params.scale > 1e6f) {
     return Status::error(StatusCode::kInvalidArgument,
-                         "%s: scale %g must be finite and >= 0 (0: 1/sqrt(head_dim))", op,
+                         "%s: scale %g must be in [0, 1e6] (0: 1/sqrt(head_dim))", op,
                          static_cast<double>(params.scale));
   }
   const float scale = params.scale > 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(d));

@@ -246,7 +246,7 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
               svfloat32_t x = zero;
               if (brow != nullptr) {
                 x = svmul_f32_x(all, svld1_f32(svwhilelt_b32_u64(t, nk), brow + t), inv_scale);
-                x = svmax_f32_x(all, x, floor_v);
+                x = svmin_n_f32_x(all, svmax_f32_x(all, x, floor_v), -kAttentionFloor);
               }
               svst1_f32(all, bs + i * 4 * vl + t, x);
             }
