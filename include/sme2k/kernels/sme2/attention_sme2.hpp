@@ -196,10 +196,16 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
   float* ot = base + lay.out_t;
   float* bs = base + lay.bias;
   const float cexp = c.scale * kLog2e;
+  const svfloat32_t cexp_v = opaque(svdup_f32(cexp));
   // V's columns: f16 V is packed to d_pad (zeros past d); f32 V is read where it lies.
   const size_t d_pad_v = sizeof(In) == 2 ? d_pad : d;
   const svbool_t all = svptrue_b32();
-  const svfloat32_t floor_v = svdup_f32(kAttentionFloor);
+  const svfloat32x4_t ones = ones_x4();
+  const svfloat32x4_t c_lo = exp2_coefs_low<3>();
+  const svfloat32x2_t c_hi = exp2_coefs_high<3>();
+  const svuint32_t shift = exp2_shift();
+  const svint32_t ebias = exp2_bias();
+  const svfloat32_t floor_v = opaque(svdup_f32(kAttentionFloor));
   const svfloat32_t zero = svdup_f32(0.0f);
   const uint32_t gy = za_slice(0), gsum = za_slice(0) + 3;
   const size_t key_tiles = (kv + 4 * vl - 1) / (4 * vl) * 4;
@@ -284,7 +290,8 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
           // alpha = 2^((m - m_new) scale log2e): O and the running sum follow the new maximum.
           const svfloat32_t yb =
               svmad_n_f32_x(all, svsub_f32_x(all, m, m_new), svdup_f32(cexp), kExp2Bias);
-          const svfloat32_t alpha = svget4(exp2_z_x4<3>(svcreate4(yb, yb, yb, yb)), 0);
+          const svfloat32_t alpha =
+              svget4(exp2_z_x4<3>(svcreate4(yb, yb, yb, yb), c_lo, c_hi, shift, ebias), 0);
           l = svmul_f32_x(all, l, alpha);
           for (size_t i = 0; i < d_pad * vl; i += vl) {
             svst1_f32(all, ot + i, svmul_f32_x(all, svld1_f32(all, ot + i), alpha));
@@ -301,14 +308,14 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
         for (size_t jl = 0; jl < nk; jl += 4) {
           const svfloat32x4_t x = svld1_f32_x4(svptrue_c32(), sc + jl * vl);
           svzero_mask_za(za_group_zero_mask(0));
-          za_add_constant(gy, bias_v);
-          svmla_single_za32_f32_vg1x4(gy, x, svdup_f32(cexp));
+          za_add_constant(gy, ones, bias_v);
+          svmla_single_za32_f32_vg1x4(gy, x, cexp_v);
           const svfloat32x4_t yb = svread_za32_f32_vg1x4(gy);
           svfloat32x4_t e;
           if constexpr (kZa) {
-            e = exp2_za_x4<3, 0, 1, 2>(yb);
+            e = exp2_za_x4<3, 0, 1, 2>(yb, ones, c_lo, c_hi, shift, ebias);
           } else {
-            e = exp2_z_x4<3>(yb);
+            e = exp2_z_x4<3>(yb, c_lo, c_hi, shift, ebias);
           }
           // Masked scores give exactly 0, not exp2's floor: keys past kv_len, lanes outside a
           // key's causal / window range (edge vectors only), -inf bias (only with a bias).

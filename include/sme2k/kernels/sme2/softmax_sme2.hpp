@@ -83,9 +83,14 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void softmax_rows_sme2(
   const svfloat32x4_t minus_inf4 = svcreate4(minus_inf, minus_inf, minus_inf, minus_inf);
   const svfloat32_t zero = svdup_f32(0.0f);
   const svfloat32x4_t zero4 = svcreate4(zero, zero, zero, zero);
-  const svfloat32_t x_scale = svdup_f32(job.scale * kLog2e);
-  const svfloat32_t m_scale = svdup_f32(kLog2e);
-  const svfloat32_t floor_v = svdup_f32(kFloor);
+  const svfloat32x4_t ones = ones_x4();
+  const svfloat32x4_t c_lo = exp2_coefs_low<kDegree>();
+  const svfloat32x2_t c_hi = exp2_coefs_high<kDegree>();
+  const svuint32_t shift = exp2_shift();
+  const svint32_t ebias = exp2_bias();
+  const svfloat32_t x_scale = opaque(svdup_f32(job.scale * kLog2e));
+  const svfloat32_t m_scale = opaque(svdup_f32(kLog2e));
+  const svfloat32_t floor_v = opaque(svdup_f32(kFloor));
   const svbool_t all = svptrue_b32();
   const uint32_t gy = za_slice(0), gsum = za_slice(0) + 3;
   for (size_t r = r0; r < r1; ++r) {
@@ -118,7 +123,7 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void softmax_rows_sme2(
     svzero_mask_za(za_group_zero_mask(3));
     for (size_t i = 0; i < n; i += step) {
       svzero_mask_za(za_group_zero_mask(0));
-      za_add_constant(gy, bias);
+      za_add_constant(gy, ones, bias);
       svmla_single_za32_f32_vg1x4(gy, svmax_single_f32_x4(load_f32_x4(x, i, n), floor_v), x_scale);
       if (mask != nullptr) {
         svmla_single_za32_f32_vg1x4(gy, svmax_single_f32_x4(load_f32_x4(mask, i, n), floor_v),
@@ -127,9 +132,9 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void softmax_rows_sme2(
       const svfloat32x4_t yb = svread_za32_f32_vg1x4(gy);
       svfloat32x4_t e;
       if constexpr (kZa) {
-        e = exp2_za_x4<kDegree, 0, 1, 2>(yb);
+        e = exp2_za_x4<kDegree, 0, 1, 2>(yb, ones, c_lo, c_hi, shift, ebias);
       } else {
-        e = exp2_z_x4<kDegree>(yb);
+        e = exp2_z_x4<kDegree>(yb, c_lo, c_hi, shift, ebias);
       }
       if (i + step > n) e = svsel_f32_x4(svwhilelt_c32_u64(i, n, 4), e, zero4);
       svadd_za32_f32_vg1x4(gsum, e);
