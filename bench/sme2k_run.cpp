@@ -39,6 +39,10 @@
 extern "C" __attribute__((noinline)) void sme2k_roi_begin() { asm volatile("" ::: "memory"); }
 extern "C" __attribute__((noinline)) void sme2k_roi_end() { asm volatile("" ::: "memory"); }
 
+// Verbs in files of their own (bench/run_*.cpp).
+int softmax_verb(int argc, char** argv);
+void softmax_usage(std::FILE* out);
+
 namespace {
 
 constexpr int kExitOk = 0;
@@ -2158,6 +2162,7 @@ constexpr Verb kVerbs[] = {
      chain_verb, chain_usage},
     {"transpose", "NCHW <-> NHWC layout conversion (convert_layout)", transpose_verb,
      transpose_usage},
+    {"softmax", "softmax over rows (scale, mask), f32 / f16", softmax_verb, softmax_usage},
     SME2K_RUN_ATTENTION_VERBS};
 
 void usage(std::FILE* out) {

@@ -17,6 +17,7 @@
 #include "sme2k/ops/gemm.hpp"
 #include "sme2k/ops/gemm_packed_lhs.hpp"
 #include "sme2k/ops/op_plan.hpp"
+#include "sme2k/ops/softmax.hpp"
 #include "sme2k/ops/transpose.hpp"
 #include "sme2k/types/attention.hpp"
 #include "sme2k/types/conv.hpp"

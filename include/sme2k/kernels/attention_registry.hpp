@@ -31,8 +31,6 @@ using AttentionKernelFor = typename detail::FindAttentionKernel<typename Variant
 
 /// Calls fn(KernelTag<K>{}) with the attention kernel of (V, Out) for `path`: the SME2 one
 /// on kSme2 and kSme2F16F16 when listed, else the portable one.
-// TODO(attention): the SME2 kernel (AttentionSme2<In, Out>, kPath = Path::kSme2) is not
-// listed yet, so the SME2 path runs the portable kernel and last_used_path() says so.
 template <class V, class Out, class Fn>
 decltype(auto) visit_attention_kernel(Path path, Fn&& fn) {
   using Portable = AttentionKernelFor<V, Out, Path::kPortable>;
