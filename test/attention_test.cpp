@@ -273,6 +273,16 @@ void all_outputs(const Case& c) {
   check_case<F32, float>(c);
 }
 
+/// One (variant, output) pair, chosen by k: sweeps spread the three over their cases (the SME2
+/// kernel at SVL 2048 under QEMU costs too much to run every case three times).
+void one_output(const Case& c, size_t k) {
+  switch (k % 3) {
+    case 0: return check_case<F16, f16>(c);
+    case 1: return check_case<F16, float>(c);
+    default: return check_case<F32, float>(c);
+  }
+}
+
 /// 1, VL-1, VL, VL+1, 2VL+1 (distinct, positive).
 std::vector<size_t> tails(size_t vl) {
   std::vector<size_t> t;
@@ -295,16 +305,21 @@ TEST(Attention, TailsAroundTheTile) {
       if (c.d >= 128 && c.sq * c.skv > 1200) c.d = 3 + (i + j) % 5;  // big D only on small seq
       c.causal = (i + j) % 2 == 1;
       c.seed = seed++;
-      all_outputs(c);
+      if (i == j) {
+        all_outputs(c);
+      } else {
+        one_output(c, i + j);
+      }
     }
   }
 }
 
 TEST(Attention, HeadDims) {
+  size_t k = 0;
   for (size_t d : {1, 2, 3, 7, 15, 16, 17, 31, 33, 63, 64, 65, 80, 96, 127, 128, 129, 255, 256}) {
     Case c;
     c.hq = 2, c.hkv = 2, c.sq = 3, c.skv = 9, c.d = d, c.seed = static_cast<uint32_t>(d);
-    all_outputs(c);
+    one_output(c, k++);
   }
 }
 
@@ -312,15 +327,14 @@ TEST(Attention, EveryMaskAndCombination) {
   const size_t vl = test_vl();
   uint32_t seed = 100;
   for (bool causal : {false, true}) {
-    for (size_t window : {size_t{0}, size_t{1}, size_t{5}, vl + 2, size_t{1} << 40}) {
+    for (size_t window : {size_t{0}, size_t{5}, size_t{1} << 40}) {
       for (Bias bias : {Bias::kNone, Bias::kShared, Bias::kPerHead, Bias::kPerBatchHead}) {
         Case c;
         c.batch = 2, c.hq = 4, c.hkv = 2, c.sq = vl + 1, c.skv = 2 * vl + 1, c.d = 5;
         c.causal = causal, c.window = window, c.bias = bias, c.masked = 0.2;
         c.seed = seed++;
-        check_case<F16, f16>(c);
-        c.d = 17;
-        check_case<F32, float>(c);
+        if (seed % 3 == 2) c.d = 17;
+        one_output(c, seed);
       }
     }
   }
@@ -371,7 +385,7 @@ TEST(Attention, GroupedQueryHeads) {
     Case c;
     c.batch = 2, c.hkv = 2, c.hq = 2 * group, c.sq = vl - 1 > 0 ? vl - 1 : 1, c.skv = vl + 5;
     c.d = 16, c.causal = group % 2 == 0, c.seed = seed++;
-    all_outputs(c);
+    one_output(c, group);
   }
   Case mqa;  // multi-query: one KV head for all
   mqa.hq = 8, mqa.hkv = 1, mqa.sq = 3, mqa.skv = 2 * vl + 1, mqa.d = 64, mqa.seed = 9;
@@ -387,7 +401,11 @@ TEST(Attention, LayoutsAndCaches) {
         Case c;
         c.batch = 2, c.hq = 4, c.hkv = 2, c.sq = vl + 1, c.skv = vl + 7, c.d = 12;
         c.bshd = bshd, c.cache_extra = extra, c.pad = pad, c.causal = true, c.seed = seed++;
-        all_outputs(c);
+        if (pad == 0) {
+          all_outputs(c);
+        } else {
+          check_case<F16, float>(c);
+        }
       }
     }
   }
@@ -397,9 +415,10 @@ TEST(Attention, Decode) {
   Case c;  // one query row against a long cache, GQA 4, a cache of spare capacity
   c.batch = 1, c.hq = 8, c.hkv = 2, c.sq = 1, c.skv = 1000, c.d = 64, c.cache_extra = 24;
   c.causal = true, c.seed = 400;
-  all_outputs(c);
+  check_case<F16, f16>(c);
+  check_case<F32, float>(c);
   c.window = 256, c.bshd = true;
-  all_outputs(c);
+  check_case<F16, float>(c);
 }
 
 TEST(Attention, PrefillWithCache) {
@@ -484,7 +503,11 @@ TEST(Attention, WorkspaceAnyAlignment) {
 
 class BadInput : public ::testing::Test {
  protected:
-  BadInput() : run(base()) {}
+  BadInput() : run(base()) {
+    size_t need = 0;  // the kernel's own figure, so `bytes` below never exceeds the buffer
+    EXPECT_TRUE(attention_workspace_size<F16>(run.shape, &need).ok());
+    workspace.resize(need);
+  }
   static Case base() {
     Case c;
     c.batch = 2, c.hq = 4, c.hkv = 2, c.sq = 3, c.skv = 5, c.d = 8, c.seed = 1000;
@@ -510,11 +533,7 @@ class BadInput : public ::testing::Test {
     EXPECT_NE(std::string(s.message()).find(word), std::string::npos) << s.message();
   }
   Attn<F16, f16> run;
-  std::vector<uint8_t> workspace = std::vector<uint8_t>(needed_workspace(run.shape));
-  static size_t needed_workspace(const AttentionShape& shape) {
-    size_t bytes = 0;
-    return attention_workspace_size<F16>(shape, &bytes).ok() ? bytes : 0;
-  }
+  std::vector<uint8_t> workspace;
 };
 
 #define EDIT [&](Args & a)

@@ -80,27 +80,34 @@ struct AttentionPortable {
     return r;
   }
 
-  // s[j] = q . k_j for j in [0, n), four keys at a time for independent chains; each dot
-  // product is summed in d order whatever its neighbours.
+  static constexpr size_t kLanes = 8;  // partial sums per dot product: what SIMD units take
+
+  // s[j] = q . k_j for j in [0, n), kKeys keys per pass over q. Each dot product is summed in
+  // one fixed order: kLanes partial sums over d (lane c % kLanes), then pairwise over the
+  // lanes. Element-wise over the lanes, so compilers vectorize it without reassociating
+  // anything; any order of the D terms keeps the error bound.
+  template <size_t kKeys>
+  static void dot_keys(const float* q, const float* k, size_t d, float* s) {
+    float lane[kKeys][kLanes] = {};
+    size_t c = 0;
+    for (; c + kLanes <= d; c += kLanes) {
+      for (size_t j = 0; j < kKeys; ++j) {
+        for (size_t l = 0; l < kLanes; ++l) lane[j][l] += q[c + l] * k[j * d + c + l];
+      }
+    }
+    for (size_t j = 0; j < kKeys; ++j) {
+      for (size_t l = 0; c + l < d; ++l) lane[j][l] += q[c + l] * k[j * d + c + l];
+      for (size_t w = kLanes / 2; w > 0; w /= 2) {
+        for (size_t l = 0; l < w; ++l) lane[j][l] += lane[j][l + w];
+      }
+      s[j] = lane[j][0];
+    }
+  }
+
   static void dots(const float* q, const float* kb, size_t d, size_t n, float* s) {
     size_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-      const float *k0 = kb + j * d, *k1 = k0 + d, *k2 = k1 + d, *k3 = k2 + d;
-      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (size_t c = 0; c < d; ++c) {
-        s0 += q[c] * k0[c];
-        s1 += q[c] * k1[c];
-        s2 += q[c] * k2[c];
-        s3 += q[c] * k3[c];
-      }
-      s[j] = s0, s[j + 1] = s1, s[j + 2] = s2, s[j + 3] = s3;
-    }
-    for (; j < n; ++j) {
-      const float* k0 = kb + j * d;
-      float s0 = 0;
-      for (size_t c = 0; c < d; ++c) s0 += q[c] * k0[c];
-      s[j] = s0;
-    }
+    for (; j + 4 <= n; j += 4) dot_keys<4>(q, kb + j * d, d, s + j);
+    for (; j < n; ++j) dot_keys<1>(q, kb + j * d, d, s + j);
   }
 
   // One row's share of a key block: keys [a, e) of the block starting at key j0.
@@ -129,8 +136,22 @@ struct AttentionPortable {
     if (alpha != 1.0f) {
       for (size_t c = 0; c < d; ++c) acc[c] *= alpha;
     }
+    // acc += P V, four keys per pass over acc (each acc[c] still adds the keys in order)
     const float* vb = r.vb + (a - j0) * d;
-    for (size_t j = 0; j < n; ++j) {
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const float *v0 = vb + j * d, *v1 = v0 + d, *v2 = v1 + d, *v3 = v2 + d;
+      const float p0 = s[j], p1 = s[j + 1], p2 = s[j + 2], p3 = s[j + 3];
+      for (size_t c = 0; c < d; ++c) {
+        float x = acc[c];
+        x += p0 * v0[c];
+        x += p1 * v1[c];
+        x += p2 * v2[c];
+        x += p3 * v3[c];
+        acc[c] = x;
+      }
+    }
+    for (; j < n; ++j) {
       const float p = s[j];
       const float* v = vb + j * d;
       for (size_t c = 0; c < d; ++c) acc[c] += p * v[c];
