@@ -32,12 +32,17 @@
 #include "reference/gemm.hpp"
 #include "reference/quantized_gemm.hpp"
 #include "run_row_ops.hpp"
+#include "run_attention.hpp"
 #include "sme2k/sme2k.hpp"
 
 // The region of interest. Not inlined, so insn-mix can find them by symbol; the barrier keeps
 // the compiler from moving memory accesses across them.
 extern "C" __attribute__((noinline)) void sme2k_roi_begin() { asm volatile("" ::: "memory"); }
 extern "C" __attribute__((noinline)) void sme2k_roi_end() { asm volatile("" ::: "memory"); }
+
+// Verbs in files of their own (bench/run_*.cpp).
+int softmax_verb(int argc, char** argv);
+void softmax_usage(std::FILE* out);
 
 namespace {
 
@@ -2158,7 +2163,8 @@ constexpr Verb kVerbs[] = {
      chain_verb, chain_usage},
     {"transpose", "NCHW <-> NHWC layout conversion (convert_layout)", transpose_verb,
      transpose_usage},
-    SME2K_RUN_ROW_OP_VERBS};
+    {"softmax", "softmax over rows (scale, mask), f32 / f16", softmax_verb, softmax_usage},
+    SME2K_RUN_ROW_OP_VERBS SME2K_RUN_ATTENTION_VERBS};
 
 void usage(std::FILE* out) {
   std::fprintf(out,

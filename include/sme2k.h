@@ -354,6 +354,58 @@ SME2K_C_API sme2k_status sme2k_batch_matmul(sme2k_variant variant, size_t batch,
                                             size_t workspace_bytes,
                                             const sme2k_parallel_for* parallel);
 
+/* ---- attention: O = softmax(scale * Q K^T + mask) V (F32, F16) ------------------------- */
+
+/** Extents of one attention call (include/sme2k/types/attention.hpp): q_heads a multiple of
+ *  kv_heads (query head h reads KV head h / (q_heads / kv_heads)), head_dim 1..256. */
+typedef struct sme2k_attention_shape {
+  size_t batch, q_heads, kv_heads, q_len, kv_len, head_dim;
+} sme2k_attention_shape;
+
+/** A [batch, heads, seq, head_dim] tensor sme2k reads: element (b, h, s, d) at data +
+ *  b * batch_stride + h * head_stride + s * seq_stride + d (elements; seq_stride >= head_dim).
+ *  [B,H,S,D], [B,S,H,D] and a KV cache of capacity > kv_len are all such views. */
+typedef struct sme2k_heads {
+  const void* data;
+  size_t batch_stride, head_stride, seq_stride;
+  sme2k_dtype dtype;
+} sme2k_heads;
+
+/** The same for the output (its rows must not overlap each other or an input). */
+typedef struct sme2k_mutable_heads {
+  void* data;
+  size_t batch_stride, head_stride, seq_stride;
+  sme2k_dtype dtype;
+} sme2k_mutable_heads;
+
+/** Scale and mask. Queries are the last q_len of kv_len positions (query i at kv_len - q_len
+ *  + i). causal: key j seen iff j <= position; window > 0: iff j > position - window (with
+ *  causal) or |position - j| < window; bias (NULL: none): float [q_len, kv_len] rows bias_ld
+ *  apart added to the scores, -inf masks a key; head / batch strides 0 share it. A row that
+ *  sees no key gives zeros. causal or window need q_len <= kv_len. */
+typedef struct sme2k_attention_params {
+  float scale; /* 0: 1 / sqrt(head_dim); else in (0, 1e6] */
+  bool causal;
+  size_t window;
+  const float* bias;
+  size_t bias_ld, bias_head_stride, bias_batch_stride; /* elements */
+} sme2k_attention_params;
+
+/** Bytes of workspace sme2k_attention() needs for this shape and output dtype. */
+SME2K_C_API sme2k_status sme2k_attention_workspace_size(sme2k_variant variant,
+                                                        const sme2k_attention_shape* shape,
+                                                        sme2k_dtype out_dtype, size_t* bytes,
+                                                        const sme2k_parallel_for* parallel);
+
+/** Fused attention. F16: q, k, v F16, o F16 or F32 (f32 scores, softmax and accumulation);
+ *  F32: all F32. params: NULL for the default scale and no mask. */
+SME2K_C_API sme2k_status sme2k_attention(sme2k_variant variant, const sme2k_attention_shape* shape,
+                                         sme2k_heads q, sme2k_heads k, sme2k_heads v,
+                                         sme2k_mutable_heads o,
+                                         const sme2k_attention_params* params, void* workspace,
+                                         size_t workspace_bytes,
+                                         const sme2k_parallel_for* parallel);
+
 /* ---- 2D convolution (F32, F16, QS8) ----------------------------------------------------- */
 
 typedef enum sme2k_tensor_layout {

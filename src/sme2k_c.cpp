@@ -638,6 +638,99 @@ extern "C" sme2k_status sme2k_batch_matmul(sme2k_variant variant, size_t batch, 
   }());
 }
 
+// ---- attention ---------------------------------------------------------------------------
+
+namespace sme2k {
+namespace {
+
+template <class V>
+inline constexpr bool kAttentionVariant = std::is_same_v<V, F32> || std::is_same_v<V, F16>;
+
+Status to_attention_shape(const sme2k_attention_shape* s, const char* op, AttentionShape* out) {
+  if (s == nullptr) return Status::error(StatusCode::kNullPointer, "%s: shape is null", op);
+  *out = {s->batch, s->q_heads, s->kv_heads, s->q_len, s->kv_len, s->head_dim};
+  return Status();
+}
+
+/// The variant's attention with the output type `out_dtype` names: fn(V tag, Out tag).
+template <class Fn>
+Status visit_attention(sme2k_variant variant, sme2k_dtype out_dtype, const char* op, Fn&& fn) {
+  return visit_variant(variant, op, [&](auto v) -> Status {
+    using V = typename decltype(v)::type;
+    if constexpr (!kAttentionVariant<V>) {
+      return unsupported<V>(op, "attention serves F32 and F16");
+    } else {
+      return visit_dtype(out_dtype, op, "O", [&](auto out_tag) -> Status {
+        using Out = typename decltype(out_tag)::type;
+        if constexpr (!VariantTraits<V>::template kOutputs<Out>) {
+          return unsupported_dtype<V>(op, "output", out_dtype);
+        } else {
+          return fn(v, out_tag);
+        }
+      });
+    }
+  });
+}
+
+template <class T>
+HeadsView<const T> view(const sme2k_heads& h) {
+  return {static_cast<const T*>(h.data), h.batch_stride, h.head_stride, h.seq_stride};
+}
+template <class T>
+HeadsView<T> view(const sme2k_mutable_heads& h) {
+  return {static_cast<T*>(h.data), h.batch_stride, h.head_stride, h.seq_stride};
+}
+
+}  // namespace
+}  // namespace sme2k
+
+extern "C" sme2k_status sme2k_attention_workspace_size(sme2k_variant variant,
+                                                       const sme2k_attention_shape* shape,
+                                                       sme2k_dtype out_dtype, size_t* bytes,
+                                                       const sme2k_parallel_for* parallel) {
+  constexpr const char* op = "attention_workspace_size";
+  return finish([&]() -> Status {
+    AttentionShape s;
+    SME2K_RETURN_IF_ERROR(to_attention_shape(shape, op, &s));
+    const ParallelFor pf = to_parallel_for(parallel);
+    return visit_attention(variant, out_dtype, op, [&](auto v, auto out_tag) -> Status {
+      using V = typename decltype(v)::type;
+      using Out = typename decltype(out_tag)::type;
+      return attention_workspace_size<V, Out>(s, bytes, pf);
+    });
+  }());
+}
+
+extern "C" sme2k_status sme2k_attention(sme2k_variant variant, const sme2k_attention_shape* shape,
+                                        sme2k_heads q, sme2k_heads k, sme2k_heads v,
+                                        sme2k_mutable_heads o, const sme2k_attention_params* params,
+                                        void* workspace, size_t workspace_bytes,
+                                        const sme2k_parallel_for* parallel) {
+  constexpr const char* op = "attention";
+  return finish([&]() -> Status {
+    AttentionShape s;
+    SME2K_RETURN_IF_ERROR(to_attention_shape(shape, op, &s));
+    AttentionParams p;
+    if (params != nullptr) {
+      p.scale = params->scale;
+      p.mask = {params->causal,  params->window,           params->bias,
+                params->bias_ld, params->bias_head_stride, params->bias_batch_stride};
+    }
+    const ParallelFor pf = to_parallel_for(parallel);
+    return visit_attention(variant, o.dtype, op, [&](auto vt, auto out_tag) -> Status {
+      using V = typename decltype(vt)::type;
+      using Out = typename decltype(out_tag)::type;
+      using In = typename VariantTraits<V>::Lhs;
+      const sme2k_dtype element = std::is_same_v<In, float> ? SME2K_DTYPE_F32 : SME2K_DTYPE_F16;
+      SME2K_RETURN_IF_ERROR(expect_dtype(q.dtype, element, op, "Q"));
+      SME2K_RETURN_IF_ERROR(expect_dtype(k.dtype, element, op, "K"));
+      SME2K_RETURN_IF_ERROR(expect_dtype(v.dtype, element, op, "V"));
+      return attention<V, Out>(s, view<In>(q), view<In>(k), view<In>(v), view<Out>(o), p, workspace,
+                               workspace_bytes, pf);
+    });
+  }());
+}
+
 // ---- conv2d ------------------------------------------------------------------------------
 
 extern "C" sme2k_conv2d_params sme2k_conv2d_params_default(void) {

@@ -95,6 +95,33 @@ void check_all(TypeList<Ks...>) {
 
 TEST(Naming, EveryRegisteredKernel) { check_all(GemmKernels{}); }
 
+// Attention kernels read Q, K and V where they lie: the operand fields are plain dtypes, the
+// dst is the output written, the tile is q_step query rows (per head) x kv_step keys.
+const std::regex kAttentionKernel(
+    "(attention)_([a-z]+[0-9]+)_([a-z]+[0-9]+)_([a-z]+[0-9]+)_([0-9]+(?:vl)?)x([0-9]+(?:vl)?)_"
+    "(sme2|portable)_(mopa|dot|loops)");
+
+template <class Kernel>
+void check_attention_kernel() {
+  const std::string name(Kernel::kName);
+  SCOPED_TRACE(name);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(name, m, kAttentionKernel)) << "does not follow docs/naming.md";
+  EXPECT_EQ(m[2].str(), dtype<typename Kernel::Output>());
+  EXPECT_EQ(m[3].str(), dtype<typename Kernel::Input>());
+  EXPECT_EQ(m[4].str(), dtype<typename Kernel::Input>());
+  EXPECT_EQ(extent(m[5]), Kernel::q_step(kVl));
+  EXPECT_EQ(extent(m[6]), Kernel::kv_step(kVl));
+  EXPECT_EQ(m[7].str(), Kernel::kPath == Path::kPortable ? "portable" : "sme2");
+}
+
+template <class... Ks>
+void check_all_attention(TypeList<Ks...>) {
+  (check_attention_kernel<Ks>(), ...);
+}
+
+TEST(Naming, EveryAttentionKernel) { check_all_attention(AttentionKernels{}); }
+
 TEST(Naming, RegistryTableMatchesTypes) {
   size_t sme2 = 0, portable = 0;
   for (const KernelInfo& k : kGemmKernelInfos.items) {

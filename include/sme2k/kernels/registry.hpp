@@ -15,12 +15,14 @@
 
 #include "sme2k/arch/config.hpp"
 #include "sme2k/arch/dispatch.hpp"
+#include "sme2k/kernels/portable/attention_portable.hpp"
 #include "sme2k/kernels/portable/gemm_f16_f16_f16p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f32_f32_f32p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f32_qd8_qb4p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f32_qd8_qc4p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f32_qd8_qc8p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_qs8_qs8_qs8p8x1bs32_4x8_portable_loops.hpp"
+#include "sme2k/kernels/sme2/attention_sme2.hpp"
 #include "sme2k/kernels/sme2/gemm_f16_f16_f16p2vlx2bf32_4x2vl_sme2_dot.hpp"
 #include "sme2k/kernels/sme2/gemm_f16_f16p2vlx1_f16p4vlx1bf16_2vlx4vl_sme2_mopa.hpp"
 #include "sme2k/kernels/sme2/gemm_f16_f16p2vlx2_f16p2vlx2bf32_2vlx2vl_sme2_mopa.hpp"
@@ -51,6 +53,15 @@ using GemmKernels = TypeList<
     GemmF32F32F32p8x1bf32_4x8PortableLoops, GemmF16F16F16p8x1bf32_4x8PortableLoops,
     GemmQs8Qs8Qs8p8x1bs32_4x8PortableLoops, GemmF32Qd8Qc8p8x1bf32_4x8PortableLoops,
     GemmF32Qd8Qc4p8x1bf32_4x8PortableLoops, GemmF32Qd8Qb4p8x1bf32_4x8PortableLoops>;
+
+/// The attention kernels (ops/detail/attention_call.hpp's contract), one per (input,
+/// output, path); kernels/attention_registry.hpp picks from this list.
+using AttentionKernels = TypeList<
+#if SME2K_HAS_SME2_CODE
+    sme2::AttentionSme2<f16, f16>, sme2::AttentionSme2<f16, float>,
+    sme2::AttentionSme2<float, float>,
+#endif
+    AttentionPortable<f16, f16>, AttentionPortable<f16, float>, AttentionPortable<float, float>>;
 
 /// What a GEMM kernel is for: any M, or only few rows (it has kMaxRows, and the op runs it
 /// for M <= kMaxRows on the weights the any-M kernel of its path reads).

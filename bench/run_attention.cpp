@@ -1,0 +1,213 @@
+// sme2k-run attention: one attention() call between sme2k_roi_begin() and sme2k_roi_end()
+// (defined in sme2k_run.cpp); the inputs are made and the workspace allocated before. The
+// result is then checked against the f64 reference (test/reference/attention.hpp) within its
+// stated bound; a mismatch exits 1. Inputs come from an integer hash (cheap outside the
+// region); above 64 (batch, head, query) rows a deterministic sample of 64 is checked.
+//
+//   sme2k-run attention --variant f16 --batch 1 --hq 32 --hkv 8 --d 64 --sq 256 --skv 256
+//                       [--causal] [--window N] [--bias] [--out f32|f16] [--layout bhsd|bshd]
+#include "run_attention.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "reference/attention.hpp"
+#include "sme2k/sme2k.hpp"
+
+extern "C" void sme2k_roi_begin();
+extern "C" void sme2k_roi_end();
+
+namespace sme2k_run {
+namespace {
+
+namespace reference = sme2k::reference;
+
+constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2;
+
+struct AttentionOptions {
+  bool f16 = true, f32_out = false, causal = false, bias = false, bshd = false;
+  size_t batch = 1, hq = 32, hkv = 8, d = 64, sq = 256, skv = 256, window = 0;
+};
+
+bool parse_count(const char* s, size_t* out, bool zero_ok = false) {
+  if (s == nullptr || *s < '0' || *s > '9') return false;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(s, &end, 10);
+  if (*end != '\0' || (v == 0 && !zero_ok)) return false;
+  *out = static_cast<size_t>(v);
+  return true;
+}
+
+bool one_of(const char* v, const char* a, const char* b, bool* is_a) {
+  if (v == nullptr) return false;
+  *is_a = std::strcmp(v, a) == 0;
+  return *is_a || std::strcmp(v, b) == 0;
+}
+
+/// --name VALUE options and flags; false on anything unknown or malformed.
+bool parse(int argc, char** argv, AttentionOptions* o) {
+  bool variant = false, out_f16 = true;
+  bool out_given = false;
+  for (int i = 2; i < argc; ++i) {
+    const char* a = argv[i];
+    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+    auto is = [a](const char* name) { return std::strcmp(a, name) == 0; };
+    bool ok = true, takes_value = true;
+    if (is("--variant")) {
+      ok = variant = one_of(v, "f16", "f32", &o->f16);
+    } else if (is("--out")) {
+      ok = out_given = one_of(v, "f16", "f32", &out_f16);
+    } else if (is("--layout")) {
+      ok = one_of(v, "bshd", "bhsd", &o->bshd);
+    } else if (is("--batch")) {
+      ok = parse_count(v, &o->batch);
+    } else if (is("--hq")) {
+      ok = parse_count(v, &o->hq);
+    } else if (is("--hkv")) {
+      ok = parse_count(v, &o->hkv);
+    } else if (is("--d")) {
+      ok = parse_count(v, &o->d);
+    } else if (is("--sq")) {
+      ok = parse_count(v, &o->sq);
+    } else if (is("--skv")) {
+      ok = parse_count(v, &o->skv);
+    } else if (is("--window")) {
+      ok = parse_count(v, &o->window, true);
+    } else if (is("--causal")) {
+      o->causal = true, takes_value = false;
+    } else if (is("--bias")) {
+      o->bias = true, takes_value = false;
+    } else {
+      ok = false;
+    }
+    if (!ok) {
+      std::fprintf(stderr, "sme2k-run attention: bad option '%s'%s%s\n", a, v ? " " : "",
+                   v && takes_value ? v : "");
+      return false;
+    }
+    i += takes_value ? 1 : 0;
+  }
+  if (!variant) std::fprintf(stderr, "sme2k-run attention: --variant f16|f32 is required\n");
+  o->f32_out = !o->f16 || !out_f16;
+  if (!o->f16 && out_given && out_f16) {
+    std::fprintf(stderr, "sme2k-run attention: f32 writes f32 only\n");
+    return false;
+  }
+  return variant;
+}
+
+// A value in [-1, 1) with 10 significant bits (exact in f16) from an integer hash.
+inline float hashed(size_t i, uint32_t salt) {
+  const auto h = static_cast<uint32_t>(i * 2654435761u + salt * 40503u) >> 8;
+  return static_cast<float>(static_cast<int>(h % 2048) - 1024) / 1024.0f;
+}
+
+/// A [B, H, S, D] operand in either layout.
+template <class T>
+struct Operand {
+  std::vector<T> data;
+  reference::AttentionStrides strides;
+  Operand(size_t b, size_t h, size_t s, size_t d, bool bshd, uint32_t salt) {
+    strides = bshd ? reference::AttentionStrides{s * h * d, d, h * d}
+                   : reference::AttentionStrides{h * s * d, s * d, d};
+    data.resize(b * h * s * d);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = sme2k::convert_to<T>(hashed(i, salt));
+  }
+  sme2k::HeadsView<T> view() { return {data.data(), strides.batch, strides.head, strides.seq}; }
+};
+
+template <class V, class Out>
+int run(const AttentionOptions& o) {
+  using In = typename sme2k::VariantTraits<V>::Lhs;
+  Operand<In> q(o.batch, o.hq, o.sq, o.d, o.bshd, 1), k(o.batch, o.hkv, o.skv, o.d, o.bshd, 2),
+      v(o.batch, o.hkv, o.skv, o.d, o.bshd, 3);
+  Operand<Out> out(o.batch, o.hq, o.sq, o.d, o.bshd, 4);
+  std::vector<float> bias(o.bias ? o.sq * o.skv : 0);
+  for (size_t i = 0; i < bias.size(); ++i) bias[i] = hashed(i, 5);
+  const sme2k::AttentionShape shape{o.batch, o.hq, o.hkv, o.sq, o.skv, o.d};
+  sme2k::AttentionParams params;
+  params.mask.causal = o.causal;
+  params.mask.window = o.window;
+  if (o.bias) params.mask.bias = bias.data(), params.mask.bias_ld = o.skv;
+  sme2k::OpPlan plan;
+  sme2k::Status s = sme2k::attention_plan<V, Out>(shape, &plan);
+  std::vector<uint8_t> workspace(s.ok() ? plan.workspace_bytes : 0);
+  if (s.ok()) {
+    sme2k_roi_begin();
+    s = sme2k::attention<V, Out>(shape, q.view(), k.view(), v.view(), out.view(), params,
+                                 workspace.data(), workspace.size());
+    sme2k_roi_end();
+  }
+  if (!s.ok()) {
+    std::fprintf(stderr, "sme2k-run attention: %s\n", s.message());
+    return kExitFailure;
+  }
+  reference::AttentionProblem p;
+  p.batch = o.batch, p.q_heads = o.hq, p.kv_heads = o.hkv, p.q_len = o.sq, p.kv_len = o.skv;
+  p.head_dim = o.d, p.q = q.strides, p.k = k.strides, p.v = v.strides;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(o.d));  // the op's default, in f32 as it is
+  p.causal = o.causal, p.window = o.window;
+  p.bias = params.mask.bias, p.bias_ld = o.skv;
+  const reference::AttentionErrorModel em = reference::attention_error_model(
+      plan.path != sme2k::Path::kPortable, std::is_same_v<In, sme2k::f16>);
+  const size_t rows = o.batch * o.hq * o.sq, checked = rows <= 64 ? rows : 64;
+  std::vector<double> want(o.d), weighted(o.d);
+  size_t wrong = 0;
+  double worst = 0;  // largest |error| / tolerance
+  for (size_t n = 0; n < checked; ++n) {
+    const size_t r = rows <= 64 ? n : (n * 2654435761u + 7) % rows;
+    const size_t b = r / (o.hq * o.sq), h = r / o.sq % o.hq, i = r % o.sq;
+    double term = 0;
+    reference::attention_row(p, q.data.data(), k.data.data(), v.data.data(), b, h, i, want.data(),
+                             weighted.data(), &term);
+    const Out* row =
+        out.data.data() + b * out.strides.batch + h * out.strides.head + i * out.strides.seq;
+    for (size_t c = 0; c < o.d; ++c) {
+      const double tol = reference::attention_tolerance(em, o.d, o.skv, term, weighted[c], want[c],
+                                                        std::is_same_v<Out, sme2k::f16>);
+      const double err = std::fabs(sme2k::to_f32(row[c]) - want[c]);
+      if (!(err <= tol)) ++wrong;
+      if (tol > 0 && err / tol > worst) worst = err / tol;
+    }
+  }
+  std::printf(
+      "attention %s -> %s: B=%zu Hq=%zu Hkv=%zu D=%zu Sq=%zu Skv=%zu%s%s%s %s, kernel %s "
+      "(path %s, %zu task, workspace %zu bytes): %zu rows checked, worst error %.3g of the "
+      "bound: %s\n",
+      o.f16 ? "f16" : "f32", std::is_same_v<Out, float> ? "f32" : "f16", o.batch, o.hq, o.hkv, o.d,
+      o.sq, o.skv, o.causal ? " causal" : "", o.window ? " window" : "", o.bias ? " bias" : "",
+      o.bshd ? "bshd" : "bhsd", plan.kernel.data(), sme2k::path_name(sme2k::last_used_path()),
+      plan.tasks, plan.workspace_bytes, checked, worst, wrong == 0 ? "ok" : "WRONG");
+  return wrong == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+void attention_usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: sme2k-run attention --variant f16|f32 [--batch B] [--hq H] [--hkv H]\n"
+               "                           [--d D] [--sq S] [--skv S] [--causal] [--window N]\n"
+               "                           [--bias] [--out f32|f16] [--layout bhsd|bshd]\n\n"
+               "One attention() call inside the region (inputs made and the workspace\n"
+               "allocated before), then checked against the f64 reference within its bound\n"
+               "(a sample of 64 rows above 64). Defaults: B 1, Hq 32, Hkv 8, D 64, Sq = Skv =\n"
+               "256, no mask, f16 out for f16, [B,H,S,D]; --bias: one float [Sq, Skv] mask\n"
+               "shared by all heads; --window 0: none.\n");
+}
+
+int attention_verb(int argc, char** argv) {
+  AttentionOptions o;
+  if (!parse(argc, argv, &o)) {
+    attention_usage(stderr);
+    return kExitUsage;
+  }
+  if (!o.f16) return run<sme2k::F32, float>(o);
+  if (o.f32_out) return run<sme2k::F16, float>(o);
+  return run<sme2k::F16, sme2k::f16>(o);
+}
+
+}  // namespace sme2k_run

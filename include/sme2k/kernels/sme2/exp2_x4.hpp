@@ -1,0 +1,201 @@
+// 2^y for four vectors at once in streaming mode, two ways, for softmax and attention.
+//
+// Streaming-legal without FEAT_SME_FA64 and without FEXPA (SME2p1 is not on Apple M4): y is
+// split as n + f (n = round(y), |f| <= 1/2), 2^f comes from a minimax polynomial of degree
+// kDegree (relative error 7.5e-5 at degree 3: below f16's rounding, 2.6e-6 at 4, 7.5e-8 at
+// 5), and 2^n is an integer add of n << 23 to its bits. Callers pass y + 126 (the bias folds
+// into their own affine step): n + 126 is converted unsigned, so it saturates at 0 and every
+// y below -126 gives a tiny positive value (<= 1.5 * 2^-126) instead of exponent garbage.
+//
+// Why two ways. Neither model's costs favour one scheme (DESIGN.md section 8):
+//  - Apple M4 charges every streaming SVE instruction 4 cycles, single or four vectors, and an
+//    SME2 ZA multi-vector op 2 cycles per four vectors: the multiplies go into ZA (FMLA into a
+//    vector group, then MOVA out, 1 cycle per vector), the rest are four-vector forms.
+//    About 12 cycles per vector at degree 3 (exp2_za_x4).
+//  - Arm C1 charges streaming SVE 0.5 cycles an instruction but ZA ops 2 and each MOVA 1 per
+//    vector: ordinary SVE FMLA chains in registers win, about 3 cycles per vector
+//    (exp2_z_x4); the ZA way would cost ~10.
+// arch/cost_model.hpp picks one per CPU; both give the same result within the stated bound.
+#pragma once
+
+#include <cstdint>
+
+#include "sme2k/arch/acle.hpp"
+#include "sme2k/arch/attributes.hpp"
+
+#if SME2K_HAS_SME2_CODE
+#include <arm_sme.h>
+
+namespace sme2k {
+namespace sme2 {
+
+/// Minimax coefficients of 2^f on [-1/2, 1/2] (relative error, fitted in double), c0 first.
+template <int kDegree>
+struct Exp2Poly;
+template <>
+struct Exp2Poly<3> {
+  static constexpr float c[4] = {0.999928074f, 0.693260985f, 0.242611122f, 0.0551716691f};
+  static constexpr double kRelError = 7.5e-5;
+};
+template <>
+struct Exp2Poly<4> {
+  static constexpr float c[5] = {0.999999261f, 0.693121815f, 0.240247448f, 0.0559178603f,
+                                 0.00957010191f};
+  static constexpr double kRelError = 2.6e-6;
+};
+template <>
+struct Exp2Poly<5> {
+  static constexpr float c[6] = {1.00000007f,   0.693146967f,   0.240221197f,
+                                 0.0555071327f, 0.00967554133f, 0.0013276472f};
+  static constexpr double kRelError = 7.5e-8;
+};
+
+/// What the caller adds to y before the call (see the header comment).
+constexpr float kExp2Bias = 126.0f;
+
+/// The constants of exp2, made once per kernel call and kept in registers: a constant made
+/// per vector is a 4-cycle instruction on the M4 model, and clang rematerializes DUPs inside
+/// loops unless it cannot see that they are constants (opaque()).
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t opaque(svfloat32_t v) SME2K_STREAMING {
+  asm("" : "+w"(v));
+  return v;
+}
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svint32_t opaque(svint32_t v) SME2K_STREAMING {
+  asm("" : "+w"(v));
+  return v;
+}
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svuint32_t opaque(svuint32_t v) SME2K_STREAMING {
+  asm("" : "+w"(v));
+  return v;
+}
+
+/// Coefficients c0..c3 (and c4, c5 for the higher degrees, else zero) as vectors.
+template <int kDegree>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t exp2_coefs_low() SME2K_STREAMING {
+  using P = Exp2Poly<kDegree>;
+  return svcreate4(opaque(svdup_f32(P::c[0])), opaque(svdup_f32(P::c[1])),
+                   opaque(svdup_f32(P::c[2])), opaque(svdup_f32(P::c[3])));
+}
+template <int kDegree>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x2_t exp2_coefs_high() SME2K_STREAMING {
+  using P = Exp2Poly<kDegree>;
+  float c4 = 0.0f, c5 = 0.0f;
+  if constexpr (kDegree >= 4) c4 = P::c[4];
+  if constexpr (kDegree >= 5) c5 = P::c[5];
+  return svcreate2(opaque(svdup_f32(c4)), opaque(svdup_f32(c5)));
+}
+/// Four vectors of 1.0 (the ZA way adds a constant c to a zeroed group as ones x c).
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t ones_x4() SME2K_STREAMING {
+  return svcreate4(opaque(svdup_f32(1.0f)), opaque(svdup_f32(1.0f)), opaque(svdup_f32(1.0f)),
+                   opaque(svdup_f32(1.0f)));
+}
+
+/// Coefficient i (compile time) of the two tuples.
+template <int kI>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t coef(svfloat32x4_t lo,
+                                                       svfloat32x2_t hi) SME2K_STREAMING {
+  if constexpr (kI < 4) {
+    return svget4(lo, kI);
+  } else {
+    return svget2(hi, kI - 4);
+  }
+}
+
+/// The bits of 2^(n - 126) to add to a float's bits: (n << 23) - (126 << 23), with
+/// n = nb = round(y) + 126 saturated at 0 by the unsigned conversion. shift = 23,
+/// bias = -(126 << 23), both from exp2_shift() / exp2_bias() made once.
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svint32x4_t exponent_bits(svfloat32x4_t nb, svuint32_t shift,
+                                                                svint32_t bias) SME2K_STREAMING {
+  const svuint32x4_t e = svrshl_single_u32_x4(svcvt_u32_f32_x4(nb), shift);
+  return svadd_single_s32_x4(svreinterpret_s32(e), bias);
+}
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svuint32_t exp2_shift() SME2K_STREAMING {
+  return opaque(svdup_u32(23));
+}
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svint32_t exp2_bias() SME2K_STREAMING {
+  return opaque(svdup_s32(-(126 << 23)));
+}
+
+/// The svzero_mask_za() mask that clears ZA vector group g at every SVL: group g is ZA rows
+/// g + k * SVL/32 (k < 4), all in the 32-bit tile g mod 4, i.e. the 64-bit tiles g mod 4 and
+/// g mod 4 + 4 (64-bit tile t = rows t mod 8). The rest of that 32-bit tile goes with it.
+constexpr uint32_t za_group_zero_mask(uint32_t g) { return (1u << (g % 4)) | (1u << (g % 4 + 4)); }
+
+/// ZA way (Apple M4). ZA vector group kGy holds y + 126 and `yb` the same values; groups kG1
+/// and kG2 are scratch; the 32-bit tiles of all three are cleared (za_group_zero_mask).
+/// Returns 2^y (for y >= -126; below it a tiny positive value).
+template <int kDegree, uint32_t kGy, uint32_t kG1, uint32_t kG2>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t
+exp2_za_x4(svfloat32x4_t yb, svfloat32x4_t ones, svfloat32x4_t c_lo, svfloat32x2_t c_hi,
+           svuint32_t shift, svint32_t bias) SME2K_STREAMING SME2K_INOUT_ZA {
+  static_assert(kDegree >= 3 && kDegree <= 5, "sme2k: exp2 polynomial degree 3 to 5");
+  const uint32_t gy = za_slice(0) + kGy, g1 = za_slice(0) + kG1, g2 = za_slice(0) + kG2;
+  const svfloat32x4_t nb = svrintn_f32_x4(yb);
+  svsub_za32_f32_vg1x4(gy, nb);  // f = (y + 126) - (n + 126), exact
+  const svfloat32x4_t f = svread_za32_f32_vg1x4(gy);
+  const svint32x4_t eb = exponent_bits(nb, shift, bias);
+  svzero_mask_za(za_group_zero_mask(kGy) | za_group_zero_mask(kG1) | za_group_zero_mask(kG2));
+  // Horner: p = c[d-1] + f c[d], then p = c[i] + p f down to c[0], the last step in gy.
+  svmla_single_za32_f32_vg1x4(g1, ones, coef<kDegree - 1>(c_lo, c_hi));
+  svmla_single_za32_f32_vg1x4(g1, f, coef<kDegree>(c_lo, c_hi));
+  svfloat32x4_t p = svread_za32_f32_vg1x4(g1);
+  svmla_single_za32_f32_vg1x4(g2, ones, coef<kDegree - 2>(c_lo, c_hi));
+  svmla_za32_f32_vg1x4(g2, p, f);
+  if constexpr (kDegree >= 4) {
+    p = svread_za32_f32_vg1x4(g2);
+    svzero_mask_za(za_group_zero_mask(kG1));
+    svmla_single_za32_f32_vg1x4(g1, ones, coef<kDegree - 3>(c_lo, c_hi));
+    svmla_za32_f32_vg1x4(g1, p, f);
+  }
+  if constexpr (kDegree >= 5) {
+    p = svread_za32_f32_vg1x4(g1);
+    svzero_mask_za(za_group_zero_mask(kG2));
+    svmla_single_za32_f32_vg1x4(g2, ones, coef<1>(c_lo, c_hi));
+    svmla_za32_f32_vg1x4(g2, p, f);
+  }
+  p = svread_za32_f32_vg1x4(kDegree == 4 ? g1 : g2);
+  svmla_single_za32_f32_vg1x4(gy, ones, coef<0>(c_lo, c_hi));
+  svmla_za32_f32_vg1x4(gy, p, f);
+  svadd_za32_s32_vg1x4(gy, eb);
+  return svread_za32_f32_vg1x4(gy);
+}
+
+/// One vector of the register way: 2^f by Horner, times 2^n by adding eb to the bits.
+template <int kDegree>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t exp2_z_one(svfloat32_t yb, svfloat32_t nb,
+                                                             svint32_t eb, svfloat32x4_t c_lo,
+                                                             svfloat32x2_t c_hi) SME2K_STREAMING {
+  const svbool_t all = svptrue_b32();
+  const svfloat32_t f = svsub_f32_x(all, yb, nb);
+  svfloat32_t p = svmad_f32_x(all, coef<kDegree>(c_lo, c_hi), f, coef<kDegree - 1>(c_lo, c_hi));
+  if constexpr (kDegree >= 5) p = svmad_f32_x(all, p, f, coef<3>(c_lo, c_hi));
+  if constexpr (kDegree >= 4) p = svmad_f32_x(all, p, f, coef<2>(c_lo, c_hi));
+  p = svmad_f32_x(all, p, f, coef<1>(c_lo, c_hi));
+  p = svmad_f32_x(all, p, f, coef<0>(c_lo, c_hi));
+  return svreinterpret_f32(svadd_s32_x(all, svreinterpret_s32(p), eb));
+}
+
+/// Register way (Arm C1): the same arithmetic in ordinary SVE instructions, four-vector forms
+/// where SME2 has them (round, convert, shift, the exponent bias). yb = y + 126.
+template <int kDegree>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t exp2_z_x4(svfloat32x4_t yb, svfloat32x4_t c_lo,
+                                                              svfloat32x2_t c_hi, svuint32_t shift,
+                                                              svint32_t bias) SME2K_STREAMING {
+  const svfloat32x4_t nb = svrintn_f32_x4(yb);
+  const svint32x4_t eb = exponent_bits(nb, shift, bias);
+  return svcreate4(exp2_z_one<kDegree>(svget4(yb, 0), svget4(nb, 0), svget4(eb, 0), c_lo, c_hi),
+                   exp2_z_one<kDegree>(svget4(yb, 1), svget4(nb, 1), svget4(eb, 1), c_lo, c_hi),
+                   exp2_z_one<kDegree>(svget4(yb, 2), svget4(nb, 2), svget4(eb, 2), c_lo, c_hi),
+                   exp2_z_one<kDegree>(svget4(yb, 3), svget4(nb, 3), svget4(eb, 3), c_lo, c_hi));
+}
+
+/// ZA group g += c (g zeroed before): ones x c, one vector-group FMLA.
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void za_add_constant(
+    uint32_t g, svfloat32x4_t ones, svfloat32_t c) SME2K_STREAMING SME2K_INOUT_ZA {
+  svmla_single_za32_f32_vg1x4(g, ones, c);
+}
+
+}  // namespace sme2
+}  // namespace sme2k
+
+#endif  // SME2K_HAS_SME2_CODE
