@@ -31,8 +31,8 @@
 #include "reference/dynamic_quant.hpp"
 #include "reference/gemm.hpp"
 #include "reference/quantized_gemm.hpp"
-#include "run_row_ops.hpp"
 #include "run_attention.hpp"
+#include "run_row_ops.hpp"
 #include "sme2k/sme2k.hpp"
 
 // The region of interest. Not inlined, so insn-mix can find them by symbol; the barrier keeps
