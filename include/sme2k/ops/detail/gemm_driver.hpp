@@ -21,6 +21,7 @@
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/arch/vl.hpp"
 #include "sme2k/epilogue/ops.hpp"
+#include "sme2k/formats/packed_header.hpp"
 #include "sme2k/kernels/registry.hpp"
 #include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/types/layout.hpp"
@@ -53,6 +54,14 @@ bool checked_lhs_panels_bytes(size_t m, size_t k, size_t vl, size_t* bytes) {
   }
   *bytes = all / 64 * 64;
   return true;
+}
+
+/// The epilogue plan of a call on packed weights: the output zero point and the has-bias flag
+/// come from their (checked) header, read here once for both paths.
+inline EpiloguePlan plan_for_weights(const GemmEpilogue& e, const PackedHeader& weights) {
+  EpiloguePlan plan = plan_epilogue(e, weights.variant_param);
+  plan.add_bias = weights.has_bias();
+  return plan;
 }
 
 /// A GEMM call after validation: every pointer usable, every size consistent.
