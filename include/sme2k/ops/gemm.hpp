@@ -599,9 +599,12 @@ bool run_gemm(const GemmCall<Lhs, Out>& call, const TaskGrid& grid, size_t slice
       run_gemm_portable<Kernel>(task);
     } else {
 #if SME2K_HAS_SME2_CODE
+#if SME2K_HAS_SME_F16F16_CODE
       if constexpr (Kernel::kPath == Path::kSme2F16F16) {
         run_gemm_sme2_f16f16<Kernel>(task);
-      } else {
+      } else
+#endif
+      {
         run_gemm_sme2<Kernel, SmallMKernelFor<V, Kernel>>(task);
       }
 #endif

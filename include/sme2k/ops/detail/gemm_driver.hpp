@@ -317,6 +317,7 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_sme2(
                                 call.workspace, call.small_m);
 }
 
+#if SME2K_HAS_SME_F16F16_CODE
 // The f16-accumulating kernel needs FEAT_SME_F16F16 in every function it is inlined into,
 // and a target attribute cannot depend on a template argument: hence this copy of the
 // panel loop of multiply_sme2() (which has no small-M branch: no such kernel on this path).
@@ -339,10 +340,11 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2_F16F16 void run_gemm_sme2
                 scratch);
   }
 }
+#endif  // SME2K_HAS_SME_F16F16_CODE
 
 template <class Kernel, class Out>
-SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_packed_lhs_sme2(
-    const PackedLhsCall<Out>& call) {
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA
+    SME2K_TARGET_SME2 void run_gemm_packed_lhs_sme2(const PackedLhsCall<Out>& call) {
   using LhsFormat = typename Kernel::PackedLhsFormat;
   const size_t vl = sme2::vl();
   const size_t mr = LhsFormat::mr(vl), panel_bytes = LhsFormat::panel_bytes(call.k, vl);
