@@ -45,6 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider f(data, size);
   const sme2k_variant variant = enum_in<sme2k_variant>(f, 1, 7);
   const size_t batch = size_in(f, 5), m = size_in(f, 20), n = size_in(f, 20), k = size_in(f, 40);
+  if (too_much_work(batch, m, n, k)) return 0;
   const sme2k_rhs_layout layout = enum_in<sme2k_rhs_layout>(f, 1, 2);
   std::vector<float> arrays;
   std::vector<int8_t> table;

@@ -24,6 +24,13 @@ namespace sme2k_fuzz {
 /// The most bytes one operand may take: bigger valid shapes are skipped, not allocated.
 constexpr size_t kMaxBytes = size_t{1} << 18;
 
+/// The most multiply-adds a call may do (a broadcast batch of 65536 items is valid and slow):
+/// beyond it the call is skipped, so one input stays well under a second with ASan.
+constexpr double kMaxWork = double(1 << 22);
+inline bool too_much_work(double a, double b, double c, double d = 1.0) {
+  return a * b * c * d > kMaxWork;
+}
+
 [[noreturn]] inline void fail(const char* what, sme2k_status s) {
   std::fprintf(stderr, "sme2k fuzz: %s (status %s: %s)\n", what, sme2k_status_string(s),
                sme2k_last_error_message());

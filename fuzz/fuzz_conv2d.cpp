@@ -47,6 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (shape_ok || s == SME2K_OK) return 0;  // the weights' part alone may be fine
     return 0;
   }
+  if (too_much_work(out_count, p.in_channels / p.groups, p.kernel_height, p.kernel_width)) return 0;
   const bool qs8 = variant == SME2K_VARIANT_QS8;
   const sme2k_dtype wtype = qs8                            ? SME2K_DTYPE_INT8
                             : variant == SME2K_VARIANT_F16 ? SME2K_DTYPE_F16

@@ -194,6 +194,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // A (M x K), C (M x N or N x M), epilogue, workspace, parallel-for.
   const size_t m = size_in(f, 24);
+  if (too_much_work(m, n, k)) return 0;
   std::vector<float> arrays;
   std::vector<int8_t> table;
   const sme2k_epilogue e =

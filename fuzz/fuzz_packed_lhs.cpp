@@ -12,6 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                 : f.ConsumeBool() ? SME2K_VARIANT_QD8
                                                   : SME2K_VARIANT_QD8_QC4W;
   const size_t m = size_in(f, 24), n = size_in(f, 24), k = size_in(f, 96);
+  if (too_much_work(m, n, k)) return 0;
   // A, packed.
   Matrix a;
   if (!make_matrix(f, m, k, f.ConsumeBool() ? SME2K_DTYPE_F32 : SME2K_DTYPE_F16, &a)) return 0;
