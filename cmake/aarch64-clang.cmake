@@ -24,6 +24,10 @@ set(CMAKE_SHARED_LINKER_FLAGS_INIT "-fuse-ld=lld")
 set(SME2K_AARCH64_BUILTINS
   "${_sme2k_root}/.tools/clang-rt/usr/lib/llvm-${SME2K_LLVM_VERSION}/lib/clang/${SME2K_LLVM_VERSION}/lib/linux/libclang_rt.builtins-aarch64.a"
   CACHE FILEPATH "libclang_rt.builtins-aarch64.a (SME ABI routines)")
+# try_compile projects (CMake's compiler checks) re-read this file without the caller's
+# cache: pass the overridable paths on, so -DSME2K_AARCH64_BUILTINS=... reaches them too.
+list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES SME2K_AARCH64_BUILTINS SME2K_LLVM_VERSION
+     SME2K_QEMU)
 set(CMAKE_C_STANDARD_LIBRARIES "${SME2K_AARCH64_BUILTINS}")
 set(CMAKE_CXX_STANDARD_LIBRARIES "${SME2K_AARCH64_BUILTINS}")
 

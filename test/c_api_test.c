@@ -845,6 +845,10 @@ static void test_gemm_qd8(void) {
                 sme2k_gemm_pack_rhs_qb4w(b4, SME2K_RHS_NXK, bias, &bad_type, again, bytes));
   EXPECT_STATUS(SME2K_NULL_POINTER,
                 sme2k_gemm_pack_rhs_qb4w(b4, SME2K_RHS_NXK, bias, NULL, again, bytes));
+  /* issue 19: a leading dimension whose n * ld wraps (once a wild pointer, a segfault) */
+  const sme2k_block_scales huge_ld = {block_scales, SME2K_SCALE_F32, 32, (size_t)1 << 61};
+  EXPECT_STATUS(SME2K_SIZE_OVERFLOW,
+                sme2k_gemm_pack_rhs_qb4w(b4, SME2K_RHS_NXK, bias, &huge_ld, again, bytes));
   EXPECT_STATUS(SME2K_UNSUPPORTED,
                 sme2k_gemm_packed_lhs_size(SME2K_VARIANT_QD8_QB4W, m, k, &bytes));
 

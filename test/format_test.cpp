@@ -31,6 +31,8 @@ static_assert(offsetof(PackedHeader, svl_bytes) == 16);
 static_assert(offsetof(PackedHeader, n) == 24);
 static_assert(offsetof(PackedHeader, k) == 32);
 static_assert(offsetof(PackedHeader, payload_bytes) == 40);
+static_assert(offsetof(PackedHeader, variant_param2) == 48);
+static_assert(offsetof(PackedHeader, checksum) == 52);
 
 // A test value of any element type sme2k packs (int8 from the same stream, scaled).
 template <class Elem>

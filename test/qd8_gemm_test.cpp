@@ -611,7 +611,7 @@ TEST(Qd8PackedLhsBadInput, RefusedWithAStatus) {
     PackedHeader h;
     std::memcpy(&h, other.data(), sizeof h);
     h.svl_bytes = h.svl_bytes == 0 ? 64 : h.svl_bytes * 2;
-    std::memcpy(other.data(), &h, sizeof h);
+    write_packed_header(other.data(), h);  // resealed: the SVL check, not the checksum
     EXPECT_EQ(gemm<QD8>(PackedLhs{other.data(), a_bytes}, weights.data(), w_bytes, cv, {},
                         ws.data(), ws_bytes)
                   .code(),

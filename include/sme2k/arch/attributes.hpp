@@ -19,9 +19,13 @@
 #define SME2K_NOINLINE __attribute__((noinline))
 
 #if SME2K_HAS_SME2_CODE
+#if defined(__clang__)
 #define SME2K_TARGET_SME2 __attribute__((target("sme2")))
 // Code that also uses FEAT_SME_F16F16 (f16 accumulation in ZA): run only where the CPU has it.
 #define SME2K_TARGET_SME2_F16F16 __attribute__((target("sme2,sme-f16f16")))
+#else  // GCC spells target extensions with a '+'
+#define SME2K_TARGET_SME2 __attribute__((target("+sme2")))
+#endif
 #define SME2K_STREAMING __arm_streaming
 #define SME2K_STREAMING_COMPATIBLE __arm_streaming_compatible
 #define SME2K_LOCALLY_STREAMING __arm_locally_streaming

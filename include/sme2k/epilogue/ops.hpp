@@ -112,6 +112,10 @@ struct EpiloguePlan {
   QuantizedRange quantized_range;
   bool requant_clamp = true;  // false: the range is all of int8 and no scale can overflow
   Int8Stages int8_stages;
+  // Float weights: whether the packed bias row is added (the header's has-bias flag). The
+  // SME2 kernels take the flag as an argument; the portable ones read it here, so both paths
+  // read it the same way.
+  bool add_bias = true;
 
   /// Whether anything beyond a clamp touches the values (activation or affine).
   bool elementwise() const {

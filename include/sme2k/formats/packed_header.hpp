@@ -9,7 +9,7 @@
 //
 //   offset  bytes  field (little-endian, as every SME machine is)
 //        0      8  magic "sme2kpk\0"
-//        8      2  header version: 1
+//        8      2  header version: 2
 //       10      1  VariantId
 //       11      1  PackedFormatId
 //       12      1  Path
@@ -22,8 +22,16 @@
 //       32      8  K
 //       40      8  payload bytes
 //       48      4  variant-specific: QS8 convolution weights the input zero point, else 0
-//       52     12  0
+//       52      4  CRC-32 (IEEE, as zlib's crc32) of these 64 bytes with this field 0
+//       56      8  0
 //       64         payload, in the format's own layout (see its header)
+//
+// Runtimes load packed weights from files and caches: a header damaged there must be refused,
+// not read as another shape, zero point or flag. Every read checks the checksum (any single
+// flipped bit, any burst up to 32 bits), then each field against what it may hold (reserved
+// bytes 0, known flags, zero points in int8, flags only where their variant uses them); the
+// op then compares variant, format, path, SVL, shape and payload size with its own.
+// Version 1 had no checksum: such buffers are refused as "of another version" (repack them).
 #pragma once
 
 #include <cstddef>
@@ -90,11 +98,11 @@ struct PackedHeader {
   uint64_t k;
   uint64_t payload_bytes;
   int32_t variant_param2;  // QS8 convolution weights: the input zero point (padding's value)
-  uint32_t reserved1;
+  uint32_t checksum;       // packed_header_checksum()
   uint64_t reserved2;
 
   static constexpr char kMagic[8] = {'s', 'm', 'e', '2', 'k', 'p', 'k', '\0'};
-  static constexpr uint16_t kVersion = 1;
+  static constexpr uint16_t kVersion = 2;
   static constexpr uint16_t kFlagHasBias = 1;
   /// QS8: every requantization scale is below 0.5, so round(acc * scale) + zp fits int32.
   static constexpr uint16_t kFlagSmallScales = 2;
@@ -103,6 +111,7 @@ struct PackedHeader {
   static constexpr uint16_t kFlagConvWeights = 4;
   static constexpr uint16_t kFlagDepthwise = 8;
   static constexpr uint16_t kKindFlags = kFlagConvWeights | kFlagDepthwise;
+  static constexpr uint16_t kKnownFlags = kFlagHasBias | kFlagSmallScales | kKindFlags;
 
   bool has_bias() const { return (flags & kFlagHasBias) != 0; }
 };
@@ -130,6 +139,74 @@ inline const char* packed_kind_name(uint16_t kind) {
   return (kind & PackedHeader::kFlagConvWeights) != 0 ? "convolution weights" : "GEMM weights";
 }
 
+namespace detail {
+struct Crc32Table {
+  uint32_t entry[256];
+  constexpr Crc32Table() : entry() {
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int bit = 0; bit < 8; ++bit) c = (c & 1u) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      entry[i] = c;
+    }
+  }
+};
+inline constexpr Crc32Table kCrc32Table{};
+}  // namespace detail
+
+/// CRC-32 (IEEE 802.3, reflected; zlib's crc32()) of `bytes` bytes.
+inline uint32_t crc32(const void* data, size_t bytes, uint32_t crc = 0) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  crc = ~crc;
+  for (size_t i = 0; i < bytes; ++i)
+    crc = detail::kCrc32Table.entry[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8);
+  return ~crc;
+}
+
+/// The header's checksum: CRC-32 of its 64 bytes with the checksum field 0.
+inline uint32_t packed_header_checksum(const PackedHeader& h) {
+  PackedHeader copy = h;
+  copy.checksum = 0;
+  return crc32(&copy, sizeof copy);
+}
+
+/// A header with magic and version set, every other field 0: packers fill it, then
+/// write_packed_header() seals it.
+inline PackedHeader new_packed_header() {
+  PackedHeader h{};
+  std::memcpy(h.magic, PackedHeader::kMagic, sizeof h.magic);
+  h.version = PackedHeader::kVersion;
+  return h;
+}
+
+/// Stores `h` at the start of a packed buffer, with its checksum.
+inline void write_packed_header(void* packed, PackedHeader h) {
+  h.checksum = packed_header_checksum(h);
+  std::memcpy(packed, &h, sizeof h);
+}
+
+/// The fields that need no op to be checked: reserved bytes, flags, variant parameters.
+inline Status check_packed_header_fields(const PackedHeader& h, const char* what) {
+  const auto bad = [&](const char* field) {
+    return Status::error(StatusCode::kPackedMismatch, "%s: header field %s is invalid", what,
+                         field);
+  };
+  if (h.reserved0 != 0 || h.reserved2 != 0) return bad("reserved");
+  if ((h.flags & ~PackedHeader::kKnownFlags) != 0) return bad("flags (unknown bit)");
+  const bool conv = (h.flags & PackedHeader::kFlagConvWeights) != 0;
+  if ((h.flags & PackedHeader::kFlagDepthwise) != 0 && !conv) return bad("flags (kind)");
+  const bool qs8 = h.variant == VariantId::kQS8;
+  if ((h.flags & PackedHeader::kFlagSmallScales) != 0 && !qs8) return bad("flags (small scales)");
+  // QS8 weights always carry the folded zero-point term in their bias.
+  if (qs8 && !h.has_bias()) return bad("flags (QS8 without bias)");
+  // Zero points of int8 data: in [-128, 127]; 0 where the variant has none.
+  const auto int8_or_zero = [](int32_t v, bool used) {
+    return used ? v >= -128 && v <= 127 : v == 0;
+  };
+  if (!int8_or_zero(h.variant_param, qs8)) return bad("output zero point");
+  if (!int8_or_zero(h.variant_param2, qs8 && conv)) return bad("input zero point");
+  return Status();
+}
+
 /// Reads the header of `packed` (any alignment) after checking that `bytes` can hold one.
 /// `what` names the buffer in messages ("packed weights", "packed activations").
 inline Status read_packed_header(const void* packed, size_t bytes, PackedHeader* header,
@@ -150,6 +227,11 @@ inline Status read_packed_header(const void* packed, size_t bytes, PackedHeader*
     return Status::error(StatusCode::kPackedMismatch,
                          "%s: not an sme2k packed buffer (or of another version)", what);
   }
+  if (header->checksum != packed_header_checksum(*header)) {
+    return Status::error(StatusCode::kPackedMismatch,
+                         "%s: the header is corrupted (checksum mismatch)", what);
+  }
+  SME2K_RETURN_IF_ERROR(check_packed_header_fields(*header, what));
   if (header->payload_bytes > bytes - kPackedHeaderBytes) {
     return Status::error(
         StatusCode::kBufferTooSmall, "%s: header says %llu payload bytes, buffer holds %zu", what,

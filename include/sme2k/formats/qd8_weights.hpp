@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "sme2k/formats/int8_channel_params.hpp"
+#include "sme2k/types/alignment.hpp"
 #include "sme2k/types/dynamic_quantization.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
@@ -21,6 +22,7 @@ inline Status validate_qd8_weights(const float* weight_scales, size_t n, size_t 
   if (weight_scales == nullptr) {
     return Status::error(StatusCode::kNullPointer, "%s: weight scales are null", op);
   }
+  SME2K_RETURN_IF_ERROR(check_element_aligned(weight_scales, op, "weight scales"));
   for (size_t j = 0; j < n; ++j) {
     if (!(std::isfinite(weight_scales[j]) && weight_scales[j] > 0.0f)) {
       return Status::error(StatusCode::kInvalidArgument,

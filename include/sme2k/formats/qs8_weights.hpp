@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "sme2k/formats/int8_channel_params.hpp"
+#include "sme2k/types/alignment.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/quantization.hpp"
@@ -30,6 +31,8 @@ inline Status validate_qs8_quantization(const Qs8Quantization& q, const int32_t*
   if (q.weight_scales == nullptr) {
     return Status::error(StatusCode::kNullPointer, "%s: weight scales are null", op);
   }
+  SME2K_RETURN_IF_ERROR(check_element_aligned(q.weight_scales, op, "weight scales"));
+  SME2K_RETURN_IF_ERROR(check_element_aligned(bias, op, "bias"));
   for (size_t j = 0; j < n; ++j) {
     if (!(std::isfinite(q.weight_scales[j]) && q.weight_scales[j] > 0.0f)) {
       return Status::error(StatusCode::kInvalidArgument,

@@ -45,10 +45,12 @@ using GemmKernels = TypeList<
 #if SME2K_HAS_SME2_CODE
     GemmF32F32p2vlx1F32p2vlx1bf32_2vlx2vlSme2Mopa, GemmF16F16p2vlx2F16p2vlx2bf32_2vlx2vlSme2Mopa,
     GemmF32F32F32p2vlx1bf32_4x2vlSme2Dot, GemmF16F16F16p2vlx2bf32_4x2vlSme2Dot,
-    GemmF16F16p2vlx1F16p4vlx1bf16_2vlx4vlSme2Mopa, GemmQs8Qs8p2vlx4Qs8p2vlx4bs32_2vlx2vlSme2Mopa,
-    GemmF32Qd8p2vlx4Qc8p2vlx4bf32_2vlx2vlSme2Mopa, GemmF32Qd8p2vlx4Qc4p2vlx4bf32_2vlx2vlSme2Mopa,
-    GemmF32Qd8Qc4p2vlx4bf32_2x2vlSme2Dot, GemmF32Qd8p2vlx1Qb4p2vlx4bf32_2vlx2vlSme2Mopa,
-    GemmF32Qd8Qb4p2vlx4bf32_1x2vlSme2Dot,
+#if SME2K_HAS_SME_F16F16_CODE
+    GemmF16F16p2vlx1F16p4vlx1bf16_2vlx4vlSme2Mopa,
+#endif
+    GemmQs8Qs8p2vlx4Qs8p2vlx4bs32_2vlx2vlSme2Mopa, GemmF32Qd8p2vlx4Qc8p2vlx4bf32_2vlx2vlSme2Mopa,
+    GemmF32Qd8p2vlx4Qc4p2vlx4bf32_2vlx2vlSme2Mopa, GemmF32Qd8Qc4p2vlx4bf32_2x2vlSme2Dot,
+    GemmF32Qd8p2vlx1Qb4p2vlx4bf32_2vlx2vlSme2Mopa, GemmF32Qd8Qb4p2vlx4bf32_1x2vlSme2Dot,
 #endif
     GemmF32F32F32p8x1bf32_4x8PortableLoops, GemmF16F16F16p8x1bf32_4x8PortableLoops,
     GemmQs8Qs8Qs8p8x1bs32_4x8PortableLoops, GemmF32Qd8Qc8p8x1bf32_4x8PortableLoops,

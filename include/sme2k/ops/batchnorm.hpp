@@ -17,6 +17,7 @@
 
 #include "sme2k/formats/conv_weights.hpp"
 #include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/types/alignment.hpp"
 #include "sme2k/types/conv.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/matrix_view.hpp"
@@ -34,13 +35,25 @@ struct BatchNormParams {
   float eps = 1e-5f;
 };
 
+/// The most channels a BatchNorm helper takes (its arrays hold `channels` values each): a
+/// count beyond it is a caller's error (garbage, a wrapped subtraction), refused before any
+/// array is read. Conv2d bounds Cout at 2^20; a Linear layer's N stays far below 2^24.
+constexpr size_t kMaxBatchNormChannels = size_t{1} << 24;
+
 namespace detail {
 inline Status batchnorm_factors(size_t channels, const BatchNormParams& bn, const char* op) {
   if (channels == 0) {
     return Status::error(StatusCode::kInvalidArgument, "%s: channels must be >= 1", op);
   }
+  if (channels > kMaxBatchNormChannels) {
+    return Status::error(StatusCode::kSizeOverflow, "%s: %zu channels (at most 2^24)", op,
+                         channels);
+  }
   if (bn.running_mean == nullptr || bn.running_var == nullptr) {
     return Status::error(StatusCode::kNullPointer, "%s: running mean or variance is null", op);
+  }
+  for (const float* values : {bn.weight, bn.bias, bn.running_mean, bn.running_var}) {
+    SME2K_RETURN_IF_ERROR(check_element_aligned(values, op, "a BatchNorm parameter array"));
   }
   if (!(bn.eps >= 0.0f) || !std::isfinite(bn.eps)) {
     return Status::error(StatusCode::kInvalidArgument, "%s: eps (%g) must be finite and >= 0", op,
@@ -72,6 +85,8 @@ inline Status batchnorm_affine(size_t channels, const BatchNormParams& bn, float
   if (scale == nullptr || shift == nullptr) {
     return Status::error(StatusCode::kNullPointer, "%s: scale or shift is null", op);
   }
+  SME2K_RETURN_IF_ERROR(check_element_aligned(scale, op, "scale"));
+  SME2K_RETURN_IF_ERROR(check_element_aligned(shift, op, "shift"));
   SME2K_RETURN_IF_ERROR(detail::batchnorm_factors(channels, bn, op));
   for (size_t c = 0; c < channels; ++c) {
     const double s = detail::batchnorm_scale(bn, c);
@@ -94,6 +109,8 @@ inline Status batchnorm_int8_affine(size_t channels, const BatchNormParams& bn,
   if (scale == nullptr || shift == nullptr) {
     return Status::error(StatusCode::kNullPointer, "%s: scale or shift is null", op);
   }
+  SME2K_RETURN_IF_ERROR(check_element_aligned(scale, op, "scale"));
+  SME2K_RETURN_IF_ERROR(check_element_aligned(shift, op, "shift"));
   SME2K_RETURN_IF_ERROR(validate_quant_params(in, op, "input"));
   SME2K_RETURN_IF_ERROR(validate_quant_params(out, op, "output"));
   SME2K_RETURN_IF_ERROR(detail::batchnorm_factors(channels, bn, op));
@@ -120,6 +137,9 @@ Status fold_batchnorm(const Conv2dParams& p, T* weights, ConvWeightLayout layout
   if (weights == nullptr || folded_bias == nullptr) {
     return Status::error(StatusCode::kNullPointer, "%s: weights or folded bias is null", op);
   }
+  SME2K_RETURN_IF_ERROR(check_element_aligned(weights, op, "weights"));
+  SME2K_RETURN_IF_ERROR(check_element_aligned(conv_bias, op, "conv bias"));
+  SME2K_RETURN_IF_ERROR(check_element_aligned(folded_bias, op, "folded bias"));
   if (!valid_conv_weight_layout(layout)) {
     return Status::error(StatusCode::kInvalidArgument, "%s: unknown ConvWeightLayout %d", op,
                          static_cast<int>(layout));
@@ -152,6 +172,8 @@ Status fold_batchnorm(MatrixView<T> weights_nxk, const float* bias, const BatchN
   if (folded_bias == nullptr) {
     return Status::error(StatusCode::kNullPointer, "%s: folded bias is null", op);
   }
+  SME2K_RETURN_IF_ERROR(check_element_aligned(bias, op, "bias"));
+  SME2K_RETURN_IF_ERROR(check_element_aligned(folded_bias, op, "folded bias"));
   SME2K_RETURN_IF_ERROR(detail::batchnorm_factors(weights_nxk.rows, bn, op));
   for (size_t n = 0; n < weights_nxk.rows; ++n) {
     const double s = detail::batchnorm_scale(bn, n);

@@ -48,6 +48,7 @@
 #include "sme2k/ops/detail/gemm_driver.hpp"
 #include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/types/alignment.hpp"
 #include "sme2k/types/conv.hpp"
 #include "sme2k/types/quantization.hpp"
 #include "sme2k/types/size_math.hpp"
@@ -114,14 +115,16 @@ bool conv_expectation(const Conv2dParams& p, PackedExpectation* want, ConvGemmSh
 
 /// Packs validated weights: the descriptor, then per group pack_group(group, payload) or
 /// the depthwise taps and pack_params(params).
-template <class V, class W, class PackGroup, class PackParams>
+template <class V, class W, class B, class PackGroup, class PackParams>
 Status pack_conv_checked(const Conv2dParams& p, const W* weights, ConvWeightLayout layout,
-                         const void* bias, size_t bias_bytes, void* packed, size_t packed_bytes,
+                         const B* bias, size_t bias_bytes, void* packed, size_t packed_bytes,
                          PackGroup&& pack_group, PackParams&& pack_params) {
   constexpr const char* op = "conv2d_pack_weights";
   SME2K_RETURN_IF_ERROR(validate_conv2d_weights_params(p, op));
   if (weights == nullptr)
     return Status::error(StatusCode::kNullPointer, "%s: weights are null", op);
+  SME2K_RETURN_IF_ERROR(check_element_aligned(weights, op, "weights"));
+  SME2K_RETURN_IF_ERROR(check_element_aligned(bias, op, "bias"));
   if (packed == nullptr) return Status::error(StatusCode::kNullPointer, "%s: packed is null", op);
   if (!valid_conv_weight_layout(layout)) {
     return Status::error(StatusCode::kInvalidArgument, "%s: unknown ConvWeightLayout %d", op,
@@ -153,9 +156,7 @@ Status pack_conv_checked(const Conv2dParams& p, const W* weights, ConvWeightLayo
       return Status::error(StatusCode::kInvalidArgument,
                            "%s: packed buffer overlaps the weights or the bias", op);
     }
-    PackedHeader h{};
-    std::memcpy(h.magic, PackedHeader::kMagic, sizeof h.magic);
-    h.version = PackedHeader::kVersion;
+    PackedHeader h = new_packed_header();
     h.variant = want.variant;
     h.format = want.format;
     h.path = want.path;
@@ -197,7 +198,7 @@ Status pack_conv_checked(const Conv2dParams& p, const W* weights, ConvWeightLayo
                                          vl, body + g * shape.group_bytes, h));
       }
     }
-    std::memcpy(packed, &h, sizeof h);
+    write_packed_header(packed, h);
     return Status();
   });
 }
@@ -628,6 +629,8 @@ Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* 
   if (input == nullptr || output == nullptr) {
     return Status::error(StatusCode::kNullPointer, "%s: input or output is null", op);
   }
+  SME2K_RETURN_IF_ERROR(check_element_aligned(input, op, "input"));
+  SME2K_RETURN_IF_ERROR(check_element_aligned(output, op, "output"));
   for (TensorLayout layout : {in_layout, out_layout}) {
     if (layout != TensorLayout::kNCHW && layout != TensorLayout::kNHWC) {
       return Status::error(StatusCode::kInvalidArgument, "%s: unknown TensorLayout %d", op,
@@ -703,7 +706,7 @@ Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* 
         header.has_bias(),
         output,
         out_layout,
-        plan_epilogue(epilogue, header.variant_param),
+        plan_for_weights(epilogue, header),
         T{},
         aligned,
         ConvGeometry::of(p, shape.kc, in_layout),

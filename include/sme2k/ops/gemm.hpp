@@ -34,6 +34,7 @@
 #include "sme2k/kernels/registry.hpp"
 #include "sme2k/ops/detail/gemm_driver.hpp"
 #include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/types/alignment.hpp"
 #include "sme2k/types/block_scales.hpp"
 #include "sme2k/types/int4.hpp"
 #include "sme2k/types/layout.hpp"
@@ -194,6 +195,7 @@ Status pack_rhs_checked(RhsShape shape, uintptr_t b0, uintptr_t b1, const BiasIn
     return Status::error(StatusCode::kInvalidArgument, "%s: packed buffer is not %zu-byte aligned",
                          op, kPackedAlignment);
   }
+  SME2K_RETURN_IF_ERROR(check_element_aligned(bias, op, "bias"));
   const size_t n = shape.n, k = shape.k;
   return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
@@ -218,9 +220,7 @@ Status pack_rhs_checked(RhsShape shape, uintptr_t b0, uintptr_t b1, const BiasIn
       return Status::error(StatusCode::kInvalidArgument, "%s: packed buffer overlaps B or bias",
                            op);
     }
-    PackedHeader h{};
-    std::memcpy(h.magic, PackedHeader::kMagic, sizeof h.magic);
-    h.version = PackedHeader::kVersion;
+    PackedHeader h = new_packed_header();
     h.variant = VariantTraits<V>::kId;
     h.format = Format::kId;
     h.path = Kernel::kPath;
@@ -231,7 +231,7 @@ Status pack_rhs_checked(RhsShape shape, uintptr_t b0, uintptr_t b1, const BiasIn
     h.payload_bytes = payload;
     SME2K_RETURN_IF_ERROR(pack_payload(KernelTag<Format>{}, vl,
                                        static_cast<uint8_t*>(packed) + kPackedHeaderBytes, h));
-    std::memcpy(packed, &h, sizeof h);
+    write_packed_header(packed, h);
     return Status();
   });
 }
@@ -599,9 +599,12 @@ bool run_gemm(const GemmCall<Lhs, Out>& call, const TaskGrid& grid, size_t slice
       run_gemm_portable<Kernel>(task);
     } else {
 #if SME2K_HAS_SME2_CODE
+#if SME2K_HAS_SME_F16F16_CODE
       if constexpr (Kernel::kPath == Path::kSme2F16F16) {
         run_gemm_sme2_f16f16<Kernel>(task);
-      } else {
+      } else
+#endif
+      {
         run_gemm_sme2<Kernel, SmallMKernelFor<V, Kernel>>(task);
       }
 #endif
@@ -639,7 +642,7 @@ Status gemm_impl(MatrixView<const In> a, const void* packed_rhs, size_t packed_r
                            static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes,
                            header.has_bias(),
                            c,
-                           plan_epilogue(epilogue, header.variant_param),
+                           plan_for_weights(epilogue, header),
                            aligned,
                            uses_small_m_kernel<V, Kernel>(a.rows, epilogue.order)};
     if constexpr (std::is_same_v<Out, int8_t>) {

@@ -114,9 +114,7 @@ Status gemm_pack_lhs(MatrixView<const In> a, void* packed, size_t packed_bytes,
       return Status::error(StatusCode::kInvalidArgument, "%s: packed buffer overlaps A", op);
     }
     const PackedExpectation want = detail::packed_lhs_expectation<V, Kernel>(payload);
-    PackedHeader h{};
-    std::memcpy(h.magic, PackedHeader::kMagic, sizeof h.magic);
-    h.version = PackedHeader::kVersion;
+    PackedHeader h = new_packed_header();
     h.variant = want.variant;
     h.format = want.format;
     h.path = want.path;
@@ -143,7 +141,7 @@ Status gemm_pack_lhs(MatrixView<const In> a, void* packed, size_t packed_bytes,
       }
     });
     if (!ok) return detail::svl_mismatch(op, vl);
-    std::memcpy(packed, &h, sizeof h);
+    write_packed_header(packed, h);
     detail::record_path(Kernel::kPath);
     return Status();
   });
@@ -202,7 +200,7 @@ Status gemm(PackedLhs a, const void* packed_rhs, size_t packed_rhs_bytes, Matrix
         static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes,
         checked.header.has_bias(),
         c,
-        plan_epilogue(epilogue, checked.header.variant_param),
+        detail::plan_for_weights(epilogue, checked.header),
         aligned};
     const bool ok = detail::run_tasks(parallel, grid.count(), vl, [&](size_t t) {
       const detail::PackedLhsCall<Out> task =

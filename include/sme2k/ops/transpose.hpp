@@ -22,6 +22,7 @@
 #include "sme2k/kernels/sme2/transpose_za.hpp"
 #include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/types/alignment.hpp"
 #include "sme2k/types/conv.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/size_math.hpp"
@@ -140,6 +141,8 @@ Status convert_layout(const T* src, TensorLayout from, T* dst, TensorLayout to, 
   if (src == nullptr || dst == nullptr) {
     return Status::error(StatusCode::kNullPointer, "%s: source or destination is null", op);
   }
+  SME2K_RETURN_IF_ERROR(check_element_aligned(src, op, "source"));
+  SME2K_RETURN_IF_ERROR(check_element_aligned(dst, op, "destination"));
   for (TensorLayout layout : {from, to}) {
     if (layout != TensorLayout::kNCHW && layout != TensorLayout::kNHWC) {
       return Status::error(StatusCode::kInvalidArgument, "%s: unknown TensorLayout %d", op,

@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "sme2k/types/alignment.hpp"
+#include "sme2k/types/size_math.hpp"
 #include "sme2k/types/status.hpp"
 
 namespace sme2k {
@@ -57,10 +59,25 @@ inline Status validate_block_scales(const BlockScales& s, size_t n, size_t k, co
                          static_cast<int>(s.type));
   }
   if (s.data == nullptr) return Status::error(StatusCode::kNullPointer, "%s: scales are null", op);
+  const bool aligned = s.type == ScaleType::kF32
+                           ? is_element_aligned(static_cast<const float*>(s.data))
+                           : is_element_aligned(static_cast<const uint16_t*>(s.data));
+  if (!aligned) {
+    return Status::error(StatusCode::kInvalidArgument,
+                         "%s: scales are not aligned to their elements", op);
+  }
   if (s.ld < k / s.block) {
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: scales' ld (%zu) is smaller than the %zu blocks of a channel", op,
                          s.ld, k / s.block);
+  }
+  // The scales span (n - 1) * ld + K / block elements: checked before at() indexes them
+  // (an ld near SIZE_MAX / n would otherwise wrap to a wild pointer).
+  size_t elements = 0;
+  const size_t element_bytes = s.type == ScaleType::kF32 ? sizeof(float) : sizeof(uint16_t);
+  if (n == 0 || !checked_extent(n, k / s.block, s.ld, element_bytes, &elements)) {
+    return Status::error(StatusCode::kSizeOverflow,
+                         "%s: scales of %zu channels with ld %zu overflow size_t", op, n, s.ld);
   }
   for (size_t j = 0; j < n; ++j) {
     for (size_t kk = 0; kk < k; kk += s.block) {

@@ -41,7 +41,7 @@ void depthwise_conv2d_portable(const Conv2dParams& p, const T* image, TensorLayo
         if constexpr (kQuantized) {
           acc = params[co].bias;
         } else {
-          acc = params[co];
+          acc = plan.add_bias ? params[co] : 0.0f;
         }
         for (size_t kh = 0; kh < p.kernel_height; ++kh) {
           const ptrdiff_t ih =

@@ -110,7 +110,7 @@ struct GemmPortable4x8Loops : KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExte
         } else if constexpr (kQuantized) {
           acc[i][j] = t.bias[j].bias;
         } else {
-          acc[i][j] = t.bias[j];
+          acc[i][j] = plan.add_bias ? t.bias[j] : 0.0f;
         }
       }
     }

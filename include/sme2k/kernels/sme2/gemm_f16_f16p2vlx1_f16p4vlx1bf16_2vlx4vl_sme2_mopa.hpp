@@ -28,7 +28,7 @@
 #include "sme2k/kernels/kernel_queries.hpp"
 #include "sme2k/types/variant.hpp"
 
-#if SME2K_HAS_SME2_CODE
+#if SME2K_HAS_SME_F16F16_CODE
 #include <arm_sme.h>
 
 namespace sme2k {
@@ -189,4 +189,4 @@ struct GemmF16F16p2vlx1F16p4vlx1bf16_2vlx4vlSme2Mopa
 
 }  // namespace sme2k
 
-#endif  // SME2K_HAS_SME2_CODE
+#endif  // SME2K_HAS_SME_F16F16_CODE

@@ -21,6 +21,7 @@
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/arch/vl.hpp"
 #include "sme2k/epilogue/ops.hpp"
+#include "sme2k/formats/packed_header.hpp"
 #include "sme2k/kernels/registry.hpp"
 #include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/types/layout.hpp"
@@ -53,6 +54,14 @@ bool checked_lhs_panels_bytes(size_t m, size_t k, size_t vl, size_t* bytes) {
   }
   *bytes = all / 64 * 64;
   return true;
+}
+
+/// The epilogue plan of a call on packed weights: the output zero point and the has-bias flag
+/// come from their (checked) header, read here once for both paths.
+inline EpiloguePlan plan_for_weights(const GemmEpilogue& e, const PackedHeader& weights) {
+  EpiloguePlan plan = plan_epilogue(e, weights.variant_param);
+  plan.add_bias = weights.has_bias();
+  return plan;
 }
 
 /// A GEMM call after validation: every pointer usable, every size consistent.
@@ -308,6 +317,7 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_sme2(
                                 call.workspace, call.small_m);
 }
 
+#if SME2K_HAS_SME_F16F16_CODE
 // The f16-accumulating kernel needs FEAT_SME_F16F16 in every function it is inlined into,
 // and a target attribute cannot depend on a template argument: hence this copy of the
 // panel loop of multiply_sme2() (which has no small-M branch: no such kernel on this path).
@@ -330,10 +340,11 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2_F16F16 void run_gemm_sme2
                 scratch);
   }
 }
+#endif  // SME2K_HAS_SME_F16F16_CODE
 
 template <class Kernel, class Out>
-SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_gemm_packed_lhs_sme2(
-    const PackedLhsCall<Out>& call) {
+SME2K_LOCALLY_STREAMING SME2K_NEW_ZA
+    SME2K_TARGET_SME2 void run_gemm_packed_lhs_sme2(const PackedLhsCall<Out>& call) {
   using LhsFormat = typename Kernel::PackedLhsFormat;
   const size_t vl = sme2::vl();
   const size_t mr = LhsFormat::mr(vl), panel_bytes = LhsFormat::panel_bytes(call.k, vl);

@@ -7,6 +7,7 @@
 #include <initializer_list>
 
 #include "sme2k/epilogue/ops.hpp"
+#include "sme2k/types/alignment.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/size_math.hpp"
 #include "sme2k/types/status.hpp"
@@ -16,10 +17,12 @@ namespace detail {
 
 constexpr size_t kWorkspaceAlignment = 64;  // one cache line; SME loads need no more
 
-/// Checks a caller matrix: non-null, non-empty, ld >= cols, extent fits. `what` names it.
+/// Checks a caller matrix: non-null, aligned to its elements, non-empty, ld >= cols, extent
+/// fits. `what` names it.
 template <class T>
 Status validate_matrix(const MatrixView<T>& m, const char* op, const char* what) {
   if (m.data == nullptr) return Status::error(StatusCode::kNullPointer, "%s: %s is null", op, what);
+  SME2K_RETURN_IF_ERROR(check_element_aligned(m.data, op, what));
   if (m.rows == 0 || m.cols == 0) {
     return Status::error(StatusCode::kInvalidArgument, "%s: %s is %zu x %zu; sizes must be >= 1",
                          op, what, m.rows, m.cols);
@@ -54,6 +57,7 @@ inline Status validate_affine(const ChannelAffine& affine, size_t n, uintptr_t c
                               const char* op) {
   for (const float* values : {affine.scale, affine.shift}) {
     if (values == nullptr) continue;
+    SME2K_RETURN_IF_ERROR(check_element_aligned(values, op, "an affine scale or shift"));
     const auto v0 = reinterpret_cast<uintptr_t>(values);
     if (n > static_cast<size_t>(PTRDIFF_MAX) / sizeof(float) ||
         ranges_overlap(v0, v0 + n * sizeof(float), c0, c1)) {
