@@ -656,12 +656,12 @@ Status to_attention_shape(const sme2k_attention_shape* s, const char* op, Attent
 template <class Fn>
 Status visit_attention(sme2k_variant variant, sme2k_dtype out_dtype, const char* op, Fn&& fn) {
   return visit_variant(variant, op, [&](auto v) -> Status {
-    using V = typename decltype(v)::type;
+    using V = typename std::decay_t<decltype(v)>::type;
     if constexpr (!kAttentionVariant<V>) {
       return unsupported<V>(op, "attention serves F32 and F16");
     } else {
       return visit_dtype(out_dtype, op, "O", [&](auto out_tag) -> Status {
-        using Out = typename decltype(out_tag)::type;
+        using Out = typename std::decay_t<decltype(out_tag)>::type;
         if constexpr (!VariantTraits<V>::template kOutputs<Out>) {
           return unsupported_dtype<V>(op, "output", out_dtype);
         } else {
