@@ -27,6 +27,7 @@
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/arch/cost_model.hpp"
 #include "sme2k/arch/dispatch.hpp"
+#include "sme2k/arch/vl.hpp"
 #include "sme2k/kernels/sme2/attention_pack_sme2.hpp"
 #include "sme2k/kernels/sme2/exp2_x4.hpp"
 #include "sme2k/ops/detail/attention_call.hpp"
@@ -147,8 +148,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svbool_t lane_range(ptrdiff_t lo,
 
 /// Lanes i of query rows whose visible keys include key j: [lo, hi), from the causal and
 /// window rules (positions p0 + i); the full lane range when neither applies.
-inline void visible_lanes(const AttentionMask& mask, ptrdiff_t p0, ptrdiff_t j, ptrdiff_t* lo,
-                          ptrdiff_t* hi) {
+SME2K_ALWAYS_INLINE void visible_lanes(const AttentionMask& mask, ptrdiff_t p0, ptrdiff_t j,
+                                       ptrdiff_t* lo, ptrdiff_t* hi) SME2K_STREAMING_COMPATIBLE {
   const ptrdiff_t w = static_cast<ptrdiff_t>(mask.window);
   *lo = PTRDIFF_MIN / 2;
   *hi = PTRDIFF_MAX / 2;
@@ -164,14 +165,14 @@ inline void visible_lanes(const AttentionMask& mask, ptrdiff_t p0, ptrdiff_t j, 
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t masked_to_zero(const AttentionMask& mask,
                                                                  ptrdiff_t p0, size_t kb, size_t jl,
                                                                  size_t nk, svfloat32_t x,
-                                                                 svfloat32_t e) SME2K_STREAMING {
-  if (jl >= nk) return svdup_f32(0.0f);
+                                                                 svfloat32_t e,
+                                                                 svfloat32_t zero) SME2K_STREAMING {
+  if (jl >= nk) return zero;
   ptrdiff_t lo = 0, hi = 0;
   visible_lanes(mask, p0, static_cast<ptrdiff_t>(kb + jl), &lo, &hi);
-  if (lo > 0 || hi < static_cast<ptrdiff_t>(svcntw()))
-    e = svsel_f32(lane_range(lo, hi), e, svdup_f32(0.0f));
+  if (lo > 0 || hi < static_cast<ptrdiff_t>(svcntw())) e = svsel_f32(lane_range(lo, hi), e, zero);
   if (mask.bias != nullptr) {
-    e = svsel_f32(svcmpgt_n_f32(svptrue_b32(), x, kAttentionFloor * 0.5f), e, svdup_f32(0.0f));
+    e = svsel_f32(svcmpgt_n_f32(svptrue_b32(), x, kAttentionFloor * 0.5f), e, zero);
   }
   return e;
 }
@@ -180,13 +181,11 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t masked_to_zero(const Attention
 template <bool kZa, class In, class Out>
 SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2(
     const ::sme2k::detail::AttentionCall<In, Out>& c, const ::sme2k::detail::AttentionUnits& units,
-    size_t first, size_t last, void* workspace) {
+    size_t first, size_t last, const AttentionSme2Layout& lay, void* workspace) {
   constexpr float kLog2e = 1.44269504088896341f;
   const size_t vl = svcntw(), d = c.shape.head_dim, kv = c.shape.kv_len;
   const size_t words = attention_words<In>(d), d_pad = (d + vl - 1) / vl * vl;
   const size_t d_tiles = d_pad / vl;
-  AttentionSme2Layout lay;
-  AttentionSme2Layout::make(c.shape, vl, sizeof(In) == 2, true, &lay);
   auto* base = static_cast<float*>(workspace);
   auto* kp = reinterpret_cast<uint32_t*>(base + lay.k_panel);
   auto* qp = reinterpret_cast<uint32_t*>(base + lay.q_panel);
@@ -206,7 +205,7 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
   const svuint32_t shift = exp2_shift();
   const svint32_t ebias = exp2_bias();
   const svfloat32_t floor_v = opaque(svdup_f32(kAttentionFloor));
-  const svfloat32_t zero = svdup_f32(0.0f);
+  const svfloat32_t zero = opaque(svdup_f32(0.0f));
   const uint32_t gy = za_slice(0), gsum = za_slice(0) + 3;
   const size_t key_tiles = (kv + 4 * vl - 1) / (4 * vl) * 4;
   size_t packed = SIZE_MAX;
@@ -270,17 +269,32 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
         scores_t<In>(kp + kb / vl * words * vl, qp, words);
         store_tile_slices(sc, vl);
         // B. Masks by predicate on the edge vectors, the block maximum per query lane.
-        svfloat32_t mb = svdup_f32(kAttentionFloor);
-        for (size_t jl = 0; jl < nk; ++jl) {
-          svfloat32_t x = svld1_f32(all, sc + jl * vl);
-          ptrdiff_t lo = 0, hi = 0;
-          visible_lanes(c.mask, p0, static_cast<ptrdiff_t>(kb + jl), &lo, &hi);
-          if (lo > 0 || hi < static_cast<ptrdiff_t>(vl)) {
-            x = svsel_f32(lane_range(lo, hi), x, floor_v);
-            svst1_f32(all, sc + jl * vl, x);
+        // Four key vectors a step (one four-vector FMAX); edge and tail vectors one by one.
+        svfloat32x4_t mb4 = svcreate4(floor_v, floor_v, floor_v, floor_v);
+        uint64_t masked_groups = 0;  // bit jl / 4: a vector of the group has masked lanes
+        for (size_t jl = 0; jl < nk; jl += 4) {
+          bool plain = jl + 4 <= nk;
+          for (size_t v = 0; v < 4 && plain; ++v) {
+            ptrdiff_t lo = 0, hi = 0;
+            visible_lanes(c.mask, p0, static_cast<ptrdiff_t>(kb + jl + v), &lo, &hi);
+            plain = lo <= 0 && hi >= static_cast<ptrdiff_t>(vl);
           }
-          mb = svmax_f32_x(all, mb, x);
+          if (!plain) {
+            masked_groups |= uint64_t{1} << (jl / 4);
+            for (size_t v = 0; v < 4; ++v) {
+              ptrdiff_t lo = 0, hi = 0;
+              visible_lanes(c.mask, p0, static_cast<ptrdiff_t>(kb + jl + v), &lo, &hi);
+              if (jl + v >= nk) lo = hi = 0;  // past kv_len: no lane sees it
+              if (lo > 0 || hi < static_cast<ptrdiff_t>(vl)) {
+                float* at = sc + (jl + v) * vl;
+                svst1_f32(all, at, svsel_f32(lane_range(lo, hi), svld1_f32(all, at), floor_v));
+              }
+            }
+          }
+          mb4 = svmax_f32_x4(mb4, svld1_f32_x4(svptrue_c32(), sc + jl * vl));
         }
+        const svfloat32_t mb = svmax_f32_x(all, svmax_f32_x(all, svget4(mb4, 0), svget4(mb4, 1)),
+                                           svmax_f32_x(all, svget4(mb4, 2), svget4(mb4, 3)));
         const svfloat32_t m_new = svmax_f32_x(all, m, mb);
         if (!started) {
           m = m_new;
@@ -319,10 +333,13 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
           }
           // Masked scores give exactly 0, not exp2's floor: keys past kv_len, lanes outside a
           // key's causal / window range (edge vectors only), -inf bias (only with a bias).
-          e = svcreate4(masked_to_zero(c.mask, p0, kb, jl, nk, svget4(x, 0), svget4(e, 0)),
-                        masked_to_zero(c.mask, p0, kb, jl + 1, nk, svget4(x, 1), svget4(e, 1)),
-                        masked_to_zero(c.mask, p0, kb, jl + 2, nk, svget4(x, 2), svget4(e, 2)),
-                        masked_to_zero(c.mask, p0, kb, jl + 3, nk, svget4(x, 3), svget4(e, 3)));
+          if (c.mask.bias != nullptr || (masked_groups >> (jl / 4) & 1) != 0) {
+            e = svcreate4(
+                masked_to_zero(c.mask, p0, kb, jl, nk, svget4(x, 0), svget4(e, 0), zero),
+                masked_to_zero(c.mask, p0, kb, jl + 1, nk, svget4(x, 1), svget4(e, 1), zero),
+                masked_to_zero(c.mask, p0, kb, jl + 2, nk, svget4(x, 2), svget4(e, 2), zero),
+                masked_to_zero(c.mask, p0, kb, jl + 3, nk, svget4(x, 3), svget4(e, 3), zero));
+          }
           svadd_za32_f32_vg1x4(gsum, e);
           svst1_f32_x4(svptrue_c32(), pr + jl * vl, e);
         }
@@ -363,21 +380,40 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
       // O = O^T / l, transposed out through tile 0; queries seeing nothing get zeros.
       const svbool_t seen = svcmpgt_n_f32(all, m, kAttentionFloor * 0.5f);
       const svfloat32_t inv = svsel_f32(seen, svdivr_n_f32_x(all, l, 1.0f), zero);
+      // Per d tile: O^T rows s + k VL/4 (k < 4) times inv by one vector-group FMLA into
+      // tile 0 (group 4s holds exactly those slices), then out by vertical slices (queries).
+      const uint32_t quarter = static_cast<uint32_t>(vl / 4);
       for (size_t t = 0; t < d_tiles; ++t) {
-        for (size_t i = 0; i < vl; ++i) {
-          const svfloat32_t x = svmul_f32_x(all, svld1_f32(all, ot + (t * vl + i) * vl), inv);
-          svwrite_hor_za32_f32_m(0, za_slice(static_cast<uint32_t>(i)), all, x);
+        svzero_mask_za(za_group_zero_mask(0));
+        const float* tile = ot + t * vl * vl;
+        for (uint32_t q = 0; q < quarter; ++q) {
+          const svfloat32x4_t rows4 =
+              svcreate4(svld1_f32(all, tile + q * vl), svld1_f32(all, tile + (q + quarter) * vl),
+                        svld1_f32(all, tile + (q + 2 * quarter) * vl),
+                        svld1_f32(all, tile + (q + 3 * quarter) * vl));
+          svmla_single_za32_f32_vg1x4(za_slice(0) + 4 * q, rows4, inv);
         }
         const svbool_t cols = svwhilelt_b32_u64(t * vl, d);
-        for (size_t i = 0; i < rows; ++i) {
-          Out* orow = c.o_row(b, h, r0 + i) + t * vl;
-          const uint32_t s = za_slice(static_cast<uint32_t>(i));
-          if constexpr (sizeof(Out) == 4) {
-            svst1_ver_za32(0, s, cols, orow);
-          } else {
-            const svfloat32_t x = svread_ver_za32_f32_m(zero, all, 0, s);
-            svst1h_u32(cols, reinterpret_cast<uint16_t*>(orow),
-                       svreinterpret_u32(svcvt_f16_f32_x(all, x)));
+        if constexpr (sizeof(Out) == 4) {
+          for (size_t i = 0; i < rows; ++i) {
+            svst1_ver_za32(0, za_slice(static_cast<uint32_t>(i)), cols,
+                           c.o_row(b, h, r0 + i) + t * vl);
+          }
+        } else {
+          for (size_t i = 0; i < rows; i += 4) {  // four queries' slices, two FCVTs
+            const svfloat32x4_t x = svread_ver_za32_f32_vg4(0, za_slice(static_cast<uint32_t>(i)));
+            const svfloat16_t h01 = svcvt_f16_f32_x2(svcreate2(svget4(x, 0), svget4(x, 1)));
+            const svfloat16_t h23 = svcvt_f16_f32_x2(svcreate2(svget4(x, 2), svget4(x, 3)));
+            for (size_t k = 0; k < 4 && i + k < rows; ++k) {
+              // query i + k's VL outputs: half k % 2 of h01 (k < 2) or h23.
+              auto* dst = reinterpret_cast<float16_t*>(c.o_row(b, h, r0 + i + k) + t * vl);
+              const svfloat16_t src = k < 2 ? h01 : h23;
+              const size_t half = (k % 2) * vl;  // elements before this query's in src
+              const size_t n = d - t * vl < vl ? d - t * vl : vl;
+              const svbool_t lanes = svbic_b_z(svptrue_b16(), svwhilelt_b16_u64(0, half + n),
+                                               svwhilelt_b16_u64(0, half));
+              svst1_f16(lanes, dst - half, src);
+            }
           }
         }
       }
@@ -405,10 +441,14 @@ struct AttentionSme2 {
   static void run(const ::sme2k::detail::AttentionCall<In, Out>& call,
                   const ::sme2k::detail::AttentionUnits& units, size_t first, size_t last,
                   void* workspace) {
+    // The layout is worked out here, outside streaming mode (a call from the streaming
+    // kernel to this ordinary function would toggle streaming mode around it).
+    AttentionSme2Layout lay;
+    AttentionSme2Layout::make(call.shape, streaming_vl(), sizeof(In) == 2, true, &lay);
     if (cost_model() == CostModel::kVectorFavoured) {
-      attention_units_sme2<false>(call, units, first, last, workspace);
+      attention_units_sme2<false>(call, units, first, last, lay, workspace);
     } else {
-      attention_units_sme2<true>(call, units, first, last, workspace);
+      attention_units_sme2<true>(call, units, first, last, lay, workspace);
     }
   }
 };

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 
+#include "sme2k/arch/attributes.hpp"
 #include "sme2k/types/attention.hpp"
 
 namespace sme2k {
@@ -31,12 +32,14 @@ struct AttentionCall {
   float scale = 1.0f;
   AttentionMask mask;
 
-  size_t group() const { return shape.q_heads / shape.kv_heads; }
+  size_t group() const SME2K_STREAMING_COMPATIBLE { return shape.q_heads / shape.kv_heads; }
   /// Position of query row i among the keys.
-  size_t position(size_t i) const { return shape.kv_len - shape.q_len + i; }
+  size_t position(size_t i) const SME2K_STREAMING_COMPATIBLE {
+    return shape.kv_len - shape.q_len + i;
+  }
   /// Keys [first, last) that the causal and window rules let query row i see (the bias may
   /// mask more). first >= last: none.
-  void visible_keys(size_t i, size_t* first, size_t* last) const {
+  void visible_keys(size_t i, size_t* first, size_t* last) const SME2K_STREAMING_COMPATIBLE {
     const size_t pos = position(i);
     *first = 0;
     *last = mask.causal ? pos + 1 : shape.kv_len;
@@ -48,20 +51,20 @@ struct AttentionCall {
     if (*last > shape.kv_len) *last = shape.kv_len;
   }
   /// The additive mask row of (batch b, query head h, query row i), or nullptr.
-  const float* bias_row(size_t b, size_t h, size_t i) const {
+  const float* bias_row(size_t b, size_t h, size_t i) const SME2K_STREAMING_COMPATIBLE {
     if (mask.bias == nullptr) return nullptr;
     return mask.bias + b * mask.bias_batch_stride + h * mask.bias_head_stride + i * mask.bias_ld;
   }
-  const In* q_row(size_t b, size_t h, size_t i) const {
+  const In* q_row(size_t b, size_t h, size_t i) const SME2K_STREAMING_COMPATIBLE {
     return q.data + b * q.batch_stride + h * q.head_stride + i * q.seq_stride;
   }
-  const In* k_row(size_t b, size_t g, size_t j) const {
+  const In* k_row(size_t b, size_t g, size_t j) const SME2K_STREAMING_COMPATIBLE {
     return k.data + b * k.batch_stride + g * k.head_stride + j * k.seq_stride;
   }
-  const In* v_row(size_t b, size_t g, size_t j) const {
+  const In* v_row(size_t b, size_t g, size_t j) const SME2K_STREAMING_COMPATIBLE {
     return v.data + b * v.batch_stride + g * v.head_stride + j * v.seq_stride;
   }
-  Out* o_row(size_t b, size_t h, size_t i) const {
+  Out* o_row(size_t b, size_t h, size_t i) const SME2K_STREAMING_COMPATIBLE {
     return o.data + b * o.batch_stride + h * o.head_stride + i * o.seq_stride;
   }
 };
@@ -78,9 +81,13 @@ struct AttentionUnits {
   AttentionShape shape;
   size_t q_step = 1;
 
-  size_t row_blocks() const { return (shape.q_len + q_step - 1) / q_step; }
-  size_t count() const { return shape.batch * shape.kv_heads * row_blocks(); }
-  AttentionUnit operator[](size_t u) const {
+  size_t row_blocks() const SME2K_STREAMING_COMPATIBLE {
+    return (shape.q_len + q_step - 1) / q_step;
+  }
+  size_t count() const SME2K_STREAMING_COMPATIBLE {
+    return shape.batch * shape.kv_heads * row_blocks();
+  }
+  AttentionUnit operator[](size_t u) const SME2K_STREAMING_COMPATIBLE {
     const size_t blocks = row_blocks();
     const size_t block = u % blocks, bg = u / blocks;
     const size_t begin = block * q_step;
