@@ -202,8 +202,8 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_units_sme2
   const svfloat32x4_t ones = ones_x4();
   const svfloat32x4_t c_lo = exp2_coefs_low<3>();
   const svfloat32x2_t c_hi = exp2_coefs_high<3>();
-  const svuint32_t shift = exp2_shift();
-  const svint32_t ebias = exp2_bias();
+  const Exp2Shift shift = exp2_shift();
+  const svuint32_t ebias = exp2_bias();
   const svfloat32_t floor_v = opaque(svdup_f32(kAttentionFloor));
   const svfloat32_t zero = opaque(svdup_f32(0.0f));
   const uint32_t gy = za_slice(0), gsum = za_slice(0) + 3;

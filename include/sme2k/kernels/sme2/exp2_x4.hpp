@@ -101,19 +101,30 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t coef(svfloat32x4_t lo,
   }
 }
 
-/// The bits of 2^(n - 126) to add to a float's bits: (n << 23) - (126 << 23), with
-/// n = nb = round(y) + 126 saturated at 0 by the unsigned conversion. shift = 23,
-/// bias = -(126 << 23), both from exp2_shift() / exp2_bias() made once.
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svint32x4_t exponent_bits(svfloat32x4_t nb, svuint32_t shift,
-                                                                svint32_t bias) SME2K_STREAMING {
-  const svuint32x4_t e = svrshl_single_u32_x4(svcvt_u32_f32_x4(nb), shift);
-  return svadd_single_s32_x4(svreinterpret_s32(e), bias);
-}
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svuint32_t exp2_shift() SME2K_STREAMING {
+/// URSHL's shift operand: a signed vector in the ACLE (and GCC 14), unsigned in clang 22's
+/// arm_sve.h; the value (23) is the same either way.
+#if defined(__clang__)
+using Exp2Shift = svuint32_t;
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE Exp2Shift exp2_shift() SME2K_STREAMING {
   return opaque(svdup_u32(23));
 }
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svint32_t exp2_bias() SME2K_STREAMING {
-  return opaque(svdup_s32(-(126 << 23)));
+#else
+using Exp2Shift = svint32_t;
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE Exp2Shift exp2_shift() SME2K_STREAMING {
+  return opaque(svdup_s32(23));
+}
+#endif
+/// -(126 << 23) as 32-bit lanes (unsigned arithmetic wraps to the same bits).
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svuint32_t exp2_bias() SME2K_STREAMING {
+  return opaque(svdup_u32(0u - (126u << 23)));
+}
+
+/// The bits of 2^(n - 126) to add to a float's bits: (n << 23) - (126 << 23), with
+/// n = nb = round(y) + 126 saturated at 0 by the unsigned conversion. shift and bias from
+/// exp2_shift() / exp2_bias(), made once.
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svuint32x4_t exponent_bits(svfloat32x4_t nb, Exp2Shift shift,
+                                                                 svuint32_t bias) SME2K_STREAMING {
+  return svadd_single_u32_x4(svrshl_single_u32_x4(svcvt_u32_f32_x4(nb), shift), bias);
 }
 
 /// The svzero_mask_za() mask that clears ZA vector group g at every SVL: group g is ZA rows
@@ -127,13 +138,13 @@ constexpr uint32_t za_group_zero_mask(uint32_t g) { return (1u << (g % 4)) | (1u
 template <int kDegree, uint32_t kGy, uint32_t kG1, uint32_t kG2>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t
 exp2_za_x4(svfloat32x4_t yb, svfloat32x4_t ones, svfloat32x4_t c_lo, svfloat32x2_t c_hi,
-           svuint32_t shift, svint32_t bias) SME2K_STREAMING SME2K_INOUT_ZA {
+           Exp2Shift shift, svuint32_t bias) SME2K_STREAMING SME2K_INOUT_ZA {
   static_assert(kDegree >= 3 && kDegree <= 5, "sme2k: exp2 polynomial degree 3 to 5");
   const uint32_t gy = za_slice(0) + kGy, g1 = za_slice(0) + kG1, g2 = za_slice(0) + kG2;
   const svfloat32x4_t nb = svrintn_f32_x4(yb);
   svsub_za32_f32_vg1x4(gy, nb);  // f = (y + 126) - (n + 126), exact
   const svfloat32x4_t f = svread_za32_f32_vg1x4(gy);
-  const svint32x4_t eb = exponent_bits(nb, shift, bias);
+  const svuint32x4_t eb = exponent_bits(nb, shift, bias);
   svzero_mask_za(za_group_zero_mask(kGy) | za_group_zero_mask(kG1) | za_group_zero_mask(kG2));
   // Horner: p = c[d-1] + f c[d], then p = c[i] + p f down to c[0], the last step in gy.
   svmla_single_za32_f32_vg1x4(g1, ones, coef<kDegree - 1>(c_lo, c_hi));
@@ -156,14 +167,14 @@ exp2_za_x4(svfloat32x4_t yb, svfloat32x4_t ones, svfloat32x4_t c_lo, svfloat32x2
   p = svread_za32_f32_vg1x4(kDegree == 4 ? g1 : g2);
   svmla_single_za32_f32_vg1x4(gy, ones, coef<0>(c_lo, c_hi));
   svmla_za32_f32_vg1x4(gy, p, f);
-  svadd_za32_s32_vg1x4(gy, eb);
+  svadd_za32_u32_vg1x4(gy, eb);
   return svread_za32_f32_vg1x4(gy);
 }
 
 /// One vector of the register way: 2^f by Horner, times 2^n by adding eb to the bits.
 template <int kDegree>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t exp2_z_one(svfloat32_t yb, svfloat32_t nb,
-                                                             svint32_t eb, svfloat32x4_t c_lo,
+                                                             svuint32_t eb, svfloat32x4_t c_lo,
                                                              svfloat32x2_t c_hi) SME2K_STREAMING {
   const svbool_t all = svptrue_b32();
   const svfloat32_t f = svsub_f32_x(all, yb, nb);
@@ -172,17 +183,17 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t exp2_z_one(svfloat32_t yb, svf
   if constexpr (kDegree >= 4) p = svmad_f32_x(all, p, f, coef<2>(c_lo, c_hi));
   p = svmad_f32_x(all, p, f, coef<1>(c_lo, c_hi));
   p = svmad_f32_x(all, p, f, coef<0>(c_lo, c_hi));
-  return svreinterpret_f32(svadd_s32_x(all, svreinterpret_s32(p), eb));
+  return svreinterpret_f32(svadd_u32_x(all, svreinterpret_u32(p), eb));
 }
 
 /// Register way (Arm C1): the same arithmetic in ordinary SVE instructions, four-vector forms
 /// where SME2 has them (round, convert, shift, the exponent bias). yb = y + 126.
 template <int kDegree>
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32x4_t exp2_z_x4(svfloat32x4_t yb, svfloat32x4_t c_lo,
-                                                              svfloat32x2_t c_hi, svuint32_t shift,
-                                                              svint32_t bias) SME2K_STREAMING {
+                                                              svfloat32x2_t c_hi, Exp2Shift shift,
+                                                              svuint32_t bias) SME2K_STREAMING {
   const svfloat32x4_t nb = svrintn_f32_x4(yb);
-  const svint32x4_t eb = exponent_bits(nb, shift, bias);
+  const svuint32x4_t eb = exponent_bits(nb, shift, bias);
   return svcreate4(exp2_z_one<kDegree>(svget4(yb, 0), svget4(nb, 0), svget4(eb, 0), c_lo, c_hi),
                    exp2_z_one<kDegree>(svget4(yb, 1), svget4(nb, 1), svget4(eb, 1), c_lo, c_hi),
                    exp2_z_one<kDegree>(svget4(yb, 2), svget4(nb, 2), svget4(eb, 2), c_lo, c_hi),

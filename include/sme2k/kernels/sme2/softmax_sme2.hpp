@@ -86,8 +86,8 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void softmax_rows_sme2(
   const svfloat32x4_t ones = ones_x4();
   const svfloat32x4_t c_lo = exp2_coefs_low<kDegree>();
   const svfloat32x2_t c_hi = exp2_coefs_high<kDegree>();
-  const svuint32_t shift = exp2_shift();
-  const svint32_t ebias = exp2_bias();
+  const Exp2Shift shift = exp2_shift();
+  const svuint32_t ebias = exp2_bias();
   const svfloat32_t x_scale = opaque(svdup_f32(job.scale * kLog2e));
   const svfloat32_t m_scale = opaque(svdup_f32(kLog2e));
   const svfloat32_t floor_v = opaque(svdup_f32(kFloor));
