@@ -554,15 +554,21 @@ void verify_at(const Item<Out>& d, size_t i, size_t j, Verifier* v) {
 }
 
 /// Calls check(i, j) on the edges of an m x n result (first and last row, first and last
-/// column: where tile tails are) and ~2048 distinct interior elements on a walk whose stride
-/// is coprime with their count.
+/// column: where tile tails are; along each edge every element within 64 of its ends, where
+/// the tails of 2VL..4VL panels fall at any SVL up to 2048 bits, and every 16th between) and
+/// 512 distinct interior elements on a walk whose stride is coprime with their count. Why
+/// not more: the cycle model traces every block QEMU runs, and a reference element costs K
+/// multiply-adds of traced scalar code, the verification outweighed the op itself.
 template <class Check>
 void for_sample(size_t m, size_t n, Check&& check) {
+  const auto on_edge = [](size_t x, size_t len) { return x < 64 || x + 64 >= len || x % 16 == 0; };
   for (size_t j = 0; j < n; ++j) {
+    if (!on_edge(j, n)) continue;
     check(0, j);
     if (m > 1) check(m - 1, j);
   }
   for (size_t i = 1; i + 1 < m; ++i) {
+    if (!on_edge(i, m)) continue;
     check(i, 0);
     if (n > 1) check(i, n - 1);
   }
@@ -570,7 +576,7 @@ void for_sample(size_t m, size_t n, Check&& check) {
   const size_t rows = m - 2, cols = n - 2, interior = rows * cols;
   size_t stride = static_cast<size_t>(static_cast<double>(interior) * 0.6180339887) | 1;
   while (std::gcd(stride, interior) != 1) ++stride;
-  const size_t samples = std::min<size_t>(2048, interior);
+  const size_t samples = std::min<size_t>(512, interior);
   for (size_t t = 0, x = interior / 3; t < samples; ++t, x = (x + stride) % interior) {
     check(1 + x / cols, 1 + x % cols);
   }

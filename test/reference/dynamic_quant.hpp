@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "sme2k/arch/attributes.hpp"
 #include "sme2k/types/layout.hpp"
 
 namespace sme2k {
@@ -74,6 +75,7 @@ struct Qd8Element {
 inline Qd8Element qd8_at(const Qd8GemmProblem& p, const QuantizedRow& row, size_t i, size_t j) {
   int64_t acc = 0;
   double exact = 0.0, abs_w = 0.0;
+  SME2K_UNROLL_8
   for (size_t kk = 0; kk < p.k; ++kk) {
     const int w = p.b_layout == RhsLayout::kKxN ? p.b[kk * p.ldb + j] : p.b[j * p.ldb + kk];
     acc += static_cast<int64_t>(row.q[kk] - row.zero_point) * w;
@@ -107,6 +109,7 @@ Qd8Element qb4w_at(const Qd8GemmProblem& p, const QuantizedRow& row, Scale&& sca
                    size_t j) {
   (void)i;
   double sum = 0.0, magnitude = 0.0;
+  SME2K_UNROLL_8
   for (size_t kk = 0; kk < p.k; ++kk) {
     const int w = p.b_layout == RhsLayout::kKxN ? p.b[kk * p.ldb + j] : p.b[j * p.ldb + kk];
     const double term = static_cast<double>(row.scale) * (row.q[kk] - row.zero_point) *

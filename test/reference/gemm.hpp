@@ -12,6 +12,7 @@
 #include <limits>
 #include <vector>
 
+#include "sme2k/arch/attributes.hpp"
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/types/layout.hpp"
 
@@ -101,6 +102,7 @@ inline double gemm_f32_at(const GemmF32Problem& p, size_t i, size_t j, double* m
                           double* pre = nullptr) {
   double acc = p.bias != nullptr ? p.bias[j] : 0.0;
   double mag = std::fabs(acc);
+  SME2K_UNROLL_8
   for (size_t kk = 0; kk < p.k; ++kk) {
     const double prod = static_cast<double>(p.a[i * p.lda + kk]) * b_at(p, kk, j);
     acc += prod;

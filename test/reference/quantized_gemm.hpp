@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "sme2k/arch/attributes.hpp"
 #include "sme2k/types/layout.hpp"
 
 namespace sme2k {
@@ -29,6 +30,7 @@ struct Qs8GemmProblem {
 
 inline int8_t qs8_at(const Qs8GemmProblem& p, size_t i, size_t j) {
   int64_t acc = p.bias != nullptr ? p.bias[j] : 0;
+  SME2K_UNROLL_8
   for (size_t kk = 0; kk < p.k; ++kk) {
     const int32_t w = p.b_layout == RhsLayout::kKxN ? p.b[kk * p.ldb + j] : p.b[j * p.ldb + kk];
     acc += (int64_t{p.a[i * p.lda + kk]} - p.in_zero_point) * w;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "sme2k/arch/attributes.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
 
@@ -34,6 +35,7 @@ template <class Format, class At, class Make>
 void write_channel_params(size_t n, size_t k, At&& at, size_t vl, void* payload, Make&& make) {
   write_channel_params<Format>(n, k, vl, payload, [&](size_t j) {
     int64_t column_sum = 0;
+    SME2K_UNROLL_8
     for (size_t kk = 0; kk < k; ++kk) column_sum += at(kk, j);
     return make(j, column_sum);
   });

@@ -41,11 +41,10 @@ void pack_qc4_weights(const Int4View& b, RhsLayout layout, const float* bias,
       return;
     }
   }
-  const auto at = [&](size_t kk, size_t j) -> int {
-    return layout == RhsLayout::kKxN ? b(kk, j) : b(j, kk);
-  };
-  Format::pack(shape.n, shape.k, at, vl, payload);
-  write_channel_params<Format>(shape.n, shape.k, at, vl, payload, params);
+  with_int4_reader(b, layout, [&](auto at) {
+    Format::pack(shape.n, shape.k, at, vl, payload);
+    write_channel_params<Format>(shape.n, shape.k, at, vl, payload, params);
+  });
 }
 
 }  // namespace sme2k

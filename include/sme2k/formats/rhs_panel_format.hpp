@@ -115,6 +115,7 @@ struct RhsPanelFormat {
       }
       Elem* data = reinterpret_cast<Elem*>(panel + width * sizeof(Bias));
       for (size_t j = 0; j < cols; ++j) {
+        SME2K_UNROLL_8
         for (size_t kk = 0; kk < k; ++kk) data[element_offset(kk, j, vl)] = at(kk, n0 + j);
       }
     }

@@ -87,14 +87,21 @@ struct RhsQc4p2vlx4bf32 {
   static void pack_quads(size_t n0, size_t n, size_t k, At&& at, size_t vl, uint8_t* data) {
     std::memset(data, kZeroPair, kp(k) / 4 * 4 * vl);
     for (size_t j = 0; j < nr(vl) && n0 + j < n; ++j) {
-      const size_t lane = j % vl;
-      const bool high = j < vl;
-      for (size_t kk = 0; kk < k; ++kk) {
-        uint8_t& byte = data[kk / 4 * 4 * vl + lane * 4 + kk % 4];
-        const int w = at(kk, n0 + j);
-        byte = high
-                   ? static_cast<uint8_t>((byte & 0x0Fu) | ((static_cast<unsigned>(w) & 0xFu) << 4))
-                   : static_cast<uint8_t>((byte & 0xF0u) | static_cast<unsigned>(w + 8));
+      uint8_t* lane = data + j % vl * 4;  // byte of k: lane[kk / 4 * 4 * vl + kk % 4]
+      // Columns [0, VL) of the panel go to the high nibbles, [VL, 2VL) to the low ones.
+      if (j < vl) {
+        SME2K_UNROLL_8
+        for (size_t kk = 0; kk < k; ++kk) {
+          uint8_t& byte = lane[kk / 4 * 4 * vl + kk % 4];
+          byte = static_cast<uint8_t>((byte & 0x0Fu) |
+                                      ((static_cast<unsigned>(at(kk, n0 + j)) & 0xFu) << 4));
+        }
+      } else {
+        SME2K_UNROLL_8
+        for (size_t kk = 0; kk < k; ++kk) {
+          uint8_t& byte = lane[kk / 4 * 4 * vl + kk % 4];
+          byte = static_cast<uint8_t>((byte & 0xF0u) | static_cast<unsigned>(at(kk, n0 + j) + 8));
+        }
       }
     }
   }

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "sme2k/types/layout.hpp"
 #include "sme2k/types/size_math.hpp"
 #include "sme2k/types/status.hpp"
 
@@ -45,6 +46,28 @@ struct Int4View {
     return static_cast<int8_t>(static_cast<int>(nibble ^ 8u) - 8);  // sign-extend 4 bits
   }
 };
+
+/// Calls f(at), at(k, n) -> int the value of B (b read as `layout` says) at row k, column n
+/// of the K x N weights, with the storage and layout branches taken here once instead of per
+/// element, so packing loops over `at` run (and unroll) branch-free.
+template <class F>
+decltype(auto) with_int4_reader(const Int4View& b, RhsLayout layout, F&& f) {
+  const auto* data = static_cast<const uint8_t*>(b.data);
+  const size_t ld = b.ld;
+  const auto nibble = [](const uint8_t* row, size_t c) -> int {
+    return static_cast<int>(((row[c / 2] >> (4 * (c % 2))) & 0xFu) ^ 8u) - 8;
+  };
+  if (b.storage == Int4Storage::kInt8) {
+    if (layout == RhsLayout::kKxN) {
+      return f([=](size_t k, size_t n) -> int { return static_cast<int8_t>(data[k * ld + n]); });
+    }
+    return f([=](size_t k, size_t n) -> int { return static_cast<int8_t>(data[n * ld + k]); });
+  }
+  if (layout == RhsLayout::kKxN) {
+    return f([=](size_t k, size_t n) -> int { return nibble(data + k * ld, n); });
+  }
+  return f([=](size_t k, size_t n) -> int { return nibble(data + n * ld, k); });
+}
 
 namespace detail {
 constexpr int8_t nibble_pair_sum(unsigned byte) {
