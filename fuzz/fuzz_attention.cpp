@@ -18,12 +18,6 @@ struct Heads : Operand {
   size_t batch_stride = 0, head_stride = 0, seq_stride = 0;
 };
 
-/// a * b, or SIZE_MAX when it wraps (a stride derived from hostile sizes stays hostile).
-size_t mul_or_max(size_t a, size_t b) {
-  size_t r = 0;
-  return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
-}
-
 bool make_heads(FuzzedDataProvider& f, size_t batch, size_t heads, size_t len, size_t d,
                 size_t esize, bool finite_values, Heads* v) {
   const size_t cap = len + (f.ConsumeIntegralInRange<int>(0, 3) == 0 ? 3 : 0);
@@ -45,30 +39,17 @@ bool make_heads(FuzzedDataProvider& f, size_t batch, size_t heads, size_t len, s
       break;
   }
   // The elements spanned: (b-1) bs + (h-1) hs + (s-1) ss + d, as the op checks it.
-  size_t e = 0, t = 0, bytes = 0;
+  size_t bytes = 0;
   const bool fits =
-      batch > 0 && heads > 0 && len > 0 && d > 0 && v->seq_stride >= d &&
-      !__builtin_mul_overflow(batch - 1, v->batch_stride, &e) &&
-      !__builtin_mul_overflow(heads - 1, v->head_stride, &t) && !__builtin_add_overflow(e, t, &e) &&
-      !__builtin_mul_overflow(len - 1, v->seq_stride, &t) && !__builtin_add_overflow(e, t, &e) &&
-      !__builtin_add_overflow(e, d, &e) && extent_bytes(1, e, e, esize, &bytes);
+      v->seq_stride >= d &&
+      strided_bytes({batch, heads, len}, {v->batch_stride, v->head_stride, v->seq_stride}, d, esize,
+                    &bytes);
   const bool misalign = f.ConsumeIntegralInRange<int>(0, 63) == 0;
   v->valid = fits && !misalign;
   v->misaligned = misalign;
   if (!allocate(f, fits ? bytes : 64, misalign, v)) return false;
   if (finite_values) make_finite(v, esize == 4 ? SME2K_DTYPE_F32 : SME2K_DTYPE_F16);
   return true;
-}
-
-float element(const uint8_t* p, sme2k_dtype dtype) {
-  if (dtype == SME2K_DTYPE_F32) {
-    float v;
-    std::memcpy(&v, p, 4);
-    return v;
-  }
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return sme2k_f16_to_f32(h);
 }
 
 }  // namespace
@@ -129,20 +110,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     params.bias_head_stride = share == 0 ? 0 : per_head;
     params.bias_batch_stride = share == 2 ? mul_or_max(shape.q_heads, per_head) : 0;
     if (f.ConsumeIntegralInRange<int>(0, 15) == 0) params.bias_head_stride = size_in(f, 64);
-    Heads view;
-    view.batch_stride = params.bias_batch_stride;
-    view.head_stride = params.bias_head_stride;
-    view.seq_stride = params.bias_ld;
-    size_t e = 0, t = 0, bytes = 0;
-    const bool fits = shape.batch > 0 && shape.q_heads > 0 && shape.q_len > 0 && shape.kv_len > 0 &&
-                      params.bias_ld >= shape.kv_len &&
-                      !__builtin_mul_overflow(shape.batch - 1, view.batch_stride, &e) &&
-                      !__builtin_mul_overflow(shape.q_heads - 1, view.head_stride, &t) &&
-                      !__builtin_add_overflow(e, t, &e) &&
-                      !__builtin_mul_overflow(shape.q_len - 1, view.seq_stride, &t) &&
-                      !__builtin_add_overflow(e, t, &e) &&
-                      !__builtin_add_overflow(e, shape.kv_len, &e) &&
-                      extent_bytes(1, e, e, 4, &bytes);
+    size_t bytes = 0;
+    const bool fits =
+        params.bias_ld >= shape.kv_len &&
+        strided_bytes({shape.batch, shape.q_heads, shape.q_len},
+                      {params.bias_batch_stride, params.bias_head_stride, params.bias_ld},
+                      shape.kv_len, 4, &bytes);
     const bool misalign = f.ConsumeIntegralInRange<int>(0, 31) == 0;
     bias_valid = fits && !misalign;
     if (!allocate(f, fits ? bytes : 64, misalign, &bias)) return 0;
@@ -186,7 +159,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Every output: within V's largest magnitude (a convex combination of V rows, or 0).
   float vmax = 0.0f;
   for (size_t i = 0; i + esize <= v.bytes; i += esize) {
-    vmax = std::fmax(vmax, std::fabs(element(v.data + i, in)));
+    vmax = std::fmax(vmax, std::fabs(element_at(v.data + i, in)));
   }
   const float bound = vmax * 1.01f + 1e-6f;
   for (size_t b = 0; b < shape.batch; ++b) {
@@ -194,7 +167,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (size_t i = 0; i < shape.q_len; ++i) {
         const size_t row = b * o.batch_stride + h * o.head_stride + i * o.seq_stride;
         for (size_t d = 0; d < shape.head_dim; ++d) {
-          const float x = element(o.data + (row + d) * osize, out);
+          const float x = element_at(o.data + (row + d) * osize, out);
           if (!(std::fabs(x) <= bound)) fail("attention: an output beyond V's magnitude", s);
         }
       }

@@ -13,22 +13,6 @@ using namespace sme2k_fuzz;
 
 namespace {
 
-float element(const uint8_t* p, sme2k_dtype dtype) {
-  if (dtype == SME2K_DTYPE_F32) {
-    float v;
-    std::memcpy(&v, p, 4);
-    return v;
-  }
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return sme2k_f16_to_f32(h);
-}
-
-size_t mul_or_max(size_t a, size_t b) {
-  size_t r = 0;
-  return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
-}
-
 void norm(FuzzedDataProvider& f, const sme2k_parallel_for* parallel) {
   const bool rms = f.ConsumeBool();
   const sme2k_dtype dtype = f.ConsumeBool() ? SME2K_DTYPE_F32 : SME2K_DTYPE_F16;
@@ -61,7 +45,7 @@ void norm(FuzzedDataProvider& f, const sme2k_parallel_for* parallel) {
   const size_t esize = dtype_bytes(dtype);
   for (size_t r = 0; r < rows; ++r) {
     for (size_t c = 0; c < cols; ++c) {
-      if (!std::isfinite(element(y.data + (r * y.ld + c) * esize, dtype))) {
+      if (!std::isfinite(element_at(y.data + (r * y.ld + c) * esize, dtype))) {
         fail("row norm: a non-finite output for finite rows and eps > 0", s);
       }
     }
@@ -95,15 +79,10 @@ void rope(FuzzedDataProvider& f, const sme2k_parallel_for* parallel) {
       t.batch_stride = mul_or_max(t.seq, t.seq_stride);
       break;
   }
-  size_t e = 0, part = 0, bytes = 0;
-  const bool fits = t.batch > 0 && t.seq > 0 && t.heads > 0 && t.head_dim > 0 &&
-                    !__builtin_mul_overflow(t.batch - 1, t.batch_stride, &e) &&
-                    !__builtin_mul_overflow(t.seq - 1, t.seq_stride, &part) &&
-                    !__builtin_add_overflow(e, part, &e) &&
-                    !__builtin_mul_overflow(t.heads - 1, t.head_stride, &part) &&
-                    !__builtin_add_overflow(e, part, &e) &&
-                    !__builtin_add_overflow(e, t.head_dim, &e) &&
-                    extent_bytes(1, e, e, esize, &bytes);
+  size_t bytes = 0;
+  const bool fits =
+      strided_bytes({t.batch, t.seq, t.heads}, {t.batch_stride, t.seq_stride, t.head_stride},
+                    t.head_dim, esize, &bytes);
   Operand data;
   const bool misalign = f.ConsumeIntegralInRange<int>(0, 63) == 0;
   if (!allocate(f, fits ? bytes : 64, misalign, &data)) return;
@@ -165,8 +144,10 @@ void rope(FuzzedDataProvider& f, const sme2k_parallel_for* parallel) {
         for (size_t i = 0; i < half; ++i) {
           const size_t a = pairing == SME2K_ROPE_INTERLEAVED ? 2 * i : i;
           const size_t c = pairing == SME2K_ROPE_INTERLEAVED ? 2 * i + 1 : i + half;
-          const double x0 = element(was + a * esize, dtype), y0 = element(was + c * esize, dtype);
-          const double x1 = element(now + a * esize, dtype), y1 = element(now + c * esize, dtype);
+          const double x0 = element_at(was + a * esize, dtype),
+                       y0 = element_at(was + c * esize, dtype);
+          const double x1 = element_at(now + a * esize, dtype),
+                       y1 = element_at(now + c * esize, dtype);
           const double r0 = std::sqrt(x0 * x0 + y0 * y0), r1 = std::sqrt(x1 * x1 + y1 * y1);
           if (!(std::fabs(r1 - r0) <= tol * (r0 + 1e-3))) {
             fail("rope: a pair's length changed", s);

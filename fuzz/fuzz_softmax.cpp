@@ -12,17 +12,6 @@ using namespace sme2k_fuzz;
 
 namespace {
 
-float element(const void* data, sme2k_dtype dtype, size_t i) {
-  if (dtype == SME2K_DTYPE_F32) {
-    float v;
-    std::memcpy(&v, static_cast<const uint8_t*>(data) + 4 * i, 4);
-    return v;
-  }
-  uint16_t h;
-  std::memcpy(&h, static_cast<const uint8_t*>(data) + 2 * i, 2);
-  return sme2k_f16_to_f32(h);
-}
-
 template <class In, class Out>
 sme2k::Status run(const Matrix& x, Matrix& y, const sme2k::SoftmaxParams& p,
                   const sme2k::ParallelFor& parallel) {
@@ -57,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const float gain = std::ldexp(1.0f, f.ConsumeIntegralInRange<int>(-4, 10));
   if (x.valid) {
     for (size_t i = 0; i < x.bytes / dtype_bytes(in); ++i) {
-      const float v = element(x.data, in, i) * gain;
+      const float v = element_at(x.data + i * dtype_bytes(in), in) * gain;
       if (in == SME2K_DTYPE_F32) {
         std::memcpy(x.data + 4 * i, &v, 4);
       } else {
@@ -112,7 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t r = 0; r < rows; ++r) {
     double sum = 0.0;
     for (size_t c = 0; c < cols; ++c) {
-      const float v = element(y.data, out, r * y.ld + c);
+      const float v = element_at(y.data + (r * y.ld + c) * dtype_bytes(out), out);
       if (!(v >= 0.0f && v <= 1.0f)) fail("softmax: an output outside [0, 1]", code);
       sum += v;
     }
