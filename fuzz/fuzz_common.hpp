@@ -47,6 +47,24 @@ inline size_t dtype_bytes(sme2k_dtype d) {
   }
 }
 
+/// The f32 or f16 element at p (any alignment), as a float.
+inline float element_at(const uint8_t* p, sme2k_dtype dtype) {
+  if (dtype == SME2K_DTYPE_F32) {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return sme2k_f16_to_f32(h);
+}
+
+/// a * b, or SIZE_MAX when it wraps (a stride derived from hostile sizes stays hostile).
+inline size_t mul_or_max(size_t a, size_t b) {
+  size_t r = 0;
+  return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
 /// A size: usually in [1, small_max], sometimes 0 or a hostile value.
 inline size_t size_in(FuzzedDataProvider& f, size_t small_max) {
   static constexpr size_t kHostile[] = {SIZE_MAX,
@@ -86,6 +104,21 @@ inline bool extent_bytes(size_t rows, size_t cols, size_t ld, size_t esize, size
     return false;
   }
   return true;
+}
+
+/// Bytes of rows of `row` elements at sum_i k_i * stride_i (k_i < count_i, three dimensions:
+/// attention's and RoPE's tensors), or false when a count is 0 or the extent overflows.
+inline bool strided_bytes(const size_t (&count)[3], const size_t (&stride)[3], size_t row,
+                          size_t esize, size_t* bytes) {
+  size_t e = row, part = 0;
+  if (row == 0) return false;
+  for (int i = 0; i < 3; ++i) {
+    if (count[i] == 0 || __builtin_mul_overflow(count[i] - 1, stride[i], &part) ||
+        __builtin_add_overflow(e, part, &e)) {
+      return false;
+    }
+  }
+  return extent_bytes(1, e, e, esize, bytes);
 }
 
 /// One caller buffer, allocated to exactly its bytes (plus a misalignment offset), filled from

@@ -11,12 +11,16 @@
  *  - Packed weights record variant, format, path and SVL: pack on the thread (and CPU) that
  *    runs the op; data packed for something else gives SME2K_PACKED_MISMATCH.
  *  - Alignment (issue 19): every array of f32, f16 or int32 elements (matrices, bias, scales,
- *    tensors, BatchNorm parameters and outputs) is aligned to its element size (4, 2, 4
+ *    tensors, BatchNorm parameters and outputs, attention's Q, K, V, O and bias, the row ops'
+ *    rows, weights, RoPE tables and positions) is aligned to its element size (4, 2, 4
  *    bytes), as malloc'd and C-declared arrays are; a misaligned one is refused with
  *    SME2K_INVALID_ARGUMENT. int8 and byte data (int8 matrices, 4-bit weights, Q4_0 blocks)
  *    take any alignment; packed buffers start on a 4-byte boundary.
  *  - Packed buffers carry a 64-byte header with a CRC-32, checked (with every field) on
- *    every call: a damaged header (a file or cache gone bad) gives SME2K_PACKED_MISMATCH.
+ *    every call: a damaged header (a file or cache gone bad) gives SME2K_PACKED_MISMATCH. The
+ *    payload's parameters that integer arithmetic relies on (QD8 activation rows' zero points
+ *    and scales, QS8 weights' per-channel biases and scales) are range-checked on every call
+ *    too (O(M) or O(N)); the rest of the payload is data, any value of which is computed on.
  *  - The last argument of every op and workspace-size function is the runtime's parallel-for
  *    (NULL: serial on the calling thread; see sme2k_parallel_for). Size a workspace with the
  *    same parallel-for the op is given.

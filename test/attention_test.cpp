@@ -27,6 +27,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "harness/expectations.hpp"
@@ -628,6 +629,47 @@ TEST_F(BadInput, Overlaps) {
   expect(
       StatusCode::kInvalidArgument, "workspace overlaps",
       EDIT { a.ws = const_cast<f16*>(a.k.data); });
+}
+
+// The element-alignment rule (types/alignment.hpp) at the door, for every view and the bias.
+TEST_F(BadInput, MisalignedPointers) {
+  const auto off = [](auto* p) {  // one byte on: misaligned for f16 and f32
+    using T = std::remove_pointer_t<decltype(p)>;
+    return reinterpret_cast<T*>(reinterpret_cast<uintptr_t>(p) + 1);
+  };
+  expect(StatusCode::kInvalidArgument, "Q (", EDIT { a.q.data = off(a.q.data); });
+  expect(StatusCode::kInvalidArgument, "K (", EDIT { a.k.data = off(a.k.data); });
+  expect(StatusCode::kInvalidArgument, "V (", EDIT { a.v.data = off(a.v.data); });
+  expect(StatusCode::kInvalidArgument, "O (", EDIT { a.o.data = off(a.o.data); });
+  std::vector<float> bias(64);
+  expect(
+      StatusCode::kInvalidArgument, "the bias (", EDIT {
+        a.params.mask.bias = off(bias.data());
+        a.params.mask.bias_ld = 5;
+      });
+}
+
+// A window of kv_len keys or more is no window at all: the same bits as window 0, whatever
+// its size (the SME2 kernel's signed position arithmetic once took it as it came).
+TEST_F(BadInput, HugeWindowIsNoWindow) {
+  for (bool causal : {false, true}) {
+    SCOPED_TRACE(causal ? "causal" : "not causal");
+    AttentionParams p = run.params;
+    p.mask.causal = causal;
+    p.mask.window = 0;
+    ASSERT_TRUE(attention<F16>(run.shape, run.q.cview(), run.k.cview(), run.v.cview(), run.o.view,
+                               p, workspace.data(), workspace.size())
+                    .ok());
+    const std::vector<f16> want(run.o.buf.begin(), run.o.buf.end());
+    for (size_t window : {run.shape.kv_len, run.shape.kv_len + 1, size_t{1} << 62,
+                          static_cast<size_t>(PTRDIFF_MAX), SIZE_MAX}) {
+      p.mask.window = window;
+      const Status s = attention<F16>(run.shape, run.q.cview(), run.k.cview(), run.v.cview(),
+                                      run.o.view, p, workspace.data(), workspace.size());
+      ASSERT_TRUE(s.ok()) << window << ": " << s.message();
+      EXPECT_EQ(0, std::memcmp(want.data(), run.o.buf.data(), run.o.buf.size_bytes())) << window;
+    }
+  }
 }
 
 TEST_F(BadInput, Workspace) {

@@ -22,40 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_test_harness.h"
 #include "sme2k.h"
 
 #if defined(__linux__) && defined(__aarch64__)
 #include <sys/prctl.h> /* PR_SME_SET_VL */
 #endif
-
-static int g_failures = 0;
-static int g_checks = 0;
-
-#define CHECK(cond, ...)                                                       \
-  do {                                                                         \
-    ++g_checks;                                                                \
-    if (!(cond)) {                                                             \
-      ++g_failures;                                                            \
-      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                                            \
-      fprintf(stderr, "\n");                                                   \
-    }                                                                          \
-  } while (0)
-
-/* A call that must return `want`; a failure must come with a message of its own. */
-#define EXPECT_STATUS(want, call)                                                           \
-  do {                                                                                      \
-    const sme2k_status got_ = (call);                                                       \
-    const char* message_ = sme2k_last_error_message();                                      \
-    CHECK(got_ == (want), "%s returned %s (%s), want %s", #call, sme2k_status_string(got_), \
-          message_, sme2k_status_string(want));                                             \
-    if ((want) != SME2K_OK) {                                                               \
-      CHECK(message_ != NULL && message_[0] != '\0' && strcmp(message_, "ok") != 0,         \
-            "%s: no error message", #call);                                                 \
-    }                                                                                       \
-  } while (0)
-
-#define EXPECT_OK(call) EXPECT_STATUS(SME2K_OK, call)
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
@@ -2206,10 +2178,5 @@ int main(void) {
   }
   test_parallel();
   for (size_t p = 0; p < sizeof g_pools / sizeof g_pools[0]; ++p) pool_stop(&g_pools[p]);
-  if (g_failures > 0) {
-    fprintf(stderr, "c_api_test: %d of %d checks FAILED\n", g_failures, g_checks);
-    return 1;
-  }
-  printf("c_api_test: all %d checks passed\n", g_checks);
-  return 0;
+  return c_test_finish("c_api_test");
 }

@@ -13,26 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_test_harness.h"
 #include "sme2k.h"
-
-static int g_failures = 0;
-
-#define CHECK(cond, ...)                                                       \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      ++g_failures;                                                            \
-      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                                            \
-      fprintf(stderr, "\n");                                                   \
-    }                                                                          \
-  } while (0)
-
-#define EXPECT_STATUS(want, call)                                                           \
-  do {                                                                                      \
-    const sme2k_status got_ = (call);                                                       \
-    CHECK(got_ == (want), "%s returned %s (%s), want %s", #call, sme2k_status_string(got_), \
-          sme2k_last_error_message(), sme2k_status_string(want));                           \
-  } while (0)
 
 enum { B = 2, HQ = 4, HKV = 2, SQ = 5, SKV = 9, CAP = 12, D = 7 };
 
@@ -214,6 +196,41 @@ static void check_bad_input(void) {
   o.seq_stride = D - 1;
   EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_attention(SME2K_VARIANT_F32, &shape, q, k, v, o, NULL,
                                                         workspace, bytes, NULL));
+  o.seq_stride = HQ * D;
+  /* Null views, the element-alignment rule (one byte off an f32), overflowing strides. */
+  sme2k_heads edited = k;
+  edited.data = NULL;
+  EXPECT_STATUS(SME2K_NULL_POINTER, sme2k_attention(SME2K_VARIANT_F32, &shape, q, edited, v, o,
+                                                    NULL, workspace, bytes, NULL));
+  edited = q;
+  edited.data = (const unsigned char*)g_q + 1;
+  EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_attention(SME2K_VARIANT_F32, &shape, edited, k, v, o,
+                                                        NULL, workspace, bytes, NULL));
+  sme2k_mutable_heads o_off = o;
+  o_off.data = (unsigned char*)out + 2;
+  EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_attention(SME2K_VARIANT_F32, &shape, q, k, v, o_off,
+                                                        NULL, workspace, bytes, NULL));
+  sme2k_attention_params params = {0.0f, false,    0, (const float*)((const char*)g_bias + 1),
+                                   SKV,  SQ * SKV, 0};
+  EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_attention(SME2K_VARIANT_F32, &shape, q, k, v, o,
+                                                        &params, workspace, bytes, NULL));
+  params.bias = g_bias;
+  params.bias_head_stride = SIZE_MAX / 2;
+  EXPECT_STATUS(SME2K_SIZE_OVERFLOW, sme2k_attention(SME2K_VARIANT_F32, &shape, q, k, v, o, &params,
+                                                     workspace, bytes, NULL));
+  edited = v;
+  edited.batch_stride = SIZE_MAX / 4 + 1;
+  EXPECT_STATUS(SME2K_SIZE_OVERFLOW, sme2k_attention(SME2K_VARIANT_F32, &shape, q, k, edited, o,
+                                                     NULL, workspace, bytes, NULL));
+  bad = shape;
+  bad.batch = SIZE_MAX / 2;
+  EXPECT_STATUS(SME2K_SIZE_OVERFLOW,
+                sme2k_attention(SME2K_VARIANT_F32, &bad, q, k, v, o, NULL, workspace, bytes, NULL));
+  /* A window beyond kv_len is accepted (as no window). */
+  params.bias = NULL;
+  params.window = SIZE_MAX;
+  EXPECT_STATUS(SME2K_OK, sme2k_attention(SME2K_VARIANT_F32, &shape, q, k, v, o, &params, workspace,
+                                          bytes, NULL));
   free(workspace);
 }
 
@@ -224,7 +241,5 @@ int main(void) {
   check_variant(SME2K_VARIANT_F16, SME2K_DTYPE_F32);
   check_variant(SME2K_VARIANT_F32, SME2K_DTYPE_F32);
   check_bad_input();
-  printf("c_attention_test: %s on path %s\n", g_failures ? "FAILED" : "passed",
-         sme2k_path_name(sme2k_last_used_path()));
-  return g_failures == 0 ? 0 : 1;
+  return c_test_finish("c_attention_test");
 }

@@ -3,14 +3,20 @@
 //   convolution and depthwise weights, packed QD8 activations) is refused with
 //   kPackedMismatch, and the refused call leaves its output untouched.
 // - Forged headers (checksum recomputed after the change) with a field out of range are
-//   refused all the same: zero points outside int8, unknown flags, reserved bytes.
+//   refused all the same: zero points outside int8, unknown flags, reserved bytes, QD8's K.
+// - Payload parameters that integer arithmetic depends on (QD8 activation rows' zero points
+//   and scales, QS8 channels' folded biases and scales) are range-checked on every call:
+//   damaged ones are refused with kPackedMismatch (a fuzz finding overflowed int32 on them).
 // - The has-bias flag is read the same way by both paths: weights packed with a bias whose
 //   flag is cleared (and resealed) give A * B without the bias, on SME2 and portable alike.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -364,6 +370,147 @@ TEST(PackedIntegrity, HasBiasFlagReadTheSameWayOnBothPaths) {
       EXPECT_EQ(c[i * kN + j], static_cast<float>(want))
           << i << ", " << j << " on " << path_name(last_used_path());
     }
+  }
+}
+
+// The payload is not under the checksum: the parameters integer arithmetic depends on are
+// range-checked on every call. (fuzz_packed_lhs found a packed-activation row whose zero
+// point, out of int8, overflowed the portable kernel's int32 zero-point term.)
+
+// Row i's parameters in packed QD8 activations, in whichever format the path packed.
+Qd8RowParams* lhs_row_params(std::vector<uint8_t>& packed, size_t i) {
+  const PackedHeader h = header_of(packed);
+  uint8_t* payload = packed.data() + kPackedHeaderBytes;
+  if (h.format == PackedFormatId::kLhsQd8p1x1) {
+    return reinterpret_cast<Qd8RowParams*>(payload) + i;
+  }
+  EXPECT_EQ(h.format, PackedFormatId::kLhsQd8p2vlx4);
+  const size_t vl = h.svl_bytes / 4;
+  return reinterpret_cast<Qd8RowParams*>(payload + i / LhsQd8p2vlx4::mr(vl) *
+                                                       LhsQd8p2vlx4::panel_bytes(kK, vl)) +
+         i % LhsQd8p2vlx4::mr(vl);
+}
+
+TEST(PackedIntegrity, ImpossibleActivationRowParametersAreRefused) {
+  const Kind lhs = packed_lhs_kind();
+  bool untouched = false;
+  ASSERT_TRUE(lhs.run(lhs.packed, &untouched).ok());
+  const auto set_zp = [](Qd8RowParams* p, int zp) {
+    p->neg_zero_point = static_cast<int16_t>(-zp);
+    p->neg_zero_point_x128 = static_cast<int16_t>(-128 * zp);
+  };
+  const std::function<void(Qd8RowParams*)> damages[] = {
+      // The fuzz finding: -zp = 4224 (the term was 4224 * column sum), x128 half left as it was.
+      [](Qd8RowParams* p) { p->neg_zero_point = 4224; },
+      [&](Qd8RowParams* p) { set_zp(p, 128); },   // just past int8, both halves consistent
+      [&](Qd8RowParams* p) { set_zp(p, -129); },  // (-128 * -129 still fits int16)
+      [](Qd8RowParams* p) { p->neg_zero_point_x128 ^= 128; },  // the halves disagree
+      [](Qd8RowParams* p) { p->scale = 0.0f; },
+      [](Qd8RowParams* p) { p->scale = -0.5f; },
+      [](Qd8RowParams* p) { p->scale = std::numeric_limits<float>::infinity(); },
+      [](Qd8RowParams* p) { p->scale = std::numeric_limits<float>::denorm_min(); },
+      [&](Qd8RowParams* p) {  // NaN scale (a non-finite row) with a zero point other than 0
+        p->scale = std::numeric_limits<float>::quiet_NaN();
+        set_zp(p, 3);
+      },
+  };
+  for (size_t row : {size_t{0}, kM - 1}) {
+    for (size_t d = 0; d < std::size(damages); ++d) {
+      SCOPED_TRACE("row " + std::to_string(row) + ", damage " + std::to_string(d));
+      std::vector<uint8_t> damaged = lhs.packed;
+      damages[d](lhs_row_params(damaged, row));
+      const Status s = lhs.run(damaged, &untouched);
+      EXPECT_EQ(s.code(), StatusCode::kPackedMismatch) << s.message();
+      EXPECT_TRUE(untouched);
+    }
+  }
+}
+
+// What packing itself writes is accepted: a row holding an infinity has a NaN scale and zero
+// point 0, and gives NaN outputs (as a float GEMM would), on both paths.
+TEST(PackedIntegrity, NonFiniteActivationRowStillAccepted) {
+  const Kind weights = qd8_gemm_kind();
+  std::vector<float> a = float_ramp(kM * kK);
+  a[2 * kK + 5] = std::numeric_limits<float>::infinity();
+  size_t bytes = 0, ws_bytes = 0;
+  ASSERT_TRUE(gemm_packed_lhs_size<QD8>(kM, kK, &bytes).ok());
+  ASSERT_TRUE(gemm_workspace_size<QD8>(kM, kN, kK, &ws_bytes).ok());
+  std::vector<uint8_t> lhs(bytes), ws(ws_bytes + 1);
+  ASSERT_TRUE(
+      gemm_pack_lhs<QD8>(MatrixView<const float>{a.data(), kM, kK, kK}, lhs.data(), bytes).ok());
+  EXPECT_TRUE(std::isnan(lhs_row_params(lhs, 2)->scale));
+  std::vector<float> c(kM * kN, -3.0f);
+  const Status s =
+      gemm<QD8>(PackedLhs{lhs.data(), bytes}, weights.packed.data(), weights.packed.size(),
+                MatrixView<float>{c.data(), kM, kN, kN}, GemmEpilogue{}, ws.data(), ws_bytes);
+  ASSERT_TRUE(s.ok()) << s.message();
+  for (size_t j = 0; j < kN; ++j) {
+    EXPECT_TRUE(std::isnan(c[2 * kN + j])) << j;
+    EXPECT_FALSE(std::isnan(c[j])) << j;
+  }
+}
+
+// QS8 weights keep (folded bias, requantization scale) per output channel: a bias that lets
+// an accumulator leave int32, or a scale that is not a positive finite f32 (or >= 0.5 under
+// the small-scales flag), is refused. Channel 0's pair is the first thing in the payload of
+// GEMM weights (either format) and of the first conv group; depthwise keeps them after the
+// taps.
+TEST(PackedIntegrity, ImpossibleQs8ChannelParametersAreRefused) {
+  struct Case {
+    Kind kind;
+    size_t offset;  // channel 0's Qs8ChannelParams in the payload
+  };
+  const Conv2dParams dw = conv_params(true);
+  const Case cases[] = {
+      {qs8_gemm_kind(), 0},
+      {qs8_conv_kind(false), kConvDescriptorBytes},
+      {qs8_conv_kind(true),
+       kConvDescriptorBytes + dw.taps() * depthwise_tap_row_bytes<int8_t>(dw.out_channels)},
+  };
+  const std::function<void(Qs8ChannelParams*)> damages[] = {
+      [](Qs8ChannelParams* c) { c->bias = INT32_MAX; },
+      [](Qs8ChannelParams* c) { c->bias = INT32_MIN; },
+      [](Qs8ChannelParams* c) { c->bias = INT32_MAX - 128 * 128 * 8; },  // K > 8 in all three
+      [](Qs8ChannelParams* c) { c->scale = 0.0f; },
+      [](Qs8ChannelParams* c) { c->scale = -0.02f; },
+      [](Qs8ChannelParams* c) { c->scale = std::numeric_limits<float>::quiet_NaN(); },
+      [](Qs8ChannelParams* c) { c->scale = std::numeric_limits<float>::infinity(); },
+      [](Qs8ChannelParams* c) { c->scale = 0.75f; },  // the weights say every scale < 0.5
+  };
+  for (const Case& test_case : cases) {
+    SCOPED_TRACE(test_case.kind.name);
+    ASSERT_NE(header_of(test_case.kind.packed).flags & PackedHeader::kFlagSmallScales, 0);
+    bool untouched = false;
+    ASSERT_TRUE(test_case.kind.run(test_case.kind.packed, &untouched).ok());
+    for (size_t d = 0; d < std::size(damages); ++d) {
+      SCOPED_TRACE("damage " + std::to_string(d));
+      std::vector<uint8_t> damaged = test_case.kind.packed;
+      auto* params = reinterpret_cast<Qs8ChannelParams*>(damaged.data() + kPackedHeaderBytes +
+                                                         test_case.offset);
+      damages[d](params);
+      const Status s = test_case.kind.run(damaged, &untouched);
+      EXPECT_EQ(s.code(), StatusCode::kPackedMismatch) << s.message();
+      EXPECT_TRUE(untouched);
+    }
+    // An ordinary bias written there is accepted (the check is a bound, not a checksum).
+    std::vector<uint8_t> edge = test_case.kind.packed;
+    reinterpret_cast<Qs8ChannelParams*>(edge.data() + kPackedHeaderBytes + test_case.offset)->bias =
+        -1000;
+    EXPECT_TRUE(test_case.kind.run(edge, &untouched).ok());
+  }
+}
+
+// Forged QD8 headers (resealed) with K above kQd8MaxK: the int32 accumulators' bound.
+TEST(PackedIntegrity, ForgedQd8DepthIsRefused) {
+  for (const Kind& kind : {qd8_gemm_kind(), packed_lhs_kind()}) {
+    SCOPED_TRACE(kind.name);
+    std::vector<uint8_t> forged = kind.packed;
+    PackedHeader h = header_of(forged);
+    h.k = kQd8MaxK + 1;
+    write_packed_header(forged.data(), h);
+    PackedHeader read{};
+    const Status s = read_packed_header(forged.data(), forged.size(), &read);
+    EXPECT_EQ(s.code(), StatusCode::kPackedMismatch) << s.message();
   }
 }
 

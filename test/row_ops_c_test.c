@@ -13,29 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_test_harness.h"
 #include "sme2k.h"
-
-static int g_failures = 0;
-static int g_checks = 0;
-
-#define CHECK(cond, ...)                                                       \
-  do {                                                                         \
-    ++g_checks;                                                                \
-    if (!(cond)) {                                                             \
-      ++g_failures;                                                            \
-      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                                            \
-      fprintf(stderr, "\n");                                                   \
-    }                                                                          \
-  } while (0)
-
-#define EXPECT_STATUS(want, call)                                                           \
-  do {                                                                                      \
-    const sme2k_status got_ = (call);                                                       \
-    const char* message_ = sme2k_last_error_message();                                      \
-    CHECK(got_ == (want), "%s returned %s (%s), want %s", #call, sme2k_status_string(got_), \
-          message_, sme2k_status_string(want));                                             \
-  } while (0)
 
 static const double kU = 1.0 / 16777216.0;
 
@@ -228,6 +207,21 @@ static void test_bad_input(void) {
   EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_rms_norm(xm, ym, w, NAN, NULL));
   EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_layer_norm(xm, ym, w, w, -1.0f, NULL));
   EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_rms_norm(xm, ym, y + 1, 1e-5f, NULL));
+  /* The element-alignment rule: x, y, weight and bias one byte off their f32 elements. */
+  float spare[16] = {0};
+  const float* off = (const float*)((const char*)spare + 1);
+  bad = xm;
+  bad.data = off;
+  EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_rms_norm(bad, ym, w, 1e-5f, NULL));
+  ybad = ym;
+  ybad.data = (char*)y + 1;
+  ybad.rows = 2;
+  EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_layer_norm(xm, ybad, NULL, NULL, 1e-5f, NULL));
+  EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_rms_norm(xm, ym, off, 1e-5f, NULL));
+  EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_layer_norm(xm, ym, w, off, 1e-5f, NULL));
+  bad = xm;
+  bad.ld = SIZE_MAX / 2;
+  EXPECT_STATUS(SME2K_SIZE_OVERFLOW, sme2k_rms_norm(bad, ym, w, 1e-5f, NULL));
   for (int i = 0; i < 12; ++i) CHECK(y[i] == -7.0f, "a refused call wrote y[%d]", i);
 
   sme2k_rope_tensor t = {x, SME2K_DTYPE_F32, 1, 3, 1, 4, 12, 4, 4};
@@ -242,7 +236,20 @@ static void test_bad_input(void) {
                 sme2k_rope(&t, cs, sn, 4, 4, (sme2k_rope_pairing)7, NULL, 0, NULL));
   t.seq_stride = 3;
   EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_rope(&t, cs, sn, 4, 4, hs, NULL, 0, NULL));
+  t.seq_stride = SIZE_MAX / 2;
+  EXPECT_STATUS(SME2K_SIZE_OVERFLOW, sme2k_rope(&t, cs, sn, 4, 4, hs, NULL, 0, NULL));
   t.seq_stride = 4;
+  /* The element-alignment rule: tensor, tables, positions. */
+  const int32_t positions[4] = {0, 1, 2, 3};
+  EXPECT_STATUS(SME2K_OK, sme2k_rope(&t, cs, sn, 4, 4, hs, positions, 0, NULL));
+  EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_rope(&t, off, sn, 4, 4, hs, NULL, 0, NULL));
+  EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_rope(&t, cs, off, 4, 4, hs, NULL, 0, NULL));
+  EXPECT_STATUS(
+      SME2K_INVALID_ARGUMENT,
+      sme2k_rope(&t, cs, sn, 4, 4, hs, (const int32_t*)((const char*)positions + 2), 0, NULL));
+  t.data = (char*)x + 2;
+  EXPECT_STATUS(SME2K_INVALID_ARGUMENT, sme2k_rope(&t, cs, sn, 4, 4, hs, NULL, 0, NULL));
+  t.data = x;
   t.dtype = SME2K_DTYPE_INT32;
   EXPECT_STATUS(SME2K_UNSUPPORTED, sme2k_rope(&t, cs, sn, 4, 4, hs, NULL, 0, NULL));
 }
@@ -250,10 +257,5 @@ static void test_bad_input(void) {
 int main(void) {
   test_values();
   test_bad_input();
-  if (g_failures > 0) {
-    fprintf(stderr, "row_ops_c_test: %d of %d checks FAILED\n", g_failures, g_checks);
-    return 1;
-  }
-  printf("row_ops_c_test: all %d checks passed\n", g_checks);
-  return 0;
+  return c_test_finish("row_ops_c_test");
 }

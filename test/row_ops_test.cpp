@@ -282,6 +282,12 @@ TYPED_TEST(RowNorm, PortablePath) {
   }
 }
 
+/// `p` one byte on: misaligned for its f32 / int32 elements (the alignment rule's test).
+template <class T>
+T* misaligned(T* p) {
+  return reinterpret_cast<T*>(reinterpret_cast<uintptr_t>(p) + 1);
+}
+
 TEST(RowNormBadInput, RefusedWithAStatus) {
   constexpr size_t rows = 3, cols = 5;
   std::vector<float> x(rows * cols, 1.0f), y(rows * cols, -7.0f), w(cols, 1.0f);
@@ -289,6 +295,7 @@ TEST(RowNormBadInput, RefusedWithAStatus) {
   const MatrixView<float> yv{y.data(), rows, cols, cols};
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> spare(rows * cols + 1, 1.0f);
   for (bool rms : {true, false}) {
     auto run = [&](MatrixView<const float> a, MatrixView<float> b, const float* wp, float eps) {
       return rms ? rms_norm<float>(a, b, wp, eps) : layer_norm<float>(a, b, wp, nullptr, eps);
@@ -314,6 +321,14 @@ TEST(RowNormBadInput, RefusedWithAStatus) {
         StatusCode::kInvalidArgument,
         run(xv, {const_cast<float*>(x.data()) + 1, rows - 1, cols, cols}, nullptr, 1e-5f));
     EXPECT_STATUS(StatusCode::kInvalidArgument, run(xv, yv, y.data() + 2, 1e-5f));
+    // The element-alignment rule: x, y, weight and bias one byte off their f32 elements.
+    EXPECT_STATUS(StatusCode::kInvalidArgument,
+                  run({misaligned(spare.data()), rows, cols, cols}, yv, nullptr, 1e-5f));
+    EXPECT_STATUS(StatusCode::kInvalidArgument,
+                  run(xv, {misaligned(y.data()), rows - 1, cols, cols}, nullptr, 1e-5f));
+    EXPECT_STATUS(StatusCode::kInvalidArgument, run(xv, yv, misaligned(spare.data()), 1e-5f));
+    EXPECT_STATUS(StatusCode::kInvalidArgument,
+                  layer_norm<float>(xv, yv, w.data(), misaligned(spare.data()), 1e-5f));
     for (float v : y) ASSERT_EQ(v, -7.0f) << "a refused call wrote y";
   }
 }
@@ -512,6 +527,19 @@ TEST(RopeBadInput, RefusedWithAStatus) {
                 }));
   // The table inside the tensor.
   EXPECT_STATUS(StatusCode::kInvalidArgument, with([&](auto&, auto& v) { v.cos = x.data() + 4; }));
+  // The element-alignment rule: tensor, tables and positions one byte off their elements.
+  EXPECT_STATUS(StatusCode::kInvalidArgument,
+                with([&](auto& u, auto&) { u.data = misaligned(x.data()); }));
+  EXPECT_STATUS(StatusCode::kInvalidArgument,
+                with([&](auto&, auto& v) { v.cos = misaligned(cs.data()); }));
+  EXPECT_STATUS(StatusCode::kInvalidArgument,
+                with([&](auto&, auto& v) { v.sin = misaligned(sn.data()); }));
+  EXPECT_STATUS(StatusCode::kInvalidArgument, rope<float>(t, tab, hs, misaligned(pos.data()), 0));
+  // Bounds: a table whose size overflows, a first position past the table.
+  EXPECT_STATUS(StatusCode::kSizeOverflow,
+                with([](auto&, auto& v) { v.positions = std::numeric_limits<size_t>::max() / 2; }));
+  EXPECT_STATUS(StatusCode::kInvalidArgument,
+                rope<float>(t, tab, hs, nullptr, std::numeric_limits<size_t>::max()));
   EXPECT_STATUS(StatusCode::kInvalidArgument,
                 rope<float>(t, tab, static_cast<RopePairing>(3), pos.data(), 0));
   pos[1] = 4;  // table rows are 0 .. 3

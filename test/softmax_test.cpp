@@ -334,6 +334,21 @@ TEST(Softmax, BadInput) {
   p.mask = x.data();
   p.mask_ld = 7;  // shorter than a row
   EXPECT_EQ(code(softmax<float, float>(xv, yv, p)), StatusCode::kInvalidArgument);
+  // The element-alignment rule: x, y and the mask one byte off their f32 (or f16) elements.
+  const auto off = [](auto* ptr) {
+    using T = std::remove_pointer_t<decltype(ptr)>;
+    return reinterpret_cast<T*>(reinterpret_cast<uintptr_t>(ptr) + 1);
+  };
+  std::vector<float> spare(64, 0.0f);
+  EXPECT_EQ(code(softmax<float, float>({off(spare.data()), 2, 8, 8}, {y.data(), 2, 8, 8})),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(code(softmax<float, float>(xv, {off(y.data()), 2, 8, 8})),
+            StatusCode::kInvalidArgument);
+  p.mask = off(spare.data());
+  p.mask_ld = 0;
+  EXPECT_EQ(code(softmax<float, float>(xv, yv, p)), StatusCode::kInvalidArgument);
+  std::vector<f16> h(64);
+  EXPECT_EQ(code(softmax<f16, float>({off(h.data()), 2, 8, 8}, yv)), StatusCode::kInvalidArgument);
   for (float v : y) EXPECT_EQ(v, 3.0f);  // refused calls write nothing
 }
 

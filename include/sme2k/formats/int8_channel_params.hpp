@@ -28,6 +28,24 @@ void write_channel_params(size_t n, size_t k, size_t vl, void* payload, Make&& m
   }
 }
 
+/// Calls ok(n, params) for the N output channels' Format::BiasElement in a payload of
+/// weights of depth k (as write_channel_params() placed them), stopping at the first false;
+/// returns the channel it stopped at, or n.
+template <class Format, class Ok>
+size_t find_bad_channel_param(size_t n, size_t k, size_t vl, const void* payload, Ok&& ok) {
+  using Params = typename Format::BiasElement;
+  const size_t width = Format::nr(vl);
+  for (size_t n0 = 0, p = 0; n0 < n; n0 += width, ++p) {
+    const auto* params = static_cast<const uint8_t*>(payload) + p * Format::panel_bytes(k, vl);
+    for (size_t j = 0; j < width && n0 + j < n; ++j) {
+      Params value;
+      std::memcpy(&value, params + j * sizeof value, sizeof value);
+      if (!ok(n0 + j, value)) return n0 + j;
+    }
+  }
+  return n;
+}
+
 /// For each output channel n of an N x K B whose weight (k, n) is at(k, n), writes
 /// make(n, sum_k B[k][n]) as the n-th Format::BiasElement in front of its panel. The weights
 /// part of the panels is packed separately (Format::pack).

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "sme2k/formats/packed_header.hpp"
@@ -46,6 +47,12 @@ struct LhsQd8p1x1 {
 
   static const Qd8RowParams* row_params(const void* payload) {
     return static_cast<const Qd8RowParams*>(payload);
+  }
+  /// Row i's parameters in a payload of any M (k and vl: unused, as in LhsQd8p2vlx4).
+  static Qd8RowParams row_params_of(const void* payload, size_t /*k*/, size_t /*vl*/, size_t i) {
+    Qd8RowParams p;
+    std::memcpy(&p, static_cast<const uint8_t*>(payload) + i * sizeof p, sizeof p);
+    return p;
   }
   static const int8_t* rows(const void* payload, size_t m) {
     return static_cast<const int8_t*>(payload) + params_bytes(m);

@@ -61,6 +61,15 @@ struct LhsQd8p2vlx4 {
   static const Qd8RowParams* row_params(const void* panel) {
     return static_cast<const Qd8RowParams*>(panel);
   }
+  /// Row i's parameters in a payload of panels of depth k.
+  static Qd8RowParams row_params_of(const void* payload, size_t k, size_t vl, size_t i) {
+    Qd8RowParams p;
+    std::memcpy(&p,
+                static_cast<const uint8_t*>(payload) + i / mr(vl) * panel_bytes(k, vl) +
+                    i % mr(vl) * sizeof p,
+                sizeof p);
+    return p;
+  }
   static const int8_t* panel_data(const void* panel, size_t vl) {
     return static_cast<const int8_t*>(panel) + params_bytes(vl);
   }

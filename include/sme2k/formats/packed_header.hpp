@@ -29,8 +29,11 @@
 // Runtimes load packed weights from files and caches: a header damaged there must be refused,
 // not read as another shape, zero point or flag. Every read checks the checksum (any single
 // flipped bit, any burst up to 32 bits), then each field against what it may hold (reserved
-// bytes 0, known flags, zero points in int8, flags only where their variant uses them); the
-// op then compares variant, format, path, SVL, shape and payload size with its own.
+// bytes 0, known flags, zero points in int8, flags only where their variant uses them, QD8's
+// K); the op then compares variant, format, path, SVL, shape and payload size with its own.
+// The checksum does not cover the payload: the per-row and per-channel parameters that
+// integer arithmetic depends on (QD8 activations' zero points, QS8's folded biases and
+// scales) are range-checked by the ops on every call, O(M) or O(N).
 // Version 1 had no checksum: such buffers are refused as "of another version" (repack them).
 #pragma once
 
@@ -39,6 +42,7 @@
 #include <cstring>
 
 #include "sme2k/arch/dispatch.hpp"
+#include "sme2k/types/dynamic_quantization.hpp"
 #include "sme2k/types/status.hpp"
 #include "sme2k/types/variant.hpp"
 
@@ -204,6 +208,9 @@ inline Status check_packed_header_fields(const PackedHeader& h, const char* what
   };
   if (!int8_or_zero(h.variant_param, qs8)) return bad("output zero point");
   if (!int8_or_zero(h.variant_param2, qs8 && conv)) return bad("input zero point");
+  // QD8's int32 accumulators (the zero-point term included) fit for K <= kQd8MaxK only.
+  const bool qd8_int = h.variant == VariantId::kQD8 || h.variant == VariantId::kQD8QC4W;
+  if (qd8_int && h.k > kQd8MaxK) return bad("K (above QD8's limit)");
   return Status();
 }
 

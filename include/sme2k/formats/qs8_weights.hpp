@@ -65,6 +65,41 @@ inline Status validate_qs8_quantization(const Qs8Quantization& q, const int32_t*
   return Status();
 }
 
+/// Whether a channel's (folded bias, requantization scale) can be what packing wrote for
+/// weights of depth k, with the header's small-scales flag: every accumulator bias' + K
+/// products of at most 128 * 128 inside int32 (else UB on the portable path, wrapping on
+/// SME2), and a positive finite scale (below 0.5 when flagged, which the SME2 epilogue
+/// relies on). Packed weights loaded from elsewhere are checked with this (O(N)) before a
+/// kernel reads them: the header's checksum does not cover the payload.
+inline bool qs8_channel_params_valid(const Qs8ChannelParams& c, size_t k, bool small_scales) {
+  const int64_t per_k = int64_t{128} * 128;
+  if (k > static_cast<size_t>(INT32_MAX / per_k)) return false;
+  return std::llabs(int64_t{c.bias}) <= INT32_MAX - per_k * static_cast<int64_t>(k) &&
+         std::isfinite(c.scale) && c.scale > 0.0f && (!small_scales || c.scale < 0.5f);
+}
+
+/// kPackedMismatch for channel `n`'s impossible parameters.
+inline Status qs8_channel_params_error(size_t n, const Qs8ChannelParams& c, const char* op) {
+  return Status::error(StatusCode::kPackedMismatch,
+                       "%s: packed weights: channel %zu's bias %d / scale %g are impossible: the "
+                       "payload is corrupted",
+                       op, n, static_cast<int>(c.bias), static_cast<double>(c.scale));
+}
+
+/// The N channels' parameters of QS8 weights packed in Format (panels of depth panel_k) for
+/// a K-deep product (conv: taps * input channels, before any padding of the panels).
+template <class Format>
+Status check_qs8_channel_params(size_t n, size_t panel_k, size_t vl, const void* payload, size_t k,
+                                bool small_scales, const char* op) {
+  Qs8ChannelParams bad{};
+  const size_t at = find_bad_channel_param<Format>(
+      n, panel_k, vl, payload, [&](size_t, const Qs8ChannelParams& c) {
+        bad = c;
+        return qs8_channel_params_valid(c, k, small_scales);
+      });
+  return at == n ? Status() : qs8_channel_params_error(at, bad, op);
+}
+
 /// Packs validated QS8 weights (k, j) = at(k, j) into `payload` (Format::payload_bytes(n, k,
 /// vl)).
 template <class Format, class At>

@@ -26,6 +26,7 @@
 #include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/ops/detail/validate.hpp"
 #include "sme2k/ops/op_plan.hpp"
+#include "sme2k/types/alignment.hpp"
 #include "sme2k/types/attention.hpp"
 #include "sme2k/types/parallel.hpp"
 #include "sme2k/types/size_math.hpp"
@@ -103,6 +104,7 @@ Status validate_heads(const HeadsView<T>& v, size_t batch, size_t heads, size_t 
                       bool output, const char* op, const char* what, uintptr_t* begin,
                       uintptr_t* end) {
   if (v.data == nullptr) return Status::error(StatusCode::kNullPointer, "%s: %s is null", op, what);
+  SME2K_RETURN_IF_ERROR(check_element_aligned(v.data, op, what));
   if (v.seq_stride < d) {
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: %s's seq_stride %zu is below head_dim %zu", op, what, v.seq_stride,
@@ -137,6 +139,7 @@ inline Status validate_attention_mask(const AttentionShape& s, const AttentionMa
                          op, s.q_len, s.kv_len);
   }
   if (m.bias == nullptr) return Status();
+  SME2K_RETURN_IF_ERROR(check_element_aligned(m.bias, op, "the bias"));
   if (m.bias_ld < s.kv_len) {
     return Status::error(StatusCode::kInvalidArgument, "%s: bias_ld %zu is below kv_len %zu", op,
                          m.bias_ld, s.kv_len);
@@ -246,6 +249,10 @@ Status attention(const AttentionShape& shape, HeadsView<const typename VariantTr
                          static_cast<double>(params.scale));
   }
   const float scale = params.scale > 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(d));
+  // A window of kv_len keys or more lets every key through, as kv_len does; capped so that
+  // the kernels' position arithmetic (signed on SME2) stays far from overflow.
+  AttentionMask mask = params.mask;
+  if (mask.window > shape.kv_len) mask.window = shape.kv_len;
   return visit_attention_kernel<V, Out>(select_path(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     const size_t vl = kernel_vl<Kernel>();
@@ -268,7 +275,7 @@ Status attention(const AttentionShape& shape, HeadsView<const typename VariantTr
         }
       }
     }
-    const detail::AttentionCall<In, Out> call{shape, q, k, v, o, scale, params.mask};
+    const detail::AttentionCall<In, Out> call{shape, q, k, v, o, scale, mask};
     void* aligned = detail::align_workspace(workspace);
     const bool ok = detail::run_tasks(parallel, layout.tasks, vl, [&](size_t t) {
       const detail::Range units = detail::part_of(layout.units.count(), layout.tasks, t);

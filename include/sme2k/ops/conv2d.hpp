@@ -316,6 +316,31 @@ Status conv2d_pack_weights(const Conv2dParams& p, const int8_t* weights, ConvWei
 
 namespace detail {
 
+/// QS8 conv weights' channel parameters (O(Cout)), as for GEMM weights
+/// (check_qs8_channel_params): per group in front of its panels, or one array after the
+/// depthwise taps. `body`: the payload after the descriptor.
+template <class Kernel>
+Status check_conv_qs8_params(const Conv2dParams& p, const ConvGemmShape& shape, const uint8_t* body,
+                             bool small_scales, const char* op) {
+  const size_t k = p.taps() * p.in_channels_per_group();
+  if (p.depthwise()) {
+    const uint8_t* params = body + p.taps() * shape.group_bytes;
+    for (size_t co = 0; co < p.out_channels; ++co) {
+      Qs8ChannelParams c;
+      std::memcpy(&c, params + co * sizeof c, sizeof c);
+      if (!qs8_channel_params_valid(c, k, small_scales)) return qs8_channel_params_error(co, c, op);
+    }
+    return Status();
+  }
+  const size_t per_group = p.out_channels_per_group();
+  for (size_t g = 0; g < p.groups; ++g) {
+    const Status s = check_qs8_channel_params<typename Kernel::RhsFormat>(
+        per_group, shape.k, kernel_vl<Kernel>(), body + g * shape.group_bytes, k, small_scales, op);
+    if (!s.ok()) return s;
+  }
+  return Status();
+}
+
 /// Bytes of workspace a validated call needs on Kernel's path (slack for alignment included).
 template <class V, class Kernel>
 size_t conv_workspace_bytes(const Conv2dParams& p, const ConvGemmShape& shape) {
@@ -673,6 +698,11 @@ Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* 
                            static_cast<unsigned long long>(d.kernel_height),
                            static_cast<unsigned long long>(d.kernel_width),
                            static_cast<unsigned long long>(d.groups));
+    }
+    if constexpr (std::is_same_v<V, QS8>) {
+      SME2K_RETURN_IF_ERROR((check_conv_qs8_params<Kernel>(
+          p, shape, static_cast<const uint8_t*>(packed) + kPackedHeaderBytes + kConvDescriptorBytes,
+          (header.flags & PackedHeader::kFlagSmallScales) != 0, op)));
     }
     const size_t budget = task_budget(parallel);
     size_t slice = 0, needed = 0;

@@ -565,6 +565,11 @@ Status check_kernel_call(const LhsExtent& a, const void* packed_rhs, size_t pack
   SME2K_RETURN_IF_ERROR(
       check_packed_header(checked.header, {VariantTraits<V>::kId, Kernel::RhsFormat::kId,
                                            Kernel::kPath, static_cast<uint32_t>(vl * 4), payload}));
+  if constexpr (std::is_same_v<typename Kernel::RhsFormat::BiasElement, Qs8ChannelParams>) {
+    SME2K_RETURN_IF_ERROR(check_qs8_channel_params<typename Kernel::RhsFormat>(
+        checked.n, a.k, vl, static_cast<const uint8_t*>(packed_rhs) + kPackedHeaderBytes, a.k,
+        (checked.header.flags & PackedHeader::kFlagSmallScales) != 0, op));
+  }
   if (workspace_bytes < needed) {
     return Status::error(StatusCode::kBufferTooSmall, "%s: workspace has %zu bytes, needs %zu", op,
                          workspace_bytes, needed);

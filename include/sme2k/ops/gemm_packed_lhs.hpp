@@ -50,6 +50,25 @@ PackedExpectation packed_lhs_expectation(size_t payload) {
           static_cast<uint32_t>(kernel_vl<Kernel>() * 4), payload};
 }
 
+/// The payload's row parameters (M of them, O(M)): the header's checksum does not cover the
+/// payload, and a zero point outside int8 would overflow the kernels' int32 zero-point term
+/// (UB on the portable path, wrapped on SME2: the paths would disagree). Refused as the
+/// header checks refuse a damaged header.
+template <class Kernel>
+Status check_packed_lhs_rows(const void* payload, size_t m, size_t k, size_t vl) {
+  using Format = typename Kernel::PackedLhsFormat;
+  for (size_t i = 0; i < m; ++i) {
+    const Qd8RowParams p = Format::row_params_of(payload, k, vl, i);
+    if (!qd8_row_params_valid(p)) {
+      return Status::error(StatusCode::kPackedMismatch,
+                           "packed activations: row %zu's quantization (zero point %d, scale %g) "
+                           "is impossible: the payload is corrupted",
+                           i, -static_cast<int>(p.neg_zero_point), static_cast<double>(p.scale));
+    }
+  }
+  return Status();
+}
+
 }  // namespace detail
 
 /// Bytes of M x K packed activations (header included) on the current path.
@@ -179,6 +198,8 @@ Status gemm(PackedLhs a, const void* packed_rhs, size_t packed_rhs_bytes, Matrix
     }
     SME2K_RETURN_IF_ERROR(check_packed_header(
         lhs_header, detail::packed_lhs_expectation<V, Kernel>(payload), "packed activations"));
+    SME2K_RETURN_IF_ERROR(detail::check_packed_lhs_rows<Kernel>(
+        static_cast<const uint8_t*>(a.data) + kPackedHeaderBytes, lhs.m, lhs.k, vl));
     // The kernel's own part only, per task: A is packed already.
     const detail::TaskGrid grid = detail::gemm_task_grid<V, Kernel>(
         lhs.m, checked.n, epilogue.order, detail::task_budget(parallel));

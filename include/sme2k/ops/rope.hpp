@@ -25,6 +25,7 @@
 #include "sme2k/kernels/sme2/rope_za.hpp"
 #include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/types/alignment.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/parallel.hpp"
 #include "sme2k/types/size_math.hpp"
@@ -102,6 +103,10 @@ Status validate_rope(const RopeTensor<T>& x, const RopeTables& t, RopePairing pa
   if (x.data == nullptr || t.cos == nullptr || t.sin == nullptr) {
     return Status::error(StatusCode::kNullPointer, "%s: data, cos or sin is null", op);
   }
+  SME2K_RETURN_IF_ERROR(check_element_aligned(x.data, op, "the tensor"));
+  SME2K_RETURN_IF_ERROR(check_element_aligned(t.cos, op, "cos"));
+  SME2K_RETURN_IF_ERROR(check_element_aligned(t.sin, op, "sin"));
+  SME2K_RETURN_IF_ERROR(check_element_aligned(positions, op, "positions"));
   if (pairing != RopePairing::kInterleaved && pairing != RopePairing::kHalfSplit) {
     return Status::error(StatusCode::kInvalidArgument, "%s: unknown RopePairing %d", op,
                          static_cast<int>(pairing));

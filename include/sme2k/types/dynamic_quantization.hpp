@@ -92,6 +92,18 @@ inline Qd8RowParams qd8_row_params(RowQuantization q) {
   return {static_cast<int16_t>(-128 * q.zero_point), static_cast<int16_t>(-q.zero_point), q.scale};
 }
 
+/// Whether `p` is something qd8_row_params() makes: a zero point in int8 held twice
+/// consistently (both paths read it, as -zp or as -128 zp) and a scale in [FLT_MIN, FLT_MAX],
+/// or the NaN scale (zero point 0) of a row holding an infinity or a NaN. Packed activations
+/// loaded from elsewhere are checked with this before a kernel reads them: a zero point out
+/// of int8 would overflow the int32 zero-point term.
+inline bool qd8_row_params_valid(const Qd8RowParams& p) {
+  const int32_t zp = -int32_t{p.neg_zero_point};
+  if (p.neg_zero_point_x128 != -128 * zp) return false;
+  if (std::isnan(p.scale)) return zp == 0;
+  return zp >= -128 && zp <= 127 && p.scale >= FLT_MIN && p.scale <= FLT_MAX;
+}
+
 /// What QD8 x QC8W packed weights keep per output channel, in front of each panel: the
 /// column sum S = sum_k w[k][n] split as S = 128 * high + low (low in [0, 128)), the
 /// channel's scale and the bias. One 2-way int16 outer product of the rows' (-128 zp, -zp)

@@ -16,6 +16,7 @@
 #include "sme2k/kernels/sme2/row_norm_za.hpp"
 #include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/types/alignment.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/size_math.hpp"
@@ -57,6 +58,7 @@ Status validate_row_norm(MatrixView<const T> x, MatrixView<T> y, const float* we
   }
   for (const float* values : {weight, bias}) {
     if (values == nullptr) continue;
+    SME2K_RETURN_IF_ERROR(check_element_aligned(values, op, "weight or bias"));
     const auto v0 = reinterpret_cast<uintptr_t>(values);
     if (ranges_overlap(v0, v0 + x.cols * sizeof(float), y0, y1)) {
       return Status::error(StatusCode::kInvalidArgument, "%s: weight or bias overlaps y", op);
