@@ -11,7 +11,7 @@
 //
 // Cost on the Apple M4 model (every streaming SVE instruction 4 cycles), per vector: ReLU /
 // ReLU6 as a clamp 1 instruction (merged into the clamp when no affine follows), hard-swish
-// 3, SiLU 12, GELU 14, the affine 1 (FMAD). The GEMM's 2VL x 2VL epilogue computes GELU and
+// 3, SiLU 13, GELU 15, the affine 1 (FMAD). The GEMM's 2VL x 2VL epilogue computes GELU and
 // SiLU four vectors at a time in ZA instead on that model (epilogue/sme2_sigmoid_za.hpp).
 #pragma once
 
