@@ -145,6 +145,8 @@ TYPED_TEST(Gemm, ActivationsOnLargeValues) {
     const testing::ScopedCostModel scoped(model);
     SCOPED_TRACE(cost_model_name(model));
     for (Activation act : {Activation::kGelu, Activation::kSilu, Activation::kHardSwish}) {
+      // Hard-swish has one way whatever the cost model.
+      if (act == Activation::kHardSwish && model == CostModel::kVectorFavoured) continue;
       this->tester().m(s.m + 2).n(s.n + 1).k(400).activation(act).Test();
       this->tester().m(2).n(s.n).k(400).activation(act).affine(true).Test();
     }
