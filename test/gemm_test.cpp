@@ -138,11 +138,49 @@ TYPED_TEST(Gemm, FusedEpilogue) {
 }
 
 // Inputs that reach the activations' interesting ranges (large |x|: exp over- and underflow).
+// GELU and SiLU run both ways (cost_model(): in ZA vector groups, or in registers).
 TYPED_TEST(Gemm, ActivationsOnLargeValues) {
   const Steps s = this->steps();
-  for (Activation act : {Activation::kGelu, Activation::kSilu, Activation::kHardSwish}) {
-    this->tester().m(s.m + 2).n(s.n + 1).k(400).activation(act).Test();
-    this->tester().m(2).n(s.n).k(400).activation(act).affine(true).Test();
+  for (CostModel model : {CostModel::kZaFavoured, CostModel::kVectorFavoured}) {
+    const testing::ScopedCostModel scoped(model);
+    SCOPED_TRACE(cost_model_name(model));
+    for (Activation act : {Activation::kGelu, Activation::kSilu, Activation::kHardSwish}) {
+      // Hard-swish has one way whatever the cost model.
+      if (act == Activation::kHardSwish && model == CostModel::kVectorFavoured) continue;
+      this->tester().m(s.m + 2).n(s.n + 1).k(400).activation(act).Test();
+      this->tester().m(2).n(s.n).k(400).activation(act).affine(true).Test();
+    }
+  }
+}
+
+// The GELU and SiLU stage alone against its f64 definition: K = 1 and B all ones make each
+// accumulator an exact x (steps of 1/8 over [-12, 12], of 1 out to +-100, both sides of the
+// exp's clamps at 10 and 87, far values), so the whole error is the stage's and must stay
+// within reference::activation_error(): 2^-18 relative, |x| 2^-23 where the result is tiny.
+// Both ways (ZA, registers), both orders of C, with the affine and a clamp after it.
+TYPED_TEST(Gemm, GeluAndSiluStageWithinItsBound) {
+  std::vector<float> x;
+  for (int j = -96; j <= 96; ++j) x.push_back(static_cast<float>(j) / 8.0f);
+  for (int j = 13; j <= 100; ++j) {
+    x.push_back(static_cast<float>(j));
+    x.push_back(static_cast<float>(-j));
+  }
+  for (float v : {1.0f / 1024, 1.0f / 16384, 9.875f, 10.125f, 86.875f, 87.125f, 300.0f, 1000.0f,
+                  4096.0f, 30000.0f}) {
+    x.push_back(v);
+    x.push_back(-v);
+  }
+  for (CostModel model : {CostModel::kZaFavoured, CostModel::kVectorFavoured}) {
+    const testing::ScopedCostModel scoped(model);
+    SCOPED_TRACE(cost_model_name(model));
+    for (Activation act : {Activation::kGelu, Activation::kSilu}) {
+      auto t = this->tester().m(x.size()).n(3).k(1).bias(false).a_values(x).b_values({1.0f});
+      t.activation(act);
+      t.clone().Test();
+      t.clone().transposed(true).Test();
+      t.clone().affine(true).clamp(-50.0f, 60.0f).Test();
+      t.clone().transposed(true).affine(true).Test();
+    }
   }
 }
 

@@ -5,7 +5,7 @@
 // magnitudes, in place, guard pages, the threading hook (bit-identical to serial) and bad input.
 //
 // Error bound per element (relative to the reference value p, plus an absolute floor):
-//   2 eps_exp                      the polynomial (exp2_x4.hpp) in e and, summed, in the sum
+//   2 eps_exp                      the polynomial (epilogue/sme2_exp2.hpp) in e and, summed, in the sum
 //   + 4 u (log2e (|z| + |zmax|) + 130)   the f32 argument y = log2e (z - zmax) + 126, u = 2^-24
 //   + (cols + 4) u                 the f32 sum and the final product
 //   + 2^-10 for f16 out            e stored as f16, then the result rounded again
@@ -27,7 +27,7 @@
 #include "sme2k/arch/cost_model.hpp"
 #include "sme2k/arch/dispatch.hpp"
 #include "sme2k/arch/vl.hpp"
-#include "sme2k/kernels/sme2/exp2_x4.hpp"
+#include "sme2k/epilogue/sme2_exp2.hpp"
 
 namespace sme2k {
 namespace test {

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "harness/abi_check.hpp"
@@ -119,6 +120,17 @@ class GemmTester {
     side_ = v;
     return *this;
   }
+  /// A's (and B's) storage filled with these values in turn instead of random ones (they
+  /// must be exact in the variant's input type): e.g. K = 1 and B all ones make each
+  /// accumulator an exact chosen x, to test the activation stage alone.
+  GemmTester& a_values(std::vector<float> v) {
+    a_fill_ = std::move(v);
+    return *this;
+  }
+  GemmTester& b_values(std::vector<float> v) {
+    b_fill_ = std::move(v);
+    return *this;
+  }
   GemmTester clone() const { return *this; }
 
   size_t get_m() const { return m_; }
@@ -155,8 +167,14 @@ class GemmTester {
     // Values with 12 significant bits: exact in f16 and f32 alike, so the reference sees the
     // same inputs whatever the variant stores.
     std::vector<float> a_values(a.size()), b_values(b.size());
-    for (size_t i = 0; i < a.size(); ++i) a[i] = convert_to<Lhs>(a_values[i] = values.next());
-    for (size_t i = 0; i < b.size(); ++i) b[i] = convert_to<Rhs>(b_values[i] = values.next());
+    for (size_t i = 0; i < a.size(); ++i) {
+      a_values[i] = a_fill_.empty() ? values.next() : a_fill_[i % a_fill_.size()];
+      a[i] = convert_to<Lhs>(a_values[i]);
+    }
+    for (size_t i = 0; i < b.size(); ++i) {
+      b_values[i] = b_fill_.empty() ? values.next() : b_fill_[i % b_fill_.size()];
+      b[i] = convert_to<Rhs>(b_values[i]);
+    }
     for (float& x : bias) x = values.next();
     for (size_t i = 0; i < bias_f16.size(); ++i) bias_f16[i] = to_f16(bias[i]);
     for (float& x : scale) x = 1.0f + 0.5f * values.next();
@@ -290,6 +308,7 @@ class GemmTester {
   bool transposed_ = false;
   uint64_t seed_ = 1;
   GuardSide side_ = GuardSide::kEnd;
+  std::vector<float> a_fill_, b_fill_;
 };
 
 /// The M and N sizes worth testing around a tile of `step` (a kernel's m_step or n_step):

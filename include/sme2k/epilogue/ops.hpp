@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "sme2k/arch/cost_model.hpp"
 #include "sme2k/types/quantization.hpp"
 #include "sme2k/types/status.hpp"
 
@@ -116,6 +117,9 @@ struct EpiloguePlan {
   // SME2 kernels take the flag as an argument; the portable ones read it here, so both paths
   // read it the same way.
   bool add_bias = true;
+  // SME2: GELU and SiLU computed in ZA vector groups (cost_model() ZA-favoured) or in
+  // registers (epilogue/sme2_sigmoid_za.hpp); the same results within the stated bound.
+  bool za_exp = false;
 
   /// Whether anything beyond a clamp touches the values (activation or affine).
   bool elementwise() const {
@@ -133,6 +137,7 @@ inline EpiloguePlan plan_epilogue(const GemmEpilogue& e, int32_t out_zero_point 
   p.transposed = e.order == OutputOrder::kTransposed;
   p.quantized_range = e.quantized_range;
   p.int8_stages = e.int8_stages;
+  p.za_exp = cost_model() == CostModel::kZaFavoured;
   if (!e.affine.active() &&
       (e.activation == Activation::kRelu || e.activation == Activation::kRelu6)) {
     p.clamp.min = std::fmax(p.clamp.min, 0.0f);

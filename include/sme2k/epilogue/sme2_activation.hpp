@@ -1,17 +1,23 @@
 // The activations and the per-channel affine on f32 vectors in streaming mode, for the SME2
-// epilogue. Only streaming-legal SVE (no FEXPA, which needs FEAT_SME_FA64): exp is a
-// Cody-Waite reduction, a degree-6 polynomial and FSCALE, within 2 ulp on the range that
-// does not overflow; GELU (tanh form) and SiLU both become x / (1 + exp(z)), since
-// (1 + tanh(u)) / 2 = 1 / (1 + exp(-2u)).
+// epilogue, a vector at a time (the register way). Only streaming-legal SVE (no FEXPA, which
+// needs FEAT_SME_FA64).
 //
-// Cost on the Apple M4 model (every streaming SVE instruction 4 cycles), per vector of
-// 16 outputs at SVL 512: ReLU/ReLU6 as a clamp 1 instruction (merged into the clamp when no
-// affine follows), hard-swish 3, GELU 17, SiLU 15, the affine 1 (FMAD). GELU and SiLU cost
-// more than the outer products of a K = 256 GEMM: see the issue notes.
+// GELU (tanh form) and SiLU are both x / (1 + 2^y), since (1 + tanh(u)) / 2 = 1 / (1 +
+// e^(-2u)): y = x (k1 + k3 x^2) in log2 units (SigmoidForm), with x clamped inside y only so
+// that |y| <= 126 (beyond the clamp 2^y is below f32's resolution next to 1, or the result
+// is below 2^-125 |x|). 2^y is the one exp of sme2k (epilogue/sme2_exp2.hpp, degree
+// kActivationExpDegree). Error: relative 2^-18 (the polynomial's 2.6e-6 and five roundings),
+// plus |x| 2^-23 from rounding y where 2^y is large (the result is then tiny).
+//
+// Cost on the Apple M4 model (every streaming SVE instruction 4 cycles), per vector: ReLU /
+// ReLU6 as a clamp 1 instruction (merged into the clamp when no affine follows), hard-swish
+// 3, SiLU 13, GELU 15, the affine 1 (FMAD). The GEMM's 2VL x 2VL epilogue computes GELU and
+// SiLU four vectors at a time in ZA instead on that model (epilogue/sme2_sigmoid_za.hpp).
 #pragma once
 
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/epilogue/ops.hpp"
+#include "sme2k/epilogue/sme2_exp2.hpp"
 
 #if SME2K_HAS_SME2_CODE
 #include <arm_sme.h>
@@ -19,21 +25,37 @@
 namespace sme2k {
 namespace sme2 {
 
-/// e^x for every lane; +inf above ~88.7, 0 below ~-103.
-SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t exp_f32(svfloat32_t x) SME2K_STREAMING {
+/// Degree of the exp2 polynomial of GELU and SiLU (2.6e-6 relative, epilogue/sme2_exp2.hpp).
+constexpr int kActivationExpDegree = 4;
+
+/// y = x (k1 + k3 x^2) with x clamped to [-kClamp, kClamp], so that act(x) = x / (1 + 2^y).
+template <Activation kAct>
+struct SigmoidForm;
+template <>
+struct SigmoidForm<Activation::kSilu> {                                 // y = -x log2(e)
+  static constexpr float k1 = -1.44269504f, k3 = 0.0f, kClamp = 87.0f;  // |y| <= 125.6
+};
+template <>
+struct SigmoidForm<Activation::kGelu> {  // y = -2 sqrt(2/pi) log2(e) (x + 0.044715 x^3)
+  static constexpr float k1 = -2.30220820f, k3 = -0.102943240f, kClamp = 10.0f;  // |y| <= 126.0
+};
+
+/// GELU or SiLU of one vector, the register way.
+template <Activation kAct>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t sigmoid_form_z(svfloat32_t x) SME2K_STREAMING {
+  using F = SigmoidForm<kAct>;
+  constexpr int kDeg = kActivationExpDegree;
   const svbool_t all = svptrue_b32();
-  x = svmax_n_f32_x(all, svmin_n_f32_x(all, x, 89.0f), -104.0f);  // keeps n in int range
-  const svfloat32_t n = svrintn_f32_x(all, svmul_n_f32_x(all, x, 1.44269504089f));
-  svfloat32_t r = svmls_n_f32_x(all, x, n, 0.693145751953125f);  // ln 2, high part: exact n*hi
-  r = svmls_n_f32_x(all, r, n, 1.428606765330187e-06f);          // ln 2, low part
-  svfloat32_t p = svdup_f32(1.0f / 720.0f);  // Taylor to r^6: |r| <= ln2/2 gives < 1 ulp
-  p = svmad_n_f32_x(all, p, r, 1.0f / 120.0f);
-  p = svmad_n_f32_x(all, p, r, 1.0f / 24.0f);
-  p = svmad_n_f32_x(all, p, r, 1.0f / 6.0f);
-  p = svmad_n_f32_x(all, p, r, 0.5f);
-  p = svmad_n_f32_x(all, p, r, 1.0f);
-  p = svmad_n_f32_x(all, p, r, 1.0f);
-  return svscale_f32_x(all, p, svcvt_s32_f32_x(all, n));
+  const svfloat32_t xc = svclamp(x, svdup_f32(-F::kClamp), svdup_f32(F::kClamp));
+  svfloat32_t y;
+  if constexpr (kAct == Activation::kGelu) {
+    const svfloat32_t t = svmad_n_f32_x(all, svmul_f32_x(all, xc, xc), svdup_f32(F::k3), F::k1);
+    y = svmul_f32_x(all, xc, t);
+  } else {
+    y = svmul_n_f32_x(all, xc, F::k1);
+  }
+  const svfloat32_t e = exp2_bounded_z<kDeg>(y, exp2_coefs_low<kDeg>(), exp2_coefs_high<kDeg>());
+  return svdiv_f32_x(all, x, svadd_n_f32_x(all, e, 1.0f));
 }
 
 /// The activation kAct of every lane (see epilogue/ops.hpp for the definitions). A compile-
@@ -49,14 +71,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t activate_as(svfloat32_t x) SME
   } else if constexpr (kAct == Activation::kHardSwish) {
     const svfloat32_t t = svmad_n_f32_x(all, x, svdup_f32(1.0f / 6.0f), 0.5f);  // (x + 3) / 6
     return svmul_f32_x(all, x, svclamp(t, svdup_f32(0.0f), svdup_f32(1.0f)));
-  } else if constexpr (kAct == Activation::kGelu) {
-    // z = -2 sqrt(2/pi) (x + 0.044715 x^3)
-    const svfloat32_t x2 = svmul_f32_x(all, x, x);
-    const svfloat32_t poly = svmad_n_f32_x(all, x2, svdup_f32(-0.0713548162726f), -1.5957691216f);
-    const svfloat32_t z = svmul_f32_x(all, x, poly);
-    return svdiv_f32_x(all, x, svadd_n_f32_x(all, exp_f32(z), 1.0f));
-  } else if constexpr (kAct == Activation::kSilu) {
-    return svdiv_f32_x(all, x, svadd_n_f32_x(all, exp_f32(svneg_f32_x(all, x)), 1.0f));
+  } else if constexpr (kAct == Activation::kGelu || kAct == Activation::kSilu) {
+    return sigmoid_form_z<kAct>(x);
   } else {
     return x;
   }

@@ -329,6 +329,57 @@ inline bool epilogue_in_za(const EpiloguePlan& p) {
 }
 
 namespace detail {
+// The block to `scratch` as `lines` lines of 2VL floats: rows of C, or (kTransposed) its
+// columns (vertical slices). Stores only: the load/store budget of a compute-bound kernel.
+template <bool kTransposed>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void block_to_lines(size_t lines, float* scratch)
+    SME2K_STREAMING SME2K_INOUT_ZA {
+  const size_t vl = svcntsw();
+  const svbool_t all = all_lanes(0.0f);
+  for (uint32_t i = 0; i < vl && i < lines; ++i) {
+    float* line = scratch + i * 2 * vl;
+    if constexpr (kTransposed) {
+      svst1_ver_za32(0, i, all, line);
+      svst1_ver_za32(2, i, all, line + vl);
+    } else {
+      svst1_hor_za32(0, i, all, line);
+      svst1_hor_za32(1, i, all, line + vl);
+    }
+  }
+  for (uint32_t i = 0; i + vl < lines; ++i) {
+    float* line = scratch + (vl + i) * 2 * vl;
+    if constexpr (kTransposed) {
+      svst1_ver_za32(1, i, all, line);
+      svst1_ver_za32(3, i, all, line + vl);
+    } else {
+      svst1_hor_za32(2, i, all, line);
+      svst1_hor_za32(3, i, all, line + vl);
+    }
+  }
+}
+
+// Two lines of 2VL (four vectors r; the second only if `second`) to `line` and line + ld, as
+// f32 (w_lo / w_hi select the elements) or f16 (w_f16, one two-to-one FCVT per line).
+template <class Out>
+SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_line_pair(svfloat32x4_t r, bool second,
+                                                           svbool_t w_lo, svbool_t w_hi,
+                                                           svbool_t w_f16, Out* line,
+                                                           size_t ld) SME2K_STREAMING {
+  const size_t vl = svcntsw();
+  if constexpr (std::is_same_v<Out, float>) {
+    svst1(w_lo, line, svget4(r, 0));
+    svst1(w_hi, line + vl, svget4(r, 1));
+    if (second) {
+      svst1(w_lo, line + ld, svget4(r, 2));
+      svst1(w_hi, line + ld + vl, svget4(r, 3));
+    }
+  } else {
+    auto* h = reinterpret_cast<float16_t*>(line);
+    svst1(w_f16, h, svcvt_f16_f32_x2(svcreate2(svget4(r, 0), svget4(r, 1))));
+    if (second) svst1(w_f16, h + ld, svcvt_f16_f32_x2(svcreate2(svget4(r, 2), svget4(r, 3))));
+  }
+}
+
 // The value at `value` in every lane, kept apart from any other such load (a copy of one
 // register into another would be a 4-cycle instruction on the M4 model).
 SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE svfloat32_t
@@ -364,26 +415,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_in_za(
   const size_t cols = n_end - n0 < 2 * vl ? n_end - n0 : 2 * vl;
   // 1. The block to scratch as lines of 2VL: rows of C, or (transposed) its columns.
   const size_t lines = kTransposed ? cols : rows;
-  for (uint32_t i = 0; i < vl && i < lines; ++i) {
-    float* line = scratch + i * 2 * vl;
-    if constexpr (kTransposed) {
-      svst1_ver_za32(0, i, all, line);
-      svst1_ver_za32(2, i, all, line + vl);
-    } else {
-      svst1_hor_za32(0, i, all, line);
-      svst1_hor_za32(1, i, all, line + vl);
-    }
-  }
-  for (uint32_t i = 0; i + vl < lines; ++i) {
-    float* line = scratch + (vl + i) * 2 * vl;
-    if constexpr (kTransposed) {
-      svst1_ver_za32(1, i, all, line);
-      svst1_ver_za32(3, i, all, line + vl);
-    } else {
-      svst1_hor_za32(2, i, all, line);
-      svst1_hor_za32(3, i, all, line + vl);
-    }
-  }
+  detail::block_to_lines<kTransposed>(lines, scratch);
   svzero_za();
   // 2. Per two lines (four vectors), into ZA group g (g < VL: one per pair): the shift
   //    (ones x shift), then + activation(x) x scale.
@@ -444,21 +476,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_2vlx2vl_in_za(
   for (uint32_t i = 0, g = 0; i < lines; i += 2, ++g) {
     svfloat32x4_t r = svread_za32_f32_vg1x4(g);
     if (p.clamped) r = svclamp(r, lo, hi);
-    Out* line = c + i * ldc;
-    if constexpr (std::is_same_v<Out, float>) {
-      svst1(w_lo, line, svget4(r, 0));
-      svst1(w_hi, line + vl, svget4(r, 1));
-      if (i + 1 < lines) {
-        svst1(w_lo, line + ldc, svget4(r, 2));
-        svst1(w_hi, line + ldc + vl, svget4(r, 3));
-      }
-    } else {
-      auto* h = reinterpret_cast<float16_t*>(line);
-      svst1(w_f16, h, svcvt_f16_f32_x2(svcreate2(svget4(r, 0), svget4(r, 1))));
-      if (i + 1 < lines) {
-        svst1(w_f16, h + ldc, svcvt_f16_f32_x2(svcreate2(svget4(r, 2), svget4(r, 3))));
-      }
-    }
+    detail::store_line_pair(r, i + 1 < lines, w_lo, w_hi, w_f16, c + i * ldc, ldc);
   }
 }
 

@@ -23,6 +23,7 @@
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/epilogue/sme2_dequant.hpp"
 #include "sme2k/epilogue/sme2_requant.hpp"
+#include "sme2k/epilogue/sme2_sigmoid_za.hpp"
 #include "sme2k/epilogue/sme2_store.hpp"
 #include "sme2k/kernels/kernel_queries.hpp"
 #include "sme2k/kernels/sme2/mopa_steps.hpp"
@@ -99,6 +100,7 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void run_float(const Tiles<Out>& t)
       SME2K_STREAMING SME2K_INOUT_ZA {
     const EpiloguePlan& plan = *t.plan;
+    if (sme2::sigmoid_in_za(plan)) return sigmoid_tiles(t);
     if (sme2::epilogue_in_za(plan)) {
       return plan.transposed ? tiles<Exit::kAffineTransposed>(t) : tiles<Exit::kAffine>(t);
     }
@@ -108,6 +110,28 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
       return plan.clamped ? tiles<Exit::kDirectClamp>(t) : tiles<Exit::kDirect>(t);
     }
     return plan.clamped ? tiles<Exit::kRowsClamp>(t) : tiles<Exit::kRowsStore>(t);
+  }
+
+  // GELU or SiLU the ZA way: one tile loop per (order, activation, affine), so the loop's
+  // constants are made once per block, never for another epilogue's loop.
+  template <class Out>
+  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void sigmoid_tiles(const Tiles<Out>& t)
+      SME2K_STREAMING SME2K_INOUT_ZA {
+    const EpiloguePlan& plan = *t.plan;
+    const bool gelu = plan.activation == Activation::kGelu;
+    const bool affine = plan.scale != nullptr || plan.shift != nullptr;
+    return plan.transposed ? sigmoid_tiles_as<Exit::kSigmoidTransposed>(t, gelu, affine)
+                           : sigmoid_tiles_as<Exit::kSigmoid>(t, gelu, affine);
+  }
+  template <auto kExit, class Out>
+  SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void sigmoid_tiles_as(
+      const Tiles<Out>& t, bool gelu, bool affine) SME2K_STREAMING SME2K_INOUT_ZA {
+    if (gelu) {
+      return affine ? tiles<kExit, Activation::kGelu, true>(t)
+                    : tiles<kExit, Activation::kGelu, false>(t);
+    }
+    return affine ? tiles<kExit, Activation::kSilu, true>(t)
+                  : tiles<kExit, Activation::kSilu, false>(t);
   }
 
   // How a finished block leaves ZA (epilogue/sme2_store.hpp, sme2_requant.hpp); the
@@ -121,6 +145,8 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     kTransposed,
     kAffine,
     kAffineTransposed,
+    kSigmoid,
+    kSigmoidTransposed,
     kRequant,
     kRequantClamp,
     kRequantTransposed,
@@ -142,7 +168,7 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
     float* scratch;
   };
 
-  template <Exit kExit, class Out>
+  template <Exit kExit, Activation kAct = Activation::kNone, bool kAffine = false, class Out>
   SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE static void tiles(const Tiles<Out>& t)
       SME2K_STREAMING SME2K_INOUT_ZA {
     const EpiloguePlan& plan = *t.plan;
@@ -190,6 +216,10 @@ struct Gemm2vlx2vlMopa : KernelQueries<Lhs, Rhs, typename Lhs::PanelWidth> {
         constexpr bool kT = kExit == Exit::kAffineTransposed;
         sme2::store_2vlx2vl_in_za<kT>(t.rows, n0, t.n_end, plan, kT ? t.c + n0 * t.ldc : t.c + n0,
                                       t.ldc, t.scratch);
+      } else if constexpr (kExit == Exit::kSigmoid || kExit == Exit::kSigmoidTransposed) {
+        constexpr bool kT = kExit == Exit::kSigmoidTransposed;
+        sme2::store_2vlx2vl_sigmoid_za<kT, kAct, kAffine>(
+            t.rows, n0, t.n_end, plan, kT ? t.c + n0 * t.ldc : t.c + n0, t.ldc, t.scratch);
       } else if constexpr (kExit == Exit::kTransposed) {
         sme2::store_2vlx2vl_transposed(t.rows, n0, t.n_end, plan, t.c + n0 * t.ldc, t.ldc,
                                        t.scratch);

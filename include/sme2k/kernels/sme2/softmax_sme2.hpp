@@ -1,6 +1,6 @@
 // Softmax of rows on SME2: three passes over a row, four vectors (4 VL elements) a step.
 //   1. the row's maximum of z = scale * x + mask (FMAX of four vectors at a time),
-//   2. e = 2^(log2(e) (z - max)) (kernels/sme2/exp2_x4.hpp, the way the cost model picks),
+//   2. e = 2^(log2(e) (z - max)) (epilogue/sme2_exp2.hpp, the way the cost model picks),
 //      stored unnormalized in the output row, and summed into a ZA vector group,
 //   3. out = e / sum, in place.
 // The affine step of pass 2 runs in ZA either way (one FMLA of ones x bias and one of x x
@@ -16,7 +16,7 @@
 
 #include "sme2k/arch/acle.hpp"
 #include "sme2k/arch/attributes.hpp"
-#include "sme2k/kernels/sme2/exp2_x4.hpp"
+#include "sme2k/epilogue/sme2_exp2.hpp"
 #include "sme2k/types/f16.hpp"
 
 #if SME2K_HAS_SME2_CODE
@@ -118,7 +118,7 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void softmax_rows_sme2(
       for (size_t i = 0; i < n; i += step) store_x4(y, i, n, zero4);
       continue;
     }
-    // 2. e = 2^(x scale log2e + mask log2e + bias), bias = 126 - max log2e (exp2_x4.hpp).
+    // 2. e = 2^(x scale log2e + mask log2e + bias), bias = 126 - max log2e (sme2_exp2.hpp).
     const svfloat32_t bias = svdup_f32(kExp2Bias - zmax * kLog2e);
     svzero_mask_za(za_group_zero_mask(3));
     for (size_t i = 0; i < n; i += step) {
