@@ -177,7 +177,7 @@ Status attention_plan(const AttentionShape& shape, OpPlan* plan, const ParallelF
   constexpr const char* op = "attention_plan";
   if (plan == nullptr) return Status::error(StatusCode::kNullPointer, "%s: plan is null", op);
   SME2K_RETURN_IF_ERROR(detail::validate_attention_shape(shape, op));
-  return visit_attention_kernel<V, Out>(select_path(), [&](auto tag) {
+  return visit_attention_kernel<V, Out>(select_path(), shape, [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     detail::AttentionLayout<Kernel> layout;
     if (!layout.init(shape, kernel_vl<Kernel>(), parallel)) {
@@ -246,7 +246,7 @@ Status attention(const AttentionShape& shape, HeadsView<const typename VariantTr
                          static_cast<double>(params.scale));
   }
   const float scale = params.scale > 0.0f ? params.scale : 1.0f / std::sqrt(static_cast<float>(d));
-  return visit_attention_kernel<V, Out>(select_path(), [&](auto tag) {
+  return visit_attention_kernel<V, Out>(select_path(), shape, [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     const size_t vl = kernel_vl<Kernel>();
     detail::AttentionLayout<Kernel> layout;
