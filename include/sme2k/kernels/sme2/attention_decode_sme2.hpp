@@ -171,6 +171,7 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_decode_uni
   const svfloat32_t zero = opaque(svdup_f32(0.0f));
   const svfloat32_t lazy = opaque(svdup_f32(kExp2Bias + kLazyRescale));
   const svfloat32_t inv_scale = svdup_f32(1.0f / c.scale);
+  const size_t ks = c.k.seq_stride;
   float m[kMaxCols];
   size_t kf[kMaxCols], kl[kMaxCols], head[kMaxCols], row[kMaxCols];
   bool edge[kMaxCols];
@@ -195,9 +196,10 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_decode_uni
           hi = kl[j] > hi ? kl[j] : hi;
         }
       }
-      pack_word_panel<f16>(qp, n, d, [&](size_t j) SME2K_STREAMING_COMPATIBLE {
-        return c.q_row(b, head[j], row[j]);
-      });
+      const f16* q_at[kMaxCols];
+      for (size_t j = 0; j < n; ++j) q_at[j] = c.q_row(b, head[j], row[j]);
+      pack_word_panel<f16>(qp, n, d,
+                           [&q_at](size_t j) SME2K_STREAMING_COMPATIBLE { return q_at[j]; });
       if (resident) {
         svzero_mask_za(0xAA);  // tiles 1 and 3
       } else {
@@ -208,9 +210,10 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_decode_uni
         // A. K^T of the block (two key tiles through tile 0), S = Q K^T into tiles 0 and 2.
         for (size_t t = 0; t < 2; ++t) {
           const size_t j0 = kb + t * vl, rows = j0 < kv ? (kv - j0 < vl ? kv - j0 : vl) : 0;
+          const f16* k0 = rows > 0 ? c.k_row(b, g, j0) : nullptr;  // by value: no reloads
           pack_word_panel<f16>(kp + t * words * vl, rows, d,
-                               [&](size_t i)
-                                   SME2K_STREAMING_COMPATIBLE { return c.k_row(b, g, j0 + i); });
+                               [k0, ks](size_t i)
+                                   SME2K_STREAMING_COMPATIBLE { return k0 + i * ks; });
         }
         svzero_mask_za(0x55);  // tiles 0 and 2
         if (c.mask.bias != nullptr) {
@@ -264,9 +267,13 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_decode_uni
               const float bm = svmaxv_f32(all, xm);
               if (!(bm > m[j]) || !(bm > kAttentionFloor * 0.5f)) continue;
               const float m_old = m[j] > -1e20f ? m[j] : -1e20f;
-              const svfloat32_t ya = svdup_f32((m_old - bm) * cexp + kExp2Bias);
+              // 2^(y - 126); below 2^-126 exactly 0 (exp2's floor there is ~2^-126, not 0).
+              const float ya_s = (m_old - bm) * cexp + kExp2Bias;
+              const svfloat32_t ya = svdup_f32(ya_s);
               const svfloat32_t alpha =
-                  svget4(exp2_z_x4<3>(svcreate4(ya, ya, ya, ya), c_lo, c_hi, shift, ebias), 0);
+                  ya_s > 0.0f
+                      ? svget4(exp2_z_x4<3>(svcreate4(ya, ya, ya, ya), c_lo, c_hi, shift, ebias), 0)
+                      : zero;
               svst1_f32(all, ls + j * vl, svmul_f32_x(all, svld1_f32(all, ls + j * vl), alpha));
               const auto jj = static_cast<ptrdiff_t>(j), hh = static_cast<ptrdiff_t>(half);
               const svbool_t cols =
