@@ -14,7 +14,8 @@
 //    (relative eps_p) move it by <= 2 (eps_exp + eps_p);
 //  - f32 sums of n terms for l and for P x V, the rescales by exp(m - m') (at most one per
 //    key), the product p v and the final 1 / l: <= (4 n + 8) u of W_d;
-//  - the output's rounding: 2^-11 |o_d| for f16 (2^-24 absolute below its normal range).
+//  - the output's rounding: 2^-11 |o_d| for f16 (2^-24 absolute below its normal range), 2u |o_d|
+//    for f32 (2^-150 absolute below its normal range).
 // tol = 2 W_d ((e^2E - 1) + 2 (eps_exp + eps_p) + (4 n + 8) u) + rounding, the 2 covering
 // the second-order terms. eps_exp and eps_p are the kernel's;
 // test/reference/attention.hpp computes it (attention_tolerance).
