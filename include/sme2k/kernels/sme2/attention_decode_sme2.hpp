@@ -22,6 +22,11 @@
 // Cost per key at D 64, group 4, SVL 512 (tools/insn-mix terms): QK 2 FMOPA f16w per VL keys
 // per word (4 cycles a key on either model), PV 2 FMOPA (4), one MOVA (1); the exp of four
 // scores (M4, ZA way: ~3.5; C1, register way: ~0.8); K, V and the panels are loads/stores.
+// The 8 outer-product cycles are a floor for any design on these models: 512 useful MACs a
+// key (4 rows x 64 x 2) at 64 MACs a cycle, which is what a quarter-full widening FMOPA, a
+// ZA FDOT / FMLAL vector group and C1's SVE FDOT all give: 2.0x the K and V load bound
+// before the softmax. Measured (Hq 32, Hkv 8, Skv 4096): M4 613,349 cycles (4.68x the load
+// bound), C1 375,618 (2.87x); the rest is the softmax's SVE (M4: 4 cycles an instruction).
 #pragma once
 
 #include <cstddef>
