@@ -505,7 +505,7 @@ TEST(Attention, WorkspaceAnyAlignment) {
 // The SME2 decode kernel (kernels/sme2/attention_decode_sme2.hpp) runs F16 shapes with few
 // query rows per KV head: the rows of a pass are (query head of the group, row) columns.
 
-constexpr std::string_view kDecodeTile = "_hvlx2vl_";
+constexpr std::string_view kDecodeTile = "_1vlx2vl_";
 
 /// Whether attention<F16, Out> runs `c` on the decode kernel.
 template <class Out>
@@ -540,7 +540,7 @@ TEST(AttentionDecode, PlanPicksItForFewRowsPerKvHead) {
   EXPECT_EQ(runs_decode<float>(decode), sme2);
   OpPlan plan;
   ASSERT_TRUE(attention_plan<F16>(AttentionShape{1, 32, 8, 1, 4096, 64}, &plan).ok());
-  if (sme2) EXPECT_EQ(plan.kernel, "attention_f16_f16_f16_hvlx2vl_sme2_mopa");
+  if (sme2) EXPECT_EQ(plan.kernel, "attention_f16_f16_f16_1vlx2vl_sme2_mopa");
   Case prefill = decode;  // a full tile of rows per head: the prefill kernel
   prefill.sq = 4 * vl, prefill.skv = 4 * vl;
   EXPECT_FALSE(runs_decode<f16>(prefill));

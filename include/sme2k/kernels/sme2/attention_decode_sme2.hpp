@@ -386,10 +386,10 @@ struct AttentionDecodeSme2 {
   using Output = Out;
   static constexpr bool kDecode = true;
   static constexpr std::string_view kName = std::is_same_v<Out, f16>
-                                                ? "attention_f16_f16_f16_hvlx2vl_sme2_mopa"
-                                                : "attention_f32_f16_f16_hvlx2vl_sme2_mopa";
+                                                ? "attention_f16_f16_f16_1vlx2vl_sme2_mopa"
+                                                : "attention_f32_f16_f16_1vlx2vl_sme2_mopa";
   static constexpr Path kPath = Path::kSme2;
-  static size_t q_step(size_t vl) { return vl / 2; }
+  static size_t q_step(size_t vl) { return vl; }
   static size_t kv_step(size_t vl) { return 2 * vl; }
   /// Whether it beats the prefill kernel on `shape`: fewer or as many passes over K and V
   /// (a pass holds VL/2 (head, row) columns here, VL rows of one head there; per key and
@@ -397,10 +397,10 @@ struct AttentionDecodeSme2 {
   static bool fits(const AttentionShape& shape, size_t vl) {
     if (vl < 4) return false;
     const size_t group = shape.q_heads / shape.kv_heads, half = vl / 2;
-    const size_t blocks = (shape.q_len + half - 1) / half;
-    const size_t last = shape.q_len - (blocks - 1) * half;
+    const size_t blocks = (shape.q_len + vl - 1) / vl;  // units of VL rows of every head
+    const size_t last = shape.q_len - (blocks - 1) * vl;
     const size_t passes =
-        (blocks - 1) * ((half * group + half - 1) / half) + (last * group + half - 1) / half;
+        (blocks - 1) * ((vl * group + half - 1) / half) + (last * group + half - 1) / half;
     return passes <= group * ((shape.q_len + vl - 1) / vl);
   }
   static bool workspace_bytes(const AttentionShape& shape, size_t vl, size_t* bytes) {
