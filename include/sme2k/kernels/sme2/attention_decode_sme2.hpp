@@ -265,7 +265,7 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_decode_uni
             // A column's maximum grew past the lazy bound (or its first keys): m = the
             // block's maximum, O's columns and the sums times 2^(cexp (m_old - m)).
             svfloat32_t scale_cols = svdup_f32(1.0f);
-            bool moved = false;
+            bool moved = false, rescale = false;  // rescale: an O column holds keys
             for (size_t j = p; j < p + 2 && j < n; ++j) {
               const svfloat32_t xm = j == p ? svmax_f32_x(all, svget4(x, 0), svget4(x, 1))
                                             : svmax_f32_x(all, svget4(x, 2), svget4(x, 3));
@@ -285,20 +285,21 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void attention_decode_uni
                   svorr_b_z(all, lane_range(jj, jj + 1), lane_range(hh + jj, hh + jj + 1));
               scale_cols = svsel_f32(cols, alpha, scale_cols);
               moved = true;
+              rescale = rescale || m[j] > kAttentionFloor * 0.5f;  // else the column is 0
               m[j] = bm;
               const svfloat32_t s = svdup_f32(kExp2Bias - cexp * (bm > -1e20f ? bm : -1e20f));
               svst1_f32(all, bq + j * blk, s);
               svst1_f32(all, bq + j * blk + vl, s);
             }
-            if (moved) {
+            if (rescale) {
               if (resident) decode_out_tiles(ot, vl, false);
               const size_t count = (resident ? 2 : pairs * 2) * vl * vl;
               for (size_t i = 0; i < count; i += vl) {
                 svst1_f32(all, ot + i, svmul_f32_x(all, svld1_f32(all, ot + i), scale_cols));
               }
               if (resident) decode_out_tiles(ot, vl, true);
-              yb = decode_y<kZa>(x, bq + p * blk, cexp_v, ones);
             }
+            if (moved) yb = decode_y<kZa>(x, bq + p * blk, cexp_v, ones);
           }
           svfloat32x4_t e;
           if constexpr (kZa) {
