@@ -25,8 +25,8 @@
 // The 8 outer-product cycles are a floor for any design on these models: 512 useful MACs a
 // key (4 rows x 64 x 2) at 64 MACs a cycle, which is what a quarter-full widening FMOPA, a
 // ZA FDOT / FMLAL vector group and C1's SVE FDOT all give: 2.0x the K and V load bound
-// before the softmax. Measured (Hq 32, Hkv 8, Skv 4096): M4 613,349 cycles (4.68x the load
-// bound), C1 375,618 (2.87x); the rest is the softmax's SVE (M4: 4 cycles an instruction).
+// before the softmax. Measured (Hq 32, Hkv 8, Skv 4096): M4 611,556 cycles (4.67x the load
+// bound), C1 375,409 (2.86x); the rest is the softmax's SVE (M4: 4 cycles an instruction).
 #pragma once
 
 #include <cstddef>
