@@ -1,7 +1,8 @@
 // Google Benchmark suite of attention() at LLM shapes: BM_attention/<variant>/<path> with
 // named arguments B, Hq, Hkv, D, Sq, Skv, causal, e.g.
 // BM_attention/f16/sme2/B:1/Hq:32/Hkv:8/D:64/Sq:256/Skv:256/causal:1 (prefill) and
-// .../Sq:1/Skv:4096/causal:1 (decode against a 4096-token cache).
+// .../Sq:1/Skv:4096/causal:1 (decode against a 4096-token cache; Sq:4 for four draft tokens).
+// The label names the kernel the plan picked (prefill or decode).
 //
 // One benchmark per path, forced with testing::ScopedForcePath; a path the CPU cannot run,
 // or one with no attention kernel of its own in the registry, is skipped with the reason.
@@ -93,6 +94,7 @@ void bm_attention(benchmark::State& state, sme2k::Path path) {
     benchmark::ClobberMemory();
   }
   if (!s.ok()) return fail(state, s.message());
+  state.SetLabel(std::string(plan.kernel));  // the prefill or the decode kernel
 
   sme2k::reference::AttentionProblem p;
   p.batch = a.b, p.q_heads = a.hq, p.kv_heads = a.hkv, p.q_len = a.sq, p.kv_len = a.skv;
@@ -140,6 +142,7 @@ void register_attention(const char* name) {
     bm->Args({1, 32, 8, 64, 256, 256, 1});    // prefill, GQA 4
     bm->Args({1, 16, 16, 128, 512, 512, 1});  // prefill, MHA, D 128
     bm->Args({1, 32, 8, 64, 1, 4096, 1});     // decode against a 4096-token cache
+    bm->Args({1, 32, 8, 64, 4, 4096, 1});     // 4 rows (speculative decoding), same cache
   }
 }
 

@@ -14,7 +14,8 @@
 //    (relative eps_p) move it by <= 2 (eps_exp + eps_p);
 //  - f32 sums of n terms for l and for P x V, the rescales by exp(m - m') (at most one per
 //    key), the product p v and the final 1 / l: <= (4 n + 8) u of W_d;
-//  - the output's rounding: 2^-11 |o_d| for f16 (2^-24 absolute below its normal range).
+//  - the output's rounding: 2^-11 |o_d| for f16 (2^-24 absolute below its normal range), 2u |o_d|
+//    for f32 (2^-150 absolute below its normal range).
 // tol = 2 W_d ((e^2E - 1) + 2 (eps_exp + eps_p) + (4 n + 8) u) + rounding, the 2 covering
 // the second-order terms. eps_exp and eps_p are the kernel's;
 // test/reference/attention.hpp computes it (attention_tolerance).
@@ -27,6 +28,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -498,6 +500,161 @@ TEST(Attention, WorkspaceAnyAlignment) {
                              alloc.o.view, alloc.params)
                   .ok());
   EXPECT_EQ(0, std::memcmp(ref.o.buf.data(), alloc.o.buf.data(), ref.o.buf.size_bytes()));
+}
+
+// ------------------------------------------------------------------------------ decode kernel
+// The SME2 decode kernel (kernels/sme2/attention_decode_sme2.hpp) runs F16 shapes with few
+// query rows per KV head: the rows of a pass are (query head of the group, row) columns.
+
+constexpr std::string_view kDecodeTile = "_1vlx2vl_";
+
+/// Whether attention<F16, Out> runs `c` on the decode kernel.
+template <class Out>
+bool runs_decode(const Case& c) {
+  OpPlan plan;
+  const AttentionShape shape{c.batch, c.hq, c.hkv, c.sq, c.skv, c.d};
+  EXPECT_TRUE((attention_plan<F16, Out>(shape, &plan).ok()));
+  return plan.kernel.find(kDecodeTile) != std::string_view::npos;
+}
+
+/// Case c on F16 with f16 out (k even) or f32 out, on the ZA-favoured ((k / 2) even) or the
+/// vector-favoured cost profile (the kernel's two exp ways): consecutive k cover all four.
+/// Where the SME2 path runs, the decode kernel must be the one that does.
+void decode_case(const Case& c, size_t k) {
+  sme2k::testing::ScopedCostModel scoped(k / 2 % 2 == 0 ? CostModel::kZaFavoured
+                                                        : CostModel::kVectorFavoured);
+  if (k % 2 == 0) {
+    check_case<F16, f16>(c);
+    if (select_path() != Path::kPortable) EXPECT_TRUE(runs_decode<f16>(c)) << describe(c);
+  } else {
+    check_case<F16, float>(c);
+    if (select_path() != Path::kPortable) EXPECT_TRUE(runs_decode<float>(c)) << describe(c);
+  }
+}
+
+TEST(AttentionDecode, PlanPicksItForFewRowsPerKvHead) {
+  const size_t vl = test_vl();
+  const bool sme2 = select_path() != Path::kPortable;
+  Case decode;
+  decode.hq = 32, decode.hkv = 8, decode.sq = 1, decode.skv = 4096, decode.d = 64;
+  EXPECT_EQ(runs_decode<f16>(decode), sme2);
+  EXPECT_EQ(runs_decode<float>(decode), sme2);
+  OpPlan plan;
+  ASSERT_TRUE(attention_plan<F16>(AttentionShape{1, 32, 8, 1, 4096, 64}, &plan).ok());
+  if (sme2) EXPECT_EQ(plan.kernel, "attention_f16_f16_f16_1vlx2vl_sme2_mopa");
+  Case prefill = decode;  // a full tile of rows per head: the prefill kernel
+  prefill.sq = 4 * vl, prefill.skv = 4 * vl;
+  EXPECT_FALSE(runs_decode<f16>(prefill));
+  ASSERT_TRUE(attention_plan<F32>(AttentionShape{1, 32, 8, 1, 4096, 64}, &plan).ok());
+  EXPECT_EQ(plan.kernel.find(kDecodeTile), std::string_view::npos);  // F32: the prefill kernel
+}
+
+TEST(AttentionDecode, RowsGroupsKeyTailsAndHeadDims) {
+  const size_t vl = test_vl();
+  const size_t skvs[] = {1, 2 * vl - 1, 2 * vl, 2 * vl + 1, 4 * vl + 3};
+  const size_t dims[] = {1, 17, 64, 80, 128, 256};
+  size_t k = 0;
+  for (size_t sq = 1; sq <= 4; ++sq) {
+    for (size_t group : {1, 2, 4, 8}) {
+      Case c;
+      c.hkv = 1 + k % 2, c.hq = c.hkv * group, c.sq = sq, c.d = dims[k % 6];
+      c.skv = skvs[k % 5] < sq ? sq : skvs[k % 5];
+      c.causal = k % 3 != 0, c.seed = static_cast<uint32_t>(1100 + k);
+      if (c.d >= 128 && vl >= 32) c.skv = c.skv < 2 * vl + 1 ? c.skv : 2 * vl + 1;
+      if (runs_decode<f16>(c)) decode_case(c, k);
+      ++k;
+    }
+  }
+  for (size_t skv : skvs) {  // every tail at the LLM's group of 4, one row
+    Case c;
+    c.hq = 4, c.hkv = 1, c.sq = 1, c.skv = skv, c.d = 64, c.causal = true;
+    c.seed = static_cast<uint32_t>(1200 + skv);
+    for (size_t way = 0; way < 4; ++way) decode_case(c, way);
+  }
+}
+
+TEST(AttentionDecode, EveryMaskAndCombination) {
+  const size_t vl = test_vl();
+  uint32_t seed = 1300;
+  for (bool causal : {false, true}) {
+    for (size_t window : {size_t{0}, size_t{5}, size_t{1} << 40}) {
+      for (Bias bias : {Bias::kNone, Bias::kShared, Bias::kPerHead, Bias::kPerBatchHead}) {
+        Case c;
+        c.batch = 2, c.hq = 4, c.hkv = 2, c.sq = 1 + seed % 2, c.skv = 2 * vl + 5, c.d = 9;
+        c.causal = causal, c.window = window, c.bias = bias, c.masked = 0.2;
+        c.seed = seed++;
+        decode_case(c, seed);
+      }
+    }
+  }
+}
+
+TEST(AttentionDecode, FullyMaskedRowsAreZeros) {
+  const size_t vl = test_vl();
+  for (Bias bias : {Bias::kShared, Bias::kPerHead, Bias::kPerBatchHead}) {
+    Case c;
+    c.batch = 2, c.hq = 4, c.hkv = 2, c.sq = 2, c.skv = 2 * vl + 3, c.d = 8;
+    c.bias = bias, c.dead_rows = 3, c.causal = bias == Bias::kPerHead, c.masked = 0.5;
+    c.seed = 1400;
+    decode_case(c, static_cast<size_t>(bias));
+    Attn<F16, float> run(c);
+    ASSERT_TRUE(run.call().ok());
+    size_t dead = 0;
+    run.o.for_rows([&](size_t b, size_t h, size_t s, float* out) {
+      const float* row = run.params.mask.bias + b * run.params.mask.bias_batch_stride +
+                         h * run.params.mask.bias_head_stride + s * run.params.mask.bias_ld;
+      bool all_masked = true;
+      for (size_t j = 0; j < c.skv; ++j) all_masked = all_masked && row[j] == -kInf;
+      for (size_t i = 0; i < c.d; ++i) {
+        ASSERT_FALSE(std::isnan(out[i]));
+        if (all_masked) ASSERT_EQ(out[i], 0.0f) << "row " << b << "," << h << "," << s;
+      }
+      dead += all_masked;
+    });
+    EXPECT_GT(dead, 0u);
+  }
+}
+
+TEST(AttentionDecode, LargeScoresAndLongCaches) {
+  // |scale q.k| ~ 1e3: the running maximum moves in later blocks (O and the sums rescaled).
+  for (size_t d : {3, 64}) {
+    Case c;
+    c.hq = 4, c.hkv = 1, c.sq = 1, c.skv = 150, c.d = d, c.magnitude = 8.0f;
+    c.scale = d == 3 ? 16.0f : 4.0f, c.causal = true, c.seed = 1500;
+    for (size_t k = 0; k < 4; ++k) decode_case(c, k);
+    c.bias = Bias::kPerHead, c.masked = 0.3, c.causal = false, c.sq = 2;
+    for (size_t k = 0; k < 4; ++k) decode_case(c, k);
+  }
+}
+
+TEST(AttentionDecode, LayoutsAndCaches) {
+  const size_t vl = test_vl();
+  uint32_t seed = 1600;
+  for (bool bshd : {false, true}) {
+    for (size_t extra : {size_t{0}, size_t{37}}) {
+      Case c;
+      c.batch = 2, c.hq = 8, c.hkv = 2, c.sq = 1, c.skv = 2 * vl + 7, c.d = 24;
+      c.bshd = bshd, c.cache_extra = extra, c.pad = extra % 2 ? 3 : 0, c.causal = true;
+      c.seed = seed++;
+      decode_case(c, seed);
+    }
+  }
+}
+
+TEST(AttentionDecode, ThreadsGiveTheSameBits) {
+  const size_t vl = test_vl();
+  Case c;
+  c.batch = 2, c.hq = 6, c.hkv = 3, c.sq = 2, c.skv = 2 * vl + 3, c.d = 20;
+  c.causal = true, c.bias = Bias::kPerHead, c.masked = 0.1, c.seed = 1700;
+  Attn<F16, f16> serial(c);
+  ASSERT_TRUE(serial.call().ok());
+  for (size_t tasks : {2, 3, 5}) {
+    test::ThreadPool pool(tasks < 4 ? tasks : 4);
+    Attn<F16, f16> parallel(c);
+    ASSERT_TRUE(parallel.call(pool.parallel_for(tasks)).ok());
+    EXPECT_EQ(0, std::memcmp(serial.o.buf.data(), parallel.o.buf.data(), serial.o.buf.size_bytes()))
+        << tasks << " tasks";
+  }
 }
 
 // ------------------------------------------------------------------------------ bad input

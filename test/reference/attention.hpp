@@ -138,8 +138,10 @@ inline double attention_tolerance(const AttentionErrorModel& em, size_t head_dim
   const double e = static_cast<double>(head_dim + 5) * u * score_term;
   const double rel = 2 * (std::expm1(2 * e) + 2 * (em.eps_exp + em.eps_p) +
                           (4 * static_cast<double>(kv_len) + 8) * u);
+  // The output's rounding; below each type's normal range an absolute half of its least
+  // subnormal (a want of 1e-196 is 0 in f32).
   return rel * weighted + (f16_out ? std::ldexp(std::fabs(want), -11) + std::ldexp(1.0, -24)
-                                   : 2 * u * std::fabs(want));
+                                   : 2 * u * std::fabs(want) + std::ldexp(1.0, -150));
 }
 
 }  // namespace reference

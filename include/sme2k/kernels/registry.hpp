@@ -22,6 +22,7 @@
 #include "sme2k/kernels/portable/gemm_f32_qd8_qc4p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f32_qd8_qc8p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_qs8_qs8_qs8p8x1bs32_4x8_portable_loops.hpp"
+#include "sme2k/kernels/sme2/attention_decode_sme2.hpp"
 #include "sme2k/kernels/sme2/attention_sme2.hpp"
 #include "sme2k/kernels/sme2/gemm_f16_f16_f16p2vlx2bf32_4x2vl_sme2_dot.hpp"
 #include "sme2k/kernels/sme2/gemm_f16_f16p2vlx1_f16p4vlx1bf16_2vlx4vl_sme2_mopa.hpp"
@@ -61,7 +62,8 @@ using GemmKernels = TypeList<
 using AttentionKernels = TypeList<
 #if SME2K_HAS_SME2_CODE
     sme2::AttentionSme2<f16, f16>, sme2::AttentionSme2<f16, float>,
-    sme2::AttentionSme2<float, float>,
+    sme2::AttentionSme2<float, float>, sme2::AttentionDecodeSme2<f16, f16>,
+    sme2::AttentionDecodeSme2<f16, float>,
 #endif
     AttentionPortable<f16, f16>, AttentionPortable<f16, float>, AttentionPortable<float, float>>;
 

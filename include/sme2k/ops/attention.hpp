@@ -180,7 +180,7 @@ Status attention_plan(const AttentionShape& shape, OpPlan* plan, const ParallelF
   constexpr const char* op = "attention_plan";
   if (plan == nullptr) return Status::error(StatusCode::kNullPointer, "%s: plan is null", op);
   SME2K_RETURN_IF_ERROR(detail::validate_attention_shape(shape, op));
-  return visit_attention_kernel<V, Out>(select_path(), [&](auto tag) {
+  return visit_attention_kernel<V, Out>(select_path(), shape, [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     detail::AttentionLayout<Kernel> layout;
     if (!layout.init(shape, kernel_vl<Kernel>(), parallel)) {
@@ -253,7 +253,7 @@ Status attention(const AttentionShape& shape, HeadsView<const typename VariantTr
   // the kernels' position arithmetic (signed on SME2) stays far from overflow.
   AttentionMask mask = params.mask;
   if (mask.window > shape.kv_len) mask.window = shape.kv_len;
-  return visit_attention_kernel<V, Out>(select_path(), [&](auto tag) {
+  return visit_attention_kernel<V, Out>(select_path(), shape, [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     const size_t vl = kernel_vl<Kernel>();
     detail::AttentionLayout<Kernel> layout;

@@ -9,7 +9,7 @@
 //   B. Per query lane: the block's maximum; the running maximum m moves only when the block
 //      exceeds it by more than 2^8 in the exp domain (lazy rescaling: O and the running sum
 //      are rescaled rarely, exponentials up to 2^8 are fine in f32).
-//   C. P = 2^(scale log2(e) (S - m)) (kernels/sme2/exp2_x4.hpp, degree 3: its 7.5e-5 relative
+//   C. P = 2^(scale log2(e) (S - m)) (epilogue/sme2_exp2.hpp, degree 3: its 7.5e-5 relative
 //      error is below f16's rounding of the output), summed per lane in ZA, stored to scratch.
 //   D. O^T += V^T P^T for the block: f32 outer products into up to four d tiles at a time,
 //      O^T kept in scratch between blocks (slice loads and stores).
@@ -28,8 +28,8 @@
 #include "sme2k/arch/cost_model.hpp"
 #include "sme2k/arch/dispatch.hpp"
 #include "sme2k/arch/vl.hpp"
+#include "sme2k/epilogue/sme2_exp2.hpp"
 #include "sme2k/kernels/sme2/attention_pack_sme2.hpp"
-#include "sme2k/kernels/sme2/exp2_x4.hpp"
 #include "sme2k/ops/detail/attention_call.hpp"
 #include "sme2k/types/attention.hpp"
 #include "sme2k/types/f16.hpp"
