@@ -41,7 +41,7 @@ void pack_qc4_weights(const Int4View& b, RhsLayout layout, const float* bias,
       return;
     }
   }
-  with_int4_reader(b, layout, [&](auto at) {
+  detail::with_int4_reader(b, layout, [&](auto at) {
     Format::pack(shape.n, shape.k, at, vl, payload);
     write_channel_params<Format>(shape.n, shape.k, at, vl, payload, params);
   });

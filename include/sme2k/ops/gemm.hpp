@@ -364,7 +364,7 @@ Status gemm_pack_rhs(const Int4View& b, RhsLayout layout, const float* bias,
   return detail::pack_rhs_checked<V>(shape, b0, b1, bias, packed, packed_bytes,
                                      [&](auto format, size_t vl, void* payload, PackedHeader&) {
                                        using Format = typename decltype(format)::type;
-                                       with_int4_reader(b, layout, [&](auto at) {
+                                       detail::with_int4_reader(b, layout, [&](auto at) {
                                          Format::pack(
                                              shape.n, shape.k, at,
                                              [&](size_t j, size_t kk) { return scales.at(j, kk); },

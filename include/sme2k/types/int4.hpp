@@ -28,6 +28,12 @@ enum class Int4Storage : uint8_t {
   kInt8 = 2,     ///< one value per byte, int8 in -8..7
 };
 
+/// Value c of a row of nibbles (low nibble first), sign-extended from 4 bits: -8..7.
+constexpr int8_t int4_nibble_value(const uint8_t* row, size_t c) {
+  const unsigned nibble = (row[c / 2] >> (4 * (c % 2))) & 0xFu;
+  return static_cast<int8_t>(static_cast<int>(nibble ^ 8u) - 8);
+}
+
 /// A rows x cols matrix of 4-bit values. `ld` is in bytes.
 struct Int4View {
   const void* data = nullptr;
@@ -41,11 +47,11 @@ struct Int4View {
   /// The value at (r, c), in -8..7.
   int8_t operator()(size_t r, size_t c) const {
     const auto* row = static_cast<const uint8_t*>(data) + r * ld;
-    if (storage == Int4Storage::kInt8) return static_cast<int8_t>(row[c]);
-    const unsigned nibble = (row[c / 2] >> (4 * (c % 2))) & 0xFu;
-    return static_cast<int8_t>(static_cast<int>(nibble ^ 8u) - 8);  // sign-extend 4 bits
+    return storage == Int4Storage::kInt8 ? static_cast<int8_t>(row[c]) : int4_nibble_value(row, c);
   }
 };
+
+namespace detail {
 
 /// Calls f(at), at(k, n) -> int the value of B (b read as `layout` says) at row k, column n
 /// of the K x N weights, with the storage and layout branches taken here once instead of per
@@ -54,9 +60,6 @@ template <class F>
 decltype(auto) with_int4_reader(const Int4View& b, RhsLayout layout, F&& f) {
   const auto* data = static_cast<const uint8_t*>(b.data);
   const size_t ld = b.ld;
-  const auto nibble = [](const uint8_t* row, size_t c) -> int {
-    return static_cast<int>(((row[c / 2] >> (4 * (c % 2))) & 0xFu) ^ 8u) - 8;
-  };
   if (b.storage == Int4Storage::kInt8) {
     if (layout == RhsLayout::kKxN) {
       return f([=](size_t k, size_t n) -> int { return static_cast<int8_t>(data[k * ld + n]); });
@@ -64,12 +67,11 @@ decltype(auto) with_int4_reader(const Int4View& b, RhsLayout layout, F&& f) {
     return f([=](size_t k, size_t n) -> int { return static_cast<int8_t>(data[n * ld + k]); });
   }
   if (layout == RhsLayout::kKxN) {
-    return f([=](size_t k, size_t n) -> int { return nibble(data + k * ld, n); });
+    return f([=](size_t k, size_t n) -> int { return int4_nibble_value(data + k * ld, n); });
   }
-  return f([=](size_t k, size_t n) -> int { return nibble(data + n * ld, k); });
+  return f([=](size_t k, size_t n) -> int { return int4_nibble_value(data + n * ld, k); });
 }
 
-namespace detail {
 constexpr int8_t nibble_pair_sum(unsigned byte) {
   return static_cast<int8_t>(static_cast<int>((byte & 0xFu) ^ 8u) - 8 +
                              static_cast<int>((byte >> 4) ^ 8u) - 8);
