@@ -56,8 +56,7 @@ bool batch_workspace_bytes(size_t m, size_t n, size_t k, size_t vl, OutputOrder 
   return gemm_payload_bytes<Kernel>(n, k, vl, packed_b) &&
          checked_add(*packed_b, kWorkspaceAlignment - 1, packed_b) &&
          (*packed_b = *packed_b / kWorkspaceAlignment * kWorkspaceAlignment, true) &&
-         gemm_task_workspace_bytes<V, Kernel>(rows, k, vl, uses_small_m_kernel<V, Kernel>(m, order),
-                                              &gemm) &&
+         gemm_task_workspace_bytes<V, Kernel>(m, rows, k, vl, order, &gemm) &&
          checked_add(*packed_b, gemm, slice) &&
          checked_add(*slice, kWorkspaceAlignment - 1, slice) &&
          task_workspace_bytes(*slice, grid.count(), bytes);

@@ -97,10 +97,10 @@ TaskGrid gemm_task_grid(size_t m, size_t n, OutputOrder order, size_t budget) {
   return plan_tasks(ceil_div(m, Kernel::m_step(vl)), col_units, budget, kWeightsOuter<Kernel>);
 }
 
-/// Bytes of workspace one task of gemm() on A needs for up to m rows (small_m: the call
-/// runs the small-M kernel).
+/// Bytes of workspace one task of gemm() on A needs for a task of up to `rows` rows of the
+/// any-M kernel, or for the small-M kernel.
 template <class V, class Kernel>
-bool gemm_task_workspace_bytes(size_t m, size_t k, size_t vl, bool small_m, size_t* bytes) {
+bool gemm_kernel_workspace_bytes(size_t rows, size_t k, size_t vl, bool small_m, size_t* bytes) {
   if constexpr (Kernel::kPath == Path::kPortable) {
     *bytes = 0;
     if constexpr (HasWorkspace<Kernel>::value) {
@@ -123,7 +123,7 @@ bool gemm_task_workspace_bytes(size_t m, size_t k, size_t vl, bool small_m, size
     }
     size_t panel = 0;
     if constexpr (kWeightsOuter<Kernel>) {  // all of A's panels, then the kernel's own part
-      return checked_lhs_panels_bytes<typename Kernel::LhsFormat>(m, k, vl, &panel) &&
+      return checked_lhs_panels_bytes<typename Kernel::LhsFormat>(rows, k, vl, &panel) &&
              checked_add(panel, Kernel::weights_workspace_bytes(k, vl) + kWorkspaceAlignment - 1,
                          bytes);
     }
@@ -134,22 +134,38 @@ bool gemm_task_workspace_bytes(size_t m, size_t k, size_t vl, bool small_m, size
   }
 }
 
+/// Bytes of workspace one task of gemm() on A needs for any call of up to m rows (the whole
+/// call's M) whose tasks have up to `rows` rows each: a call with fewer rows may run the
+/// small-M kernel, whose workspace can be the larger (QD8 quantizes its rows into it).
+template <class V, class Kernel>
+bool gemm_task_workspace_bytes(size_t m, size_t rows, size_t k, size_t vl, OutputOrder order,
+                               size_t* bytes) {
+  const bool small_m = uses_small_m_kernel<V, Kernel>(m, order);
+  if (!gemm_kernel_workspace_bytes<V, Kernel>(rows, k, vl, small_m, bytes)) return false;
+  if (!small_m && uses_small_m_kernel<V, Kernel>(1, order)) {
+    size_t few = 0;
+    if (!gemm_kernel_workspace_bytes<V, Kernel>(1, k, vl, true, &few)) return false;
+    *bytes = std::max(*bytes, few);
+  }
+  return true;
+}
+
 /// Bytes of workspace gemm() needs with `grid`'s tasks (*slice: each task's), on A or
-/// (kPacksLhs) on packed activations alike.
+/// (kPacksLhs) on packed activations alike. A workspace of this size serves every smaller M
+/// of the same call: the slice covers both kernels and the count every smaller call's grid.
 template <class V, class Kernel>
 bool gemm_workspace_bytes(size_t m, size_t k, size_t vl, OutputOrder order, const TaskGrid& grid,
-                          size_t* bytes, size_t* slice) {
+                          size_t budget, size_t* bytes, size_t* slice) {
   const size_t rows = std::min(m, grid.max_rows() * Kernel::m_step(vl));
-  if (!gemm_task_workspace_bytes<V, Kernel>(rows, k, vl, uses_small_m_kernel<V, Kernel>(m, order),
-                                            slice)) {
-    return false;
-  }
+  if (!gemm_task_workspace_bytes<V, Kernel>(m, rows, k, vl, order, slice)) return false;
   if constexpr (kPacksLhs<V>) {
     // The call on packed activations needs the kernel's part only (K above kQd8MaxK is
     // refused by every entry: nothing to add).
     if (k <= kQd8MaxK) *slice = std::max(*slice, packed_lhs_workspace_bytes<Kernel>(k, vl));
   }
-  return task_workspace_bytes(*slice, grid.count(), bytes);
+  const size_t small_m_tasks = std::min(grid.col_units, budget);
+  return task_workspace_bytes(*slice, std::max(most_tasks_up_to(grid, budget), small_m_tasks),
+                              bytes);
 }
 
 template <class Kernel>
@@ -478,8 +494,8 @@ Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes,
     const detail::TaskGrid grid =
         detail::gemm_task_grid<V, Kernel>(m, n, order, detail::task_budget(parallel));
     size_t slice = 0;
-    if (!detail::gemm_workspace_bytes<V, Kernel>(m, k, kernel_vl<Kernel>(), order, grid, bytes,
-                                                 &slice)) {
+    if (!detail::gemm_workspace_bytes<V, Kernel>(m, k, kernel_vl<Kernel>(), order, grid,
+                                                 detail::task_budget(parallel), bytes, &slice)) {
       return Status::error(StatusCode::kSizeOverflow, "gemm_workspace_size: K=%zu overflows", k);
     }
     return Status();
@@ -634,7 +650,7 @@ Status gemm_impl(MatrixView<const In> a, const void* packed_rhs, size_t packed_r
         gemm_task_grid<V, Kernel>(a.rows, checked.n, epilogue.order, task_budget(parallel));
     size_t needed = 0, slice = 0;
     if (!gemm_workspace_bytes<V, Kernel>(a.rows, a.cols, kernel_vl<Kernel>(), epilogue.order, grid,
-                                         &needed, &slice)) {
+                                         task_budget(parallel), &needed, &slice)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
     }
     void* aligned = nullptr;
