@@ -34,6 +34,7 @@
 #include "sme2k/kernels/registry.hpp"
 #include "sme2k/ops/detail/gemm_driver.hpp"
 #include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/ops/op_plan.hpp"
 #include "sme2k/types/alignment.hpp"
 #include "sme2k/types/block_scales.hpp"
 #include "sme2k/types/int4.hpp"
@@ -477,29 +478,67 @@ Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayo
                           packed, packed_bytes);
 }
 
+namespace detail {
+
+/// gemm_plan() of a call, with `op` naming the entry in errors.
+template <class V>
+Status plan_gemm(size_t m, size_t n, size_t k, OutputOrder order, const ParallelFor& parallel,
+                 const char* op, OpPlan* plan) {
+  if (m == 0 || n == 0 || k == 0) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: M, N, K (%zu, %zu, %zu) must be >= 1",
+                         op, m, n, k);
+  }
+  return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
+    using Kernel = typename decltype(tag)::type;
+    const size_t budget = detail::task_budget(parallel);
+    const detail::TaskGrid grid = detail::gemm_task_grid<V, Kernel>(m, n, order, budget);
+    size_t bytes = 0, slice = 0;
+    if (!detail::gemm_workspace_bytes<V, Kernel>(m, k, kernel_vl<Kernel>(), order, grid, budget,
+                                                 &bytes, &slice)) {
+      return Status::error(StatusCode::kSizeOverflow, "%s: K=%zu overflows", op, k);
+    }
+    plan->kernel = Kernel::kName;
+    if constexpr (!std::is_void_v<detail::SmallMKernelFor<V, Kernel>>) {
+      if (detail::uses_small_m_kernel<V, Kernel>(m, order)) {
+        plan->kernel = detail::SmallMKernelFor<V, Kernel>::kName;
+      }
+    }
+    plan->path = Kernel::kPath;
+    plan->tasks = grid.count();
+    plan->workspace_bytes = bytes;
+    return Status();
+  });
+}
+
+}  // namespace detail
+
+/// What gemm() will do for an M x N x K call with C stored in `order`, run with `parallel`:
+/// the kernel (the small-M one for few rows), its path, the tasks and the workspace (which
+/// also serves every smaller M of the same call). Ask it before the call to log which kernel
+/// serves a layer or to size an arena; a portable kernel here means no SME2 on this CPU or in
+/// this build (docs/dispatch.md). Calls on packed activations (gemm_packed_lhs.hpp) run the
+/// same kernel and need no more workspace.
+template <class V = F32>
+Status gemm_plan(size_t m, size_t n, size_t k, OpPlan* plan,
+                 OutputOrder order = OutputOrder::kRowMajor, const ParallelFor& parallel = {}) {
+  if (plan == nullptr) return Status::error(StatusCode::kNullPointer, "gemm_plan: plan is null");
+  return detail::plan_gemm<V>(m, n, k, order, parallel, "gemm_plan", plan);
+}
+
 /// Bytes of scratch gemm() needs for an M x N x K call on the current path (0 is possible),
 /// for C stored in `order` (the epilogue's), run with `parallel` (each task has its own).
+/// The same bytes serve every smaller M of the call.
 template <class V = F32>
 Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes,
                            OutputOrder order = OutputOrder::kRowMajor,
                            const ParallelFor& parallel = {}) {
   if (bytes == nullptr)
     return Status::error(StatusCode::kNullPointer, "gemm_workspace_size: bytes is null");
-  if (m == 0 || n == 0 || k == 0) {
-    return Status::error(StatusCode::kInvalidArgument,
-                         "gemm_workspace_size: M, N, K (%zu, %zu, %zu) must be >= 1", m, n, k);
-  }
-  return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
-    using Kernel = typename decltype(tag)::type;
-    const detail::TaskGrid grid =
-        detail::gemm_task_grid<V, Kernel>(m, n, order, detail::task_budget(parallel));
-    size_t slice = 0;
-    if (!detail::gemm_workspace_bytes<V, Kernel>(m, k, kernel_vl<Kernel>(), order, grid,
-                                                 detail::task_budget(parallel), bytes, &slice)) {
-      return Status::error(StatusCode::kSizeOverflow, "gemm_workspace_size: K=%zu overflows", k);
-    }
-    return Status();
-  });
+  OpPlan plan;
+  SME2K_RETURN_IF_ERROR(
+      detail::plan_gemm<V>(m, n, k, order, parallel, "gemm_workspace_size", &plan));
+  *bytes = plan.workspace_bytes;
+  return Status();
 }
 
 namespace detail {
