@@ -64,40 +64,37 @@ struct VariantTraits<F32> {
   static constexpr bool kBiasInputs = std::is_same_v<T, float>;
 };
 
-/// f16 activations and weights, f32 accumulation (widening outer products), f16 or f32 output.
+/// What the 16-bit float variants share: Elem activations and weights, f32 accumulation
+/// (widening outer products), Elem or f32 output, an f32 bias (an Elem one is widened once, at
+/// packing).
+template <class Elem, VariantId kVariant>
+struct WideningFloatTraits {
+  using Lhs = Elem;
+  using Rhs = Elem;
+  using Bias = float;
+  using Acc = float;
+  using Out = Elem;
+  static constexpr VariantId kId = kVariant;
+  template <class T>
+  static constexpr bool kOutputs = std::is_same_v<T, Elem> || std::is_same_v<T, float>;
+  template <class T>
+  static constexpr bool kBiasInputs = std::is_same_v<T, Elem> || std::is_same_v<T, float>;
+};
+
+/// f16 activations and weights, f32 accumulation (widening FMOPA), f16 or f32 output.
 struct F16 {};
 
 template <>
-struct VariantTraits<F16> {
-  using Lhs = f16;
-  using Rhs = f16;
-  using Bias = float;  // f16 bias is widened once, at packing
-  using Acc = float;
-  using Out = f16;
-  static constexpr VariantId kId = VariantId::kF16;
+struct VariantTraits<F16> : WideningFloatTraits<f16, VariantId::kF16> {
   static constexpr std::string_view kName = "f16";
-  template <class T>
-  static constexpr bool kOutputs = std::is_same_v<T, f16> || std::is_same_v<T, float>;
-  template <class T>
-  static constexpr bool kBiasInputs = std::is_same_v<T, f16> || std::is_same_v<T, float>;
 };
 
 /// bf16 activations and weights, f32 accumulation (widening BFMOPA), bf16 or f32 output.
 struct BF16 {};
 
 template <>
-struct VariantTraits<BF16> {
-  using Lhs = bf16;
-  using Rhs = bf16;
-  using Bias = float;  // a bf16 bias is widened once, at packing
-  using Acc = float;
-  using Out = bf16;
-  static constexpr VariantId kId = VariantId::kBF16;
+struct VariantTraits<BF16> : WideningFloatTraits<bf16, VariantId::kBF16> {
   static constexpr std::string_view kName = "bf16";
-  template <class T>
-  static constexpr bool kOutputs = std::is_same_v<T, bf16> || std::is_same_v<T, float>;
-  template <class T>
-  static constexpr bool kBiasInputs = std::is_same_v<T, bf16> || std::is_same_v<T, float>;
 };
 
 /// f16 with f16 accumulation in ZA (FEAT_SME_F16F16): twice the outer-product rate of F16,
