@@ -273,13 +273,25 @@ SME2K_C_API sme2k_status sme2k_int8_activation_table(sme2k_activation activation
                                                      sme2k_quant_params in, sme2k_quant_params out,
                                                      int32_t min, int32_t max, int8_t table[256]);
 
+/** What an op will run for a call's shape on this CPU (sme2k_gemm_plan(), sme2k_conv2d_plan()):
+ *  kernel is the kernel's name (docs/naming.md; a static string), path its path (a portable
+ *  kernel on an SME2 CPU says no SME2 kernel serves this call), tasks what the parallel-for
+ *  gets, workspace_bytes what the call needs. */
+typedef struct sme2k_op_plan {
+  const char* kernel;
+  sme2k_path path;
+  size_t tasks;
+  size_t workspace_bytes;
+} sme2k_op_plan;
+
 /* ---- GEMM: C = epilogue(A * B + bias) ---------------------------------------------------- */
 
 /** Bytes of packed weights for an N x K B (any variant, QB4W with any block). */
 SME2K_C_API sme2k_status sme2k_gemm_packed_rhs_size(sme2k_variant variant, size_t n, size_t k,
                                                     size_t* bytes);
 
-/** Packs float weights: F32 (b F32, bias F32), F16 / F16_ACC16 (b F16, bias F16 or F32).
+/** Packs float weights: F32 (b F32, bias F32), F16 / F16_ACC16 (b F16, bias F16 or F32), BF16
+ *  (b BF16, bias BF16 or F32).
  *  bias: N values of bias_dtype, or NULL. packed: 4-byte aligned, >= the packed size. */
 SME2K_C_API sme2k_status sme2k_gemm_pack_rhs(sme2k_variant variant, sme2k_matrix b,
                                              sme2k_rhs_layout layout, const void* bias,
@@ -318,6 +330,11 @@ SME2K_C_API sme2k_status sme2k_gemm_workspace_size(sme2k_variant variant, size_t
                                                    size_t k, sme2k_output_order order,
                                                    size_t* bytes,
                                                    const sme2k_parallel_for* parallel);
+
+/** What sme2k_gemm() will run for an M x N x K call (sme2k_op_plan). */
+SME2K_C_API sme2k_status sme2k_gemm_plan(sme2k_variant variant, size_t m, size_t n, size_t k,
+                                         sme2k_output_order order, sme2k_op_plan* plan,
+                                         const sme2k_parallel_for* parallel);
 
 /** C = epilogue(A * B + bias) with B from a pack function of the same variant.
  *  a: M x K of the variant's input type (F32: F32; F16*: F16; QS8: INT8; QD8*: F32 or F16).
@@ -481,6 +498,13 @@ SME2K_C_API sme2k_status sme2k_conv2d_workspace_size(sme2k_variant variant,
                                                      sme2k_tensor_layout in_layout,
                                                      sme2k_tensor_layout out_layout, size_t* bytes,
                                                      const sme2k_parallel_for* parallel);
+
+/** What sme2k_conv2d() will run (sme2k_op_plan): a GEMM kernel on the gathered input, or a
+ *  depthwise kernel (e.g. the portable one for a layout pair no SME2 kernel serves). */
+SME2K_C_API sme2k_status sme2k_conv2d_plan(sme2k_variant variant, const sme2k_conv2d_params* params,
+                                           sme2k_tensor_layout in_layout,
+                                           sme2k_tensor_layout out_layout, sme2k_op_plan* plan,
+                                           const sme2k_parallel_for* parallel);
 
 /** output = epilogue(conv(input, weights) + bias). input: batch x Cin x H x W dense in
  *  in_layout, of the variant's type (F32, F16, INT8); output: batch x Cout x OH x OW in
