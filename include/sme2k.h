@@ -585,6 +585,21 @@ SME2K_C_API sme2k_status sme2k_layer_norm(sme2k_matrix x, sme2k_mutable_matrix y
                                           const float* weight, const float* bias, float eps,
                                           const sme2k_parallel_for* parallel);
 
+/** softmax's scale and additive mask: y[r] = softmax(scale * x[r] + mask[r]). */
+typedef struct sme2k_softmax_params {
+  float scale;       /* finite, > 0 */
+  const float* mask; /* NULL: none; else f32 rows mask_ld apart, -inf masks an element */
+  size_t mask_ld;    /* 0: one mask row (x.cols floats) shared by every row */
+} sme2k_softmax_params;
+
+/** Softmax over each row, f32 arithmetic: x and y F32 or F16 each (in and out may differ), the
+ *  same shape, any ld; y may be x (same dtype and ld: in place), no other overlap, and the mask
+ *  must not overlap y. params: NULL for scale 1 and no mask. A row whose every element is
+ *  masked (-inf) gives zeros. */
+SME2K_C_API sme2k_status sme2k_softmax(sme2k_matrix x, sme2k_mutable_matrix y,
+                                       const sme2k_softmax_params* params,
+                                       const sme2k_parallel_for* parallel);
+
 /** Mirrors sme2k::RopePairing. */
 typedef enum sme2k_rope_pairing {
   SME2K_ROPE_INTERLEAVED = 1, /* pairs (2i, 2i+1): GPT-J, llama.cpp's default mode */

@@ -1113,6 +1113,24 @@ extern "C" sme2k_status sme2k_layer_norm(sme2k_matrix x, sme2k_mutable_matrix y,
   return finish(row_norm(x, y, weight, bias, eps, false, parallel));
 }
 
+extern "C" sme2k_status sme2k_softmax(sme2k_matrix x, sme2k_mutable_matrix y,
+                                      const sme2k_softmax_params* params,
+                                      const sme2k_parallel_for* parallel) {
+  constexpr const char* op = "softmax";
+  return finish([&]() -> Status {
+    SoftmaxParams p;
+    if (params != nullptr) p = SoftmaxParams{params->scale, params->mask, params->mask_ld};
+    const ParallelFor pf = to_parallel_for(parallel);
+    return visit_row_dtype(x.dtype, op, "x", [&](auto in) -> Status {
+      return visit_row_dtype(y.dtype, op, "y", [&](auto out) -> Status {
+        using In = typename decltype(in)::type;
+        using Out = typename decltype(out)::type;
+        return softmax<In, Out>(view<In>(x), view<Out>(y), p, pf);
+      });
+    });
+  }());
+}
+
 extern "C" sme2k_status sme2k_rope(const sme2k_rope_tensor* x, const float* cos, const float* sin,
                                    size_t table_positions, size_t rotary_dim,
                                    sme2k_rope_pairing pairing, const int32_t* positions,
