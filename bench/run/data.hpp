@@ -1,4 +1,5 @@
-// sme2k-run's data module: buffers, the random data every verb makes before the region, and
+// sme2k-run's data module (header-only, so each verb's region compiles as it did in one
+// file): buffers, the random data every verb makes before the region, and
 // the checking helpers. insn-mix logs every block executed outside the region too, so all of
 // it must be cheap in executed instructions: data come from a vectorizable integer hash, and
 // large results are checked on a deterministic sample instead of by the full f64 reference.
@@ -8,11 +9,14 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <type_traits>
 
+#include "run/options.hpp"
 #include "sme2k/sme2k.hpp"
 
 namespace sme2k_run {
@@ -23,25 +27,56 @@ struct FreeDeleter {
 template <class T>
 using Buffer = std::unique_ptr<T[], FreeDeleter>;
 
-/// `bytes` (at least 1), 64-byte aligned, uninitialized; exits when out of memory.
-void* allocate_bytes(size_t bytes);
-
 /// `count` elements, 64-byte aligned, uninitialized (zeroing would cost instructions).
 template <class T>
 Buffer<T> allocate(size_t count) {
-  return Buffer<T>(static_cast<T*>(allocate_bytes(count * sizeof(T))));
+  const size_t bytes = std::max<size_t>(count * sizeof(T), 1);
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (p == nullptr) {
+    std::fprintf(stderr, "sme2k-run: cannot allocate %zu bytes\n", bytes);
+    std::exit(kExitFailure);
+  }
+  return Buffer<T>(static_cast<T*>(p));
 }
 
 /// Elements a rows x cols matrix with leading dimension ld spans; exits on size_t overflow.
-size_t matrix_extent(size_t rows, size_t cols, size_t ld);
+inline size_t matrix_extent(size_t rows, size_t cols, size_t ld) {
+  size_t extent = 0;
+  if (__builtin_mul_overflow(rows - 1, ld, &extent) ||
+      __builtin_add_overflow(extent, cols, &extent) || extent > SIZE_MAX / 16) {
+    std::fprintf(stderr, "sme2k-run: a %zu x %zu matrix with ld %zu is too large\n", rows, cols,
+                 ld);
+    std::exit(kExitFailure);
+  }
+  return extent;
+}
 
 /// Values in [-1, 1) (24 significant bits) from an integer hash of (seed, index): no loop-carried
 /// state, so the loop vectorizes and costs a few instructions per element.
-void fill_random(float* dst, size_t count, uint32_t seed, size_t first_index);
+inline void fill_random(float* dst, size_t count, uint32_t seed, size_t first_index) {
+  const uint32_t salt = seed * 0x9e3779b9u + 0x7f4a7c15u;
+  const auto base = static_cast<uint32_t>(first_index);
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t x = (base + static_cast<uint32_t>(i)) ^ salt;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    x ^= x >> 16;
+    dst[i] = static_cast<float>(static_cast<int32_t>(x) >> 8) * 0x1p-23f;
+  }
+}
 
 /// A rows x cols matrix with leading dimension ld: random values, NaN in the row padding so a
 /// kernel that reads past `cols` shows up as a wrong result.
-Buffer<float> random_matrix(size_t rows, size_t cols, size_t ld, uint32_t seed);
+inline Buffer<float> random_matrix(size_t rows, size_t cols, size_t ld, uint32_t seed) {
+  Buffer<float> m = allocate<float>(matrix_extent(rows, cols, ld));
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (size_t r = 0; r < rows; ++r) {
+    fill_random(m.get() + r * ld, cols, seed, r * cols);
+    if (r + 1 < rows && ld > cols) std::fill(m.get() + r * ld + cols, m.get() + (r + 1) * ld, nan);
+  }
+  return m;
+}
 
 /// `values` rounded to T and back (NaN padding stays NaN), and the T copy.
 template <class T>
@@ -60,22 +95,24 @@ Buffer<T> stored_as(Buffer<float>* values, size_t count) {
   }
 }
 
-/// `values` scaled by `max` and truncated to int8 (NaN padding: 0).
-Buffer<int8_t> to_int8(const float* values, size_t count, float max);
-
-/// 4-bit values (int8 in [-8, 7], rows x cols, leading dimension ld) as nibbles, two a byte,
-/// low nibble first, `ld_bytes` a row; the rest of each row is `fill`.
-Buffer<uint8_t> to_nibbles(const int8_t* values, size_t rows, size_t cols, size_t ld,
-                           size_t ld_bytes, uint8_t fill);
-
-/// Per-channel QC8W/QC4W weight scales: 0.004 x (1 + (j mod 17) / 16).
-Buffer<float> channel_scales(size_t n);
-
 /// Collects comparisons of results with the reference; prints the first few that are off.
 class Verifier {
  public:
-  void expect_near(size_t i, size_t j, double got, double want, double bound);
-  void expect_untouched(size_t i, size_t j, float value);
+  void expect_near(size_t i, size_t j, double got, double want, double bound) {
+    ++checked_;
+    if (std::fabs(got - want) <= bound) return;  // false for NaN too
+    if (++failed_ <= kShown) {
+      std::fprintf(stderr, "mismatch at (i=%zu, j=%zu): got %.9g, want %.9g, bound %.3g\n", i, j,
+                   got, want, bound);
+    }
+  }
+  void expect_untouched(size_t i, size_t j, float value) {
+    if (std::isnan(value)) return;
+    if (++failed_ <= kShown) {
+      std::fprintf(stderr, "C padding at (i=%zu, j=%zu) overwritten with %.9g\n", i, j,
+                   static_cast<double>(value));
+    }
+  }
   size_t checked() const { return checked_; }
   size_t failed() const { return failed_; }
 

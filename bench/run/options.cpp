@@ -77,53 +77,6 @@ int find_option(int argc, char** argv, int* i, const char* const* names, const c
   return found;
 }
 
-bool ForcedPath::init(PathChoice choice, bool features) {
-  switch (choice) {
-    case PathChoice::kAuto: return true;
-    case PathChoice::kPortable: path_ = sme2k::Path::kPortable; break;
-    case PathChoice::kSme2: path_ = sme2k::Path::kSme2; break;
-  }
-  if (!sme2k::path_available(*path_, sme2k::cpu_features())) {
-    if (features) {
-      std::fprintf(stderr, "sme2k-run: path %s is not available (CPU features: '%s')\n",
-                   sme2k::path_name(*path_),
-                   sme2k::cpu_features_string(sme2k::cpu_features()).c_str());
-    } else {
-      std::fprintf(stderr, "sme2k-run: path %s is not available\n", sme2k::path_name(*path_));
-    }
-    return false;
-  }
-  force_.emplace(*path_);
-  return true;
-}
-
-bool meets_expectations(PathChoice choice, sme2k::Path path, size_t svl_bits) {
-  bool ok = true;
-  const char* want_path = std::getenv("SME2K_EXPECT_PATH");
-  if (choice == PathChoice::kAuto && want_path != nullptr &&
-      std::strcmp(want_path, sme2k::path_name(path)) != 0) {
-    std::fprintf(stderr, "sme2k-run: took path %s, SME2K_EXPECT_PATH is %s\n",
-                 sme2k::path_name(path), want_path);
-    ok = false;
-  }
-  const char* want_svl = std::getenv("SME2K_EXPECT_SVL");
-  if (want_svl != nullptr && std::strtoull(want_svl, nullptr, 10) != svl_bits) {
-    std::fprintf(stderr, "sme2k-run: SVL is %zu bits, SME2K_EXPECT_SVL is %s\n", svl_bits,
-                 want_svl);
-    ok = false;
-  }
-  return ok;
-}
-
-std::string clamp_text(const sme2k::Clamp& clamp) {
-  char text[64] = "none";
-  if (clamp.active()) {
-    std::snprintf(text, sizeof text, "%g,%g", static_cast<double>(clamp.min),
-                  static_cast<double>(clamp.max));
-  }
-  return text;
-}
-
 void print_plan(const char* op, const sme2k::OpPlan& plan) {
   std::printf("plan %s: kernel %.*s, path %s, %zu task(s), workspace %zu bytes\n", op,
               static_cast<int>(plan.kernel.size()), plan.kernel.data(), sme2k::path_name(plan.path),

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -151,25 +152,34 @@ bool parse_repeat(const char* v, Options* o) {
 
 // --------------------------------------------------------------------- path and checks
 
-/// Holds --path for packing and the op alike (packed data records the path): empty when the
-/// path is not available on this CPU (the reason printed), else forcing it while alive.
-class ForcedPath {
- public:
-  /// `features`: also print the CPU's features when the path is missing.
-  bool init(PathChoice choice, bool features = false);
-  const std::optional<sme2k::Path>& path() const { return path_; }
-
- private:
-  std::optional<sme2k::Path> path_;
-  std::optional<sme2k::testing::ScopedForcePath> force_;
-};
+inline std::optional<sme2k::Path> forced_path(PathChoice choice) {
+  switch (choice) {
+    case PathChoice::kAuto: return std::nullopt;
+    case PathChoice::kPortable: return sme2k::Path::kPortable;
+    case PathChoice::kSme2: return sme2k::Path::kSme2;
+  }
+  return std::nullopt;
+}
 
 /// The path and SVL the test matrix says this run must see (cmake/Sme2kTesting.cmake sets
 /// SME2K_EXPECT_PATH / SME2K_EXPECT_SVL), so a smoke test also catches a wrong dispatch.
-bool meets_expectations(PathChoice choice, sme2k::Path path, size_t svl_bits);
-
-/// "none", or "LO,HI" of an active clamp.
-std::string clamp_text(const sme2k::Clamp& clamp);
+inline bool meets_expectations(PathChoice choice, sme2k::Path path, size_t svl_bits) {
+  bool ok = true;
+  const char* want_path = std::getenv("SME2K_EXPECT_PATH");
+  if (choice == PathChoice::kAuto && want_path != nullptr &&
+      std::strcmp(want_path, sme2k::path_name(path)) != 0) {
+    std::fprintf(stderr, "sme2k-run: took path %s, SME2K_EXPECT_PATH is %s\n",
+                 sme2k::path_name(path), want_path);
+    ok = false;
+  }
+  const char* want_svl = std::getenv("SME2K_EXPECT_SVL");
+  if (want_svl != nullptr && std::strtoull(want_svl, nullptr, 10) != svl_bits) {
+    std::fprintf(stderr, "sme2k-run: SVL is %zu bits, SME2K_EXPECT_SVL is %s\n", svl_bits,
+                 want_svl);
+    ok = false;
+  }
+  return ok;
+}
 
 /// Prints an op's plan (the --plan hook): kernel, path, task split and workspace.
 void print_plan(const char* op, const sme2k::OpPlan& plan);

@@ -196,7 +196,6 @@ int run(const AttentionOptions& o) {
     plan.path = sme2k::last_used_path(), plan.tasks = 1;
   } else {
     s = sme2k::attention_plan<V, Out>(shape, &plan);
-    if (s.ok() && o.plan) print_plan("attention", plan);
     std::vector<uint8_t> workspace(s.ok() ? plan.workspace_bytes : 0);
     if (s.ok()) {
       sme2k_roi_begin();
@@ -205,6 +204,7 @@ int run(const AttentionOptions& o) {
       sme2k_roi_end();
     }
     kernel = plan.kernel.data();
+    if (s.ok() && o.plan) print_plan("attention", plan);  // outside the region, after it
   }
   if (!s.ok()) {
     std::fprintf(stderr, "sme2k-run attention: %s\n", s.message());
@@ -260,7 +260,7 @@ void attention_usage(std::FILE* out) {
                "256, no mask, f16 out for f16, [B,H,S,D]; --bias: one float [Sq, Skv] mask\n"
                "shared by all heads; --window 0: none. --unfused: sme2k's chain without the\n"
                "fused op (batch_matmul, softmax per head, batch_matmul) in the region instead.\n"
-               "--plan: print the op's plan (kernel, path, tasks, workspace) before the call.\n");
+               "--plan: print the op's plan (kernel, path, tasks, workspace).\n");
 }
 
 int attention_verb(int argc, char** argv) {

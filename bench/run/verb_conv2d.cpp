@@ -56,6 +56,10 @@ constexpr std::pair<const char*, sme2k::ConvWeightLayout> kConvWeightLayoutNames
 constexpr std::pair<const char*, ConvVerify> kConvVerifyNames[] = {
     {"full", ConvVerify::kFull}, {"sample", ConvVerify::kSample}, {"none", ConvVerify::kNone}};
 
+const char* conv_weight_layout_name(sme2k::ConvWeightLayout layout) {
+  return choice_name(kConvWeightLayoutNames, layout);
+}
+
 /// "IN:OUT" (or one layout for both).
 bool parse_layout_pair(const char* s, ConvOptions* o) {
   const char* colon = std::strchr(s, ':');
@@ -183,9 +187,6 @@ sme2k::Conv2dParams conv_params_of(const ConvOptions& o) {
   return p;
 }
 
-// The reference: a direct convolution from the definition in types/conv.hpp, one output at a
-// time, on the values as the op sees them (f16 data widened exactly), indexed in the canonical
-
 /// Calls check(n, co, oh, ow) on every output, or (ConvVerify::kSample) on every output of a
 /// tensor of at most 4096, else on the four corner pixels of every channel of the first and
 /// last image (padding, channel tails) and 2000 more on a walk over the whole tensor whose
@@ -215,17 +216,13 @@ void for_conv_outputs(const sme2k::Conv2dParams& p, ConvVerify verify, Check&& c
 }
 
 /// The data of one convolution, made and packed before the region of interest: input and
-/// weights as the variant stores them (weights in the chosen layout), and the same values
-/// in float (input in its layout, weights [co][ci][kh][kw]) for the reference.
-
-/// The data of one convolution, made and packed before the region of interest: input and
 /// weights as the variant stores them (weights in the chosen layout), which the reference
-/// reads as they are.
+/// reads; in_ref and w_ref are the values they were made from (w_ref [co][ci][kh][kw]).
 template <class V, class Out>
 struct ConvData {
   using T = typename sme2k::VariantTraits<V>::Lhs;
   static constexpr bool kQuantized = std::is_same_v<V, sme2k::QS8>;
-  Buffer<float> bias, scale, shift, w_scales;
+  Buffer<float> in_ref, w_ref, bias, scale, shift, w_scales;
   Buffer<T> input, weights;
   Buffer<int32_t> bias_q;
   Buffer<Out> output;
@@ -241,26 +238,30 @@ sme2k::Status prepare_conv(const ConvOptions& o, const sme2k::Conv2dParams& p,
   const size_t in_count = sme2k::conv2d_input_elements(p);
   const size_t w_count = reference::conv_weight_count(p);
   const size_t out_count = sme2k::conv2d_output_elements(p);
-  Buffer<float> in_values = random_matrix(1, in_count, in_count, o.seed * 3 + 0);
-  Buffer<float> w_values = random_matrix(1, w_count, w_count, o.seed * 3 + 1);
-  // The weights in [co][ci][kh][kw] order as T holds them, then in the layout packing takes.
-  Buffer<T> canonical;
+  d->in_ref = random_matrix(1, in_count, in_count, o.seed * 3 + 0);
+  d->w_ref = random_matrix(1, w_count, w_count, o.seed * 3 + 1);
+  d->weights = allocate<T>(w_count);
   if constexpr (ConvData<V, Out>::kQuantized) {
-    d->input = to_int8(in_values.get(), in_count, 127.0f);
-    canonical = to_int8(w_values.get(), w_count, 127.0f);
+    d->input = allocate<int8_t>(in_count);
+    for (size_t i = 0; i < in_count; ++i) d->input[i] = static_cast<int8_t>(d->in_ref[i] * 127.0f);
     d->bias_q = allocate<int32_t>(p.out_channels);
+    d->w_scales = allocate<float>(p.out_channels);
     for (size_t co = 0; co < p.out_channels; ++co) {
       d->bias_q[co] = static_cast<int32_t>(co % 1000) * 7 - 3500;
+      d->w_scales[co] = 0.004f * (1.0f + static_cast<float>(co % 17) / 16.0f);
     }
-    d->w_scales = channel_scales(p.out_channels);
+    for (size_t i = 0; i < w_count; ++i) {
+      d->w_ref[i] = static_cast<float>(static_cast<int8_t>(d->w_ref[i] * 127.0f));
+    }
     // Output scale: the accumulators' spread, sqrt(K) * 127^2 / 3 or so, onto about 60 steps.
-    const auto k = static_cast<float>(reference::conv_depth(p));
+    const auto k = static_cast<float>(p.in_channels_per_group() * p.taps());
     d->q = {{0.02f, 3},
             d->w_scales.get(),
             {0.02f * 0.005f * 127.0f * 127.0f * std::sqrt(k) / 60.0f, -5}};
   } else {
-    d->input = stored_as<T>(&in_values, in_count);
-    canonical = stored_as<T>(&w_values, w_count);
+    d->input = stored_as<T>(&d->in_ref, in_count);
+    for (size_t i = 0; i < w_count; ++i)
+      d->w_ref[i] = sme2k::to_f32(sme2k::convert_to<T>(d->w_ref[i]));
     if (o.bias) d->bias = random_matrix(1, p.out_channels, p.out_channels, o.seed * 3 + 2);
     if (o.affine) {
       d->scale = random_matrix(1, p.out_channels, p.out_channels, o.seed * 3 + 3);
@@ -268,13 +269,20 @@ sme2k::Status prepare_conv(const ConvOptions& o, const sme2k::Conv2dParams& p,
       for (size_t co = 0; co < p.out_channels; ++co) d->scale[co] = 1.0f + 0.5f * d->scale[co];
     }
   }
-  d->weights = allocate<T>(w_count);
+  // The weights in the layout packing is given (w_ref holds the values, as T holds them).
   const size_t cin_g = p.in_channels_per_group();
-  for (size_t co = 0, e = 0; co < p.out_channels; ++co) {
+  for (size_t co = 0; co < p.out_channels; ++co) {
     for (size_t ci = 0; ci < cin_g; ++ci) {
       for (size_t kh = 0; kh < p.kernel_height; ++kh) {
-        for (size_t kw = 0; kw < p.kernel_width; ++kw, ++e) {
-          d->weights[reference::conv_weight_index(p, o.weights, co, ci, kh, kw)] = canonical[e];
+        for (size_t kw = 0; kw < p.kernel_width; ++kw) {
+          const float v =
+              d->w_ref[((co * cin_g + ci) * p.kernel_height + kh) * p.kernel_width + kw];
+          T& stored = d->weights[reference::conv_weight_index(p, o.weights, co, ci, kh, kw)];
+          if constexpr (ConvData<V, Out>::kQuantized) {
+            stored = static_cast<int8_t>(v);
+          } else {
+            stored = sme2k::convert_to<T>(v);
+          }
         }
       }
     }
@@ -373,8 +381,16 @@ int run_conv(const ConvOptions& o, const sme2k::Conv2dParams& p) {
     std::fprintf(stderr, "sme2k-run conv2d: qs8 takes no --act, --affine, --clamp\n");
     return kExitUsage;
   }
-  ForcedPath forced;
-  if (!forced.init(o.path, /*features=*/true)) return kExitFailure;
+  // One forced path for packing and the op alike (packed data records the path).
+  const std::optional<sme2k::Path> forced = forced_path(o.path);
+  if (forced && !sme2k::path_available(*forced, sme2k::cpu_features())) {
+    std::fprintf(stderr, "sme2k-run: path %s is not available (CPU features: '%s')\n",
+                 sme2k::path_name(*forced),
+                 sme2k::cpu_features_string(sme2k::cpu_features()).c_str());
+    return kExitFailure;
+  }
+  std::optional<sme2k::testing::ScopedForcePath> force;
+  if (forced) force.emplace(*forced);
 
   ConvData<V, Out> d;
   sme2k::Status status = prepare_conv(o, p, &d);
@@ -397,6 +413,11 @@ int run_conv(const ConvOptions& o, const sme2k::Conv2dParams& p) {
                       static_cast<double>(p.out_height()) * static_cast<double>(p.out_width()) *
                       static_cast<double>(p.taps()) *
                       static_cast<double>(p.in_channels_per_group());
+  char clamp[64] = "none";
+  if (o.clamp.active()) {
+    std::snprintf(clamp, sizeof clamp, "%g,%g", static_cast<double>(o.clamp.min),
+                  static_cast<double>(o.clamp.max));
+  }
   std::printf(
       "conv2d %s out=%s layout=%s:%s N=%zu Cin=%zu H=%zu W=%zu Cout=%zu kernel=%zux%zu "
       "stride=%zux%zu dilation=%zux%zu pad=%zu,%zu,%zu,%zu groups=%zu%s OH=%zu OW=%zu "
@@ -410,9 +431,9 @@ int run_conv(const ConvOptions& o, const sme2k::Conv2dParams& p) {
       p.in_channels, p.in_height, p.in_width, p.out_channels, p.kernel_height, p.kernel_width,
       p.stride_height, p.stride_width, p.dilation_height, p.dilation_width, p.pad_top, p.pad_bottom,
       p.pad_left, p.pad_right, p.groups, p.depthwise() ? " (depthwise)" : "", p.out_height(),
-      p.out_width(), choice_name(kConvWeightLayoutNames, o.weights), o.bias ? "yes" : "no",
-      sme2k::activation_name(o.activation), o.affine ? "yes" : "no", clamp_text(o.clamp).c_str(),
-      macs, status.ok() ? sme2k::path_name(path) : "-", svl_bits,
+      p.out_width(), conv_weight_layout_name(o.weights), o.bias ? "yes" : "no",
+      sme2k::activation_name(o.activation), o.affine ? "yes" : "no", clamp, macs,
+      status.ok() ? sme2k::path_name(path) : "-", svl_bits,
       sme2k::cpu_features_string(sme2k::cpu_features()).c_str(),
       status.ok() ? "ok" : sme2k::status_code_name(status.code()));
   if (!status.ok()) {
@@ -426,8 +447,8 @@ int run_conv(const ConvOptions& o, const sme2k::Conv2dParams& p) {
   if (portable_depthwise && sme2k::path_available(sme2k::Path::kSme2, sme2k::cpu_features())) {
     std::printf("note: depthwise ran on the portable kernel (the SME2 one does not serve it)\n");
   }
-  if (forced.path() && path != *forced.path() && !portable_depthwise) {
-    std::fprintf(stderr, "sme2k-run: forced path %s, took %s\n", sme2k::path_name(*forced.path()),
+  if (forced && path != *forced && !portable_depthwise) {
+    std::fprintf(stderr, "sme2k-run: forced path %s, took %s\n", sme2k::path_name(*forced),
                  sme2k::path_name(path));
     return kExitFailure;
   }

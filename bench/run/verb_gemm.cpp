@@ -267,8 +267,16 @@ void verify_padding(const Item<Out>& d, size_t rows, size_t cols, size_t ld, Ver
 template <class V, class Out>
 int run_gemm(const GemmOptions& options) {
   const GemmOptions o = with_dense_strides(options);
-  ForcedPath forced;
-  if (!forced.init(o.path, /*features=*/true)) return kExitFailure;
+  // One forced path for packing and the op alike (packed data records the path).
+  const std::optional<sme2k::Path> forced = forced_path(o.path);
+  if (forced && !sme2k::path_available(*forced, sme2k::cpu_features())) {
+    std::fprintf(stderr, "sme2k-run: path %s is not available (CPU features: '%s')\n",
+                 sme2k::path_name(*forced),
+                 sme2k::cpu_features_string(sme2k::cpu_features()).c_str());
+    return kExitFailure;
+  }
+  std::optional<sme2k::testing::ScopedForcePath> force;
+  if (forced) force.emplace(*forced);
 
   GemmData<V, Out> d;
   sme2k::Status status = prepare_gemm(o, &d);
@@ -279,20 +287,25 @@ int run_gemm(const GemmOptions& options) {
 
   const sme2k::Path path = sme2k::last_used_path();
   const size_t svl_bits = sme2k::streaming_vector_bytes() * 8;
+  char clamp[64] = "none";
+  if (o.clamp.active()) {
+    std::snprintf(clamp, sizeof clamp, "%g,%g", static_cast<double>(o.clamp.min),
+                  static_cast<double>(o.clamp.max));
+  }
   std::printf(
       "gemm %s out=%s batch=%zu M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu b=%s bias=%s "
       "clamp=%s repeat=%zu path=%s svl=%zu cpu='%s' status=%s\n",
       o.variant, std::is_same_v<Out, float> ? "f32" : "f16", o.batch, o.m, o.n, o.k, o.lda, o.ldb,
-      o.ldc, sme2k::rhs_layout_name(o.b_layout), d.bias ? "yes" : "no", clamp_text(o.clamp).c_str(),
-      o.repeat, status.ok() ? sme2k::path_name(path) : "-", svl_bits,
+      o.ldc, sme2k::rhs_layout_name(o.b_layout), d.bias ? "yes" : "no", clamp, o.repeat,
+      status.ok() ? sme2k::path_name(path) : "-", svl_bits,
       sme2k::cpu_features_string(sme2k::cpu_features()).c_str(),
       status.ok() ? "ok" : sme2k::status_code_name(status.code()));
   if (!status.ok()) {
     std::fprintf(stderr, "sme2k-run: %s\n", status.message());
     return kExitFailure;
   }
-  if (forced.path() && path != *forced.path()) {
-    std::fprintf(stderr, "sme2k-run: forced path %s, took %s\n", sme2k::path_name(*forced.path()),
+  if (forced && path != *forced) {
+    std::fprintf(stderr, "sme2k-run: forced path %s, took %s\n", sme2k::path_name(*forced),
                  sme2k::path_name(path));
     return kExitFailure;
   }
@@ -300,7 +313,8 @@ int run_gemm(const GemmOptions& options) {
   const size_t items = o.batch > 0 ? o.batch : 1;
   const double macs = static_cast<double>(items) * static_cast<double>(o.m) *
                       static_cast<double>(o.n) * static_cast<double>(o.k);
-  const bool full = verifies_all(o.verify, macs);
+  const bool full =
+      o.verify == VerifyPolicy::kFull || (o.verify == VerifyPolicy::kAuto && macs <= 0x1p24);
   Verifier v;
   for (size_t i = 0; i < items; ++i) {
     const Item<Out> it = item(d, i);

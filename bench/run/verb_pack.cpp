@@ -75,8 +75,13 @@ int run_pack_lhs_qd8(PackLhsOptions o) {
     std::fprintf(stderr, "sme2k-run: --lda %zu is below K %zu\n", o.lda, o.k);
     return kExitUsage;
   }
-  ForcedPath forced;
-  if (!forced.init(o.path)) return kExitFailure;
+  const std::optional<sme2k::Path> forced = forced_path(o.path);
+  if (forced && !sme2k::path_available(*forced, sme2k::cpu_features())) {
+    std::fprintf(stderr, "sme2k-run: path %s is not available\n", sme2k::path_name(*forced));
+    return kExitFailure;
+  }
+  std::optional<sme2k::testing::ScopedForcePath> force;
+  if (forced) force.emplace(*forced);
   const size_t a_count = matrix_extent(o.m, o.k, o.lda);
   Buffer<float> a_values = random_matrix(o.m, o.k, o.lda, o.seed * 3);
   const Buffer<In> a = stored_as<In>(&a_values, a_count);
@@ -149,8 +154,13 @@ const PackRhsSpec kPackRhsOptions[] = {
 enum class PackedWeights { kQc4w, kQb4w, kQ4_0 };
 
 int run_pack_rhs(const PackRhsOptions& o, PackedWeights kind) {
-  ForcedPath forced;
-  if (!forced.init(o.path)) return kExitFailure;
+  const std::optional<sme2k::Path> forced = forced_path(o.path);
+  if (forced && !sme2k::path_available(*forced, sme2k::cpu_features())) {
+    std::fprintf(stderr, "sme2k-run: path %s is not available\n", sme2k::path_name(*forced));
+    return kExitFailure;
+  }
+  std::optional<sme2k::testing::ScopedForcePath> force;
+  if (forced) force.emplace(*forced);
   const bool kxn = o.b_layout == sme2k::RhsLayout::kKxN;
   const size_t rows = kxn ? o.k : o.n, cols = kxn ? o.n : o.k;
   if (!o.int8_values && cols % 2 != 0) {
@@ -162,13 +172,24 @@ int run_pack_rhs(const PackRhsOptions& o, PackedWeights kind) {
     return kExitUsage;
   }
   Buffer<float> values = random_matrix(rows, cols, cols, o.seed * 5);
-  const Buffer<int8_t> b = to_int8(values.get(), rows * cols, 7.99f);
+  Buffer<int8_t> b = allocate<int8_t>(rows * cols);
+  for (size_t i = 0; i < rows * cols; ++i) b[i] = static_cast<int8_t>(values[i] * 7.99f);
   const size_t ld = o.int8_values ? cols : cols / 2;
-  Buffer<uint8_t> nibbles;
-  if (!o.int8_values) nibbles = to_nibbles(b.get(), rows, cols, cols, ld, 0);
-  const sme2k::Int4View view =
-      o.int8_values ? sme2k::Int4View{b.get(), rows, cols, ld, sme2k::Int4Storage::kInt8}
-                    : sme2k::Int4View{nibbles.get(), rows, cols, ld, sme2k::Int4Storage::kNibbles};
+  Buffer<uint8_t> stored = allocate<uint8_t>(rows * ld);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols; ++c) {
+      if (o.int8_values) {
+        stored[r * ld + c] = static_cast<uint8_t>(b[r * cols + c]);
+      } else {
+        const auto nibble = static_cast<unsigned>(b[r * cols + c]) & 0xFu;
+        uint8_t& byte = stored[r * ld + c / 2];
+        byte = static_cast<uint8_t>(c % 2 == 0 ? nibble : (byte | nibble << 4));
+      }
+    }
+  }
+  const sme2k::Int4View view{
+      stored.get(), rows, cols, ld,
+      o.int8_values ? sme2k::Int4Storage::kInt8 : sme2k::Int4Storage::kNibbles};
   Buffer<float> w_scales = allocate<float>(o.n);
   for (size_t j = 0; j < o.n; ++j) w_scales[j] = 0.01f * (1.0f + static_cast<float>(j % 5));
   // QB4W: a scale per 32 k (f16 values, so Q4_0's blocks hold the same ones).
