@@ -38,11 +38,6 @@ inline GemmOptions with_dense_strides(GemmOptions o) {
   return o;
 }
 
-/// Whether every element is checked: --verify full, or auto up to 2^24 multiply-adds.
-inline bool verifies_all(VerifyPolicy policy, double macs) {
-  return policy == VerifyPolicy::kFull || (policy == VerifyPolicy::kAuto && macs <= 0x1p24);
-}
-
 // The quantized variants (verb_gemm_quantized.cpp).
 int run_gemm_qs8(const GemmOptions& options);
 int run_gemm_qd8(const GemmOptions& options);

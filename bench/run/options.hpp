@@ -1,6 +1,7 @@
 // sme2k-run's one command-line module: the option table every verb declares (OptionSpec),
-// the parsers of its values, the choice tables several verbs share, and the verb table entry
-// (Verb) main.cpp lists. A verb is a file bench/run/verb_*.cpp that defines its Verb entries.
+// the parsers of its values, the choice tables several verbs share, the entry of main.cpp's
+// verb table (Verb), the path checks and the --plan hook (print_plan). A verb is a file
+// bench/run/verb_*.cpp defining the run and usage functions verbs.hpp declares.
 #pragma once
 
 #include <cstddef>
