@@ -4,8 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "run/options.hpp"
+#include "sme2k/sme2k.hpp"
 
 namespace sme2k_run {
 
@@ -18,6 +20,7 @@ struct GemmOptions {
   bool affine = false;      // a random per-channel affine after the activation
   bool transposed = false;  // C stored N x M
   bool packed_lhs = false;  // qd8: A quantized by gemm_pack_lhs before the region
+  bool plan = false;        // print the op's plan (after the region)
   size_t block = 32;        // qd8-qb4w: k per weight scale
   size_t m = 0, n = 0, k = 0;
   size_t lda = 0, ldb = 0, ldc = 0;  // 0: dense
@@ -38,10 +41,18 @@ inline GemmOptions with_dense_strides(GemmOptions o) {
   return o;
 }
 
-// The quantized variants (verb_gemm_quantized.cpp).
-int run_gemm_qs8(const GemmOptions& options);
-int run_gemm_qd8(const GemmOptions& options);
-int run_gemm_qd8_qc4w(const GemmOptions& options);
-int run_gemm_qd8_qb4w(const GemmOptions& options);
+/// The variants whose weights come with a quantization (verb_gemm_quantized.cpp has one
+/// specialization per variant of the table that has such weights).
+template <class V>
+int run_gemm_quantized(const GemmOptions& options);
+
+/// The name of an output element type, as --out spells it.
+template <class Out>
+constexpr const char* out_name() {
+  if constexpr (std::is_same_v<Out, float>) return "f32";
+  if constexpr (std::is_same_v<Out, sme2k::f16>) return "f16";
+  if constexpr (std::is_same_v<Out, sme2k::bf16>) return "bf16";
+  if constexpr (std::is_same_v<Out, int8_t>) return "qs8";
+}
 
 }  // namespace sme2k_run

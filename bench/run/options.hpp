@@ -108,14 +108,14 @@ bool parse_options(int argc, char** argv, int first, const OptionSpec<Options> (
 
 enum class PathChoice { kAuto, kPortable, kSme2 };
 enum class VerifyPolicy { kAuto, kFull, kSample };
-enum class OutChoice { kDefault, kF32, kF16 };
+enum class OutChoice { kDefault, kF32, kF16, kBF16 };
 
 constexpr std::pair<const char*, sme2k::RhsLayout> kLayoutNames[] = {
     {"kxn", sme2k::RhsLayout::kKxN}, {"nxk", sme2k::RhsLayout::kNxK}};
 constexpr std::pair<const char*, PathChoice> kPathNames[] = {
     {"auto", PathChoice::kAuto}, {"portable", PathChoice::kPortable}, {"sme2", PathChoice::kSme2}};
-constexpr std::pair<const char*, OutChoice> kOutNames[] = {{"f32", OutChoice::kF32},
-                                                           {"f16", OutChoice::kF16}};
+constexpr std::pair<const char*, OutChoice> kOutNames[] = {
+    {"f32", OutChoice::kF32}, {"f16", OutChoice::kF16}, {"bf16", OutChoice::kBF16}};
 constexpr std::pair<const char*, sme2k::Activation> kActivationNames[] = {
     {"none", sme2k::Activation::kNone},   {"relu", sme2k::Activation::kRelu},
     {"relu6", sme2k::Activation::kRelu6}, {"hardswish", sme2k::Activation::kHardSwish},

@@ -40,6 +40,7 @@ struct ConvOptions {
   size_t pad_top = kUnset, pad_bottom = kUnset, pad_left = kUnset, pad_right = kUnset;
   size_t groups = 1;
   bool depthwise = false;
+  bool plan = false;  // print the op's plan after the region
   sme2k::Activation activation = sme2k::Activation::kNone;
   bool affine = false;
   sme2k::Clamp clamp;
@@ -139,6 +140,11 @@ const ConvSpec kConvOptions[] = {
      [](const char* v, ConvOptions* o) { return parse_positive(v, &o->dilation_w); }},
     {"--groups", "G", "groups, dividing Cin and Cout (default 1)",
      [](const char* v, ConvOptions* o) { return parse_positive(v, &o->groups); }},
+    {"--plan", nullptr, "print the op's plan (kernel, path, tasks, workspace) after the region",
+     [](const char*, ConvOptions* o) {
+       o->plan = true;
+       return true;
+     }},
     {"--depthwise", nullptr, "groups = Cin (Cout defaults to Cin; a multiple is a multiplier)",
      [](const char*, ConvOptions* o) {
        o->depthwise = true;
@@ -399,6 +405,12 @@ int run_conv(const ConvOptions& o, const sme2k::Conv2dParams& p) {
   epilogue.affine = {d.scale.get(), d.shift.get()};
   epilogue.clamp = o.clamp;
 
+  // What the op says it will run (asked before the region, printed after it).
+  sme2k::OpPlan plan;
+  if (status.ok()) {
+    status = sme2k::conv2d_plan<V>(p, o.in_layout, o.out_layout, &plan, epilogue);
+  }
+
   sme2k_roi_begin();
   if (status.ok()) {
     status = sme2k::conv2d<V, Out>(p, d.input.get(), o.in_layout, d.packed.get(), d.packed_bytes,
@@ -440,12 +452,20 @@ int run_conv(const ConvOptions& o, const sme2k::Conv2dParams& p) {
     std::fprintf(stderr, "sme2k-run: %s\n", status.message());
     return kExitFailure;
   }
-  // ops/conv2d.hpp: depthwise takes its portable kernel where the SME2 one does not serve the
-  // case (layouts, stride, multiplier), on any CPU; then only the SVL is held against the
-  // expectations.
-  const bool portable_depthwise = p.depthwise() && path == sme2k::Path::kPortable;
+  if (o.plan) print_plan("conv2d", plan);
+  if (path != plan.path) {
+    std::fprintf(stderr, "sme2k-run: the plan said path %s, the op took %s\n",
+                 sme2k::path_name(plan.path), sme2k::path_name(path));
+    return kExitFailure;
+  }
+  // Depthwise takes its portable kernel where the SME2 one does not serve the case (layouts,
+  // stride, multiplier), on any CPU, and its plan says so; then only the SVL is held against
+  // the expectations.
+  const bool portable_depthwise = p.depthwise() && plan.path == sme2k::Path::kPortable;
   if (portable_depthwise && sme2k::path_available(sme2k::Path::kSme2, sme2k::cpu_features())) {
-    std::printf("note: depthwise ran on the portable kernel (the SME2 one does not serve it)\n");
+    std::printf(
+        "note: depthwise ran on the portable kernel %.*s (the SME2 one does not serve it)\n",
+        static_cast<int>(plan.kernel.size()), plan.kernel.data());
   }
   if (forced && path != *forced && !portable_depthwise) {
     std::fprintf(stderr, "sme2k-run: forced path %s, took %s\n", sme2k::path_name(*forced),

@@ -1,4 +1,4 @@
-// sme2k-run gemm, the float variants (f32, f16, f16acc16): C = epilogue(A x B + bias) with
+// sme2k-run gemm, the float variants (f32, f16, f16acc16, bf16): C = epilogue(A x B + bias) with
 // the weights packed before the region, or batch_matmul packing B inside it; checked against
 // test/reference/gemm.hpp (every element, or the sample of for_sample). The quantized
 // variants are in verb_gemm_quantized.cpp; the options and the variant table are here.
@@ -21,12 +21,13 @@ using GemmSpec = OptionSpec<GemmOptions>;
 const GemmSpec kGemmOptions[] = {
     {"--variant", "NAME",
      "numeric variant: f32, f16, f16acc16 (f16 accumulation where the CPU has SME_F16F16), "
-     "qs8, qd8, qd8-qc4w, qd8-qb4w",
+     "qs8, qd8, qd8-qc4w, qd8-qb4w, bf16",
      [](const char* v, GemmOptions* o) {
        o->variant = v;
        return true;
      }},
-    {"--out", "f32|f16", "output element type (default: the variant's; f16 takes either)",
+    {"--out", "f32|f16|bf16",
+     "output element type (default: the variant's; f16 and bf16 take f32 too)",
      [](const char* v, GemmOptions* o) { return parse_choice(v, kOutNames, &o->out); }},
     {"--in", "f32|f16", "qd8: the activations' element type before quantization (default f32)",
      parse_in<GemmOptions>},
@@ -68,6 +69,11 @@ const GemmSpec kGemmOptions[] = {
     {"--transposed", nullptr, "store C transposed (N x M)",
      [](const char*, GemmOptions* o) {
        o->transposed = true;
+       return true;
+     }},
+    {"--plan", nullptr, "print the op's plan (kernel, path, tasks, workspace) after the run",
+     [](const char*, GemmOptions* o) {
+       o->plan = true;
        return true;
      }},
     {"--packed-lhs", nullptr,
@@ -220,6 +226,9 @@ double output_bound(const Item<Out>& d, size_t j, double pre, double magnitude, 
   const double acc = d.f16_accumulation ? sme2k::reference::f16_accumulation_bound(p.k, magnitude)
                                         : sme2k::reference::f32_gemm_error_bound(p.k, magnitude);
   const double bound = sme2k::reference::f32_epilogue_bound(p, j, pre, magnitude, want, acc);
+  if constexpr (std::is_same_v<Out, sme2k::bf16>) {
+    return sme2k::reference::bf16_rounding_bound(want, bound);
+  }
   return std::is_same_v<Out, float> ? bound : sme2k::reference::f16_rounding_bound(want, bound);
 }
 
@@ -295,8 +304,8 @@ int run_gemm(const GemmOptions& options) {
   std::printf(
       "gemm %s out=%s batch=%zu M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu b=%s bias=%s "
       "clamp=%s repeat=%zu path=%s svl=%zu cpu='%s' status=%s\n",
-      o.variant, std::is_same_v<Out, float> ? "f32" : "f16", o.batch, o.m, o.n, o.k, o.lda, o.ldb,
-      o.ldc, sme2k::rhs_layout_name(o.b_layout), d.bias ? "yes" : "no", clamp, o.repeat,
+      o.variant, out_name<Out>(), o.batch, o.m, o.n, o.k, o.lda, o.ldb, o.ldc,
+      sme2k::rhs_layout_name(o.b_layout), d.bias ? "yes" : "no", clamp, o.repeat,
       status.ok() ? sme2k::path_name(path) : "-", svl_bits,
       sme2k::cpu_features_string(sme2k::cpu_features()).c_str(),
       status.ok() ? "ok" : sme2k::status_code_name(status.code()));
@@ -346,6 +355,9 @@ int run_gemm_variant(const GemmOptions& o) {
     case OutChoice::kF16:
       if constexpr (Traits::template kOutputs<sme2k::f16>) return run_gemm<V, sme2k::f16>(o);
       break;
+    case OutChoice::kBF16:
+      if constexpr (Traits::template kOutputs<sme2k::bf16>) return run_gemm<V, sme2k::bf16>(o);
+      break;
   }
   std::fprintf(stderr, "sme2k-run gemm: variant %s has no such output type\n", o.variant);
   return kExitUsage;
@@ -353,17 +365,48 @@ int run_gemm_variant(const GemmOptions& o) {
 
 /// QS8 x QC8W: int8 data from the hash, fixed quantization parameters that keep the outputs
 /// away from saturation, the weights packed with them before the region; checked bit-exact
-struct GemmVariant {
-  const char* name;
-  int (*run)(const GemmOptions& options);
-};
-constexpr GemmVariant kGemmVariants[] = {{"f32", run_gemm_variant<sme2k::F32>},
-                                         {"f16", run_gemm_variant<sme2k::F16>},
-                                         {"f16acc16", run_gemm_variant<sme2k::F16Acc16>},
-                                         {"qs8", run_gemm_qs8},
-                                         {"qd8", run_gemm_qd8},
-                                         {"qd8-qc4w", run_gemm_qd8_qc4w},
-                                         {"qd8-qb4w", run_gemm_qd8_qb4w}};
+/// --plan: what the op said it would run for this call, on the path the run was forced to.
+template <class V>
+void print_gemm_plan(const GemmOptions& o) {
+  const std::optional<sme2k::Path> forced = forced_path(o.path);
+  std::optional<sme2k::testing::ScopedForcePath> force;
+  if (forced) force.emplace(*forced);
+  const sme2k::OutputOrder order =
+      o.transposed ? sme2k::OutputOrder::kTransposed : sme2k::OutputOrder::kRowMajor;
+  sme2k::OpPlan plan;
+  sme2k::Status s;
+  if constexpr (!sme2k::detail::kQuantizedWeights<V>) {
+    if (o.batch > 0) {
+      s = sme2k::batch_matmul_plan<V>(o.batch, o.m, o.n, o.k, &plan, order);
+      if (s.ok()) print_plan("batch_matmul", plan);
+      return;
+    }
+  }
+  s = sme2k::gemm_plan<V>(o.m, o.n, o.k, &plan, order);
+  if (s.ok()) print_plan("gemm", plan);
+}
+
+/// Runs the variant named --variant (sme2k's variant table: types/variant.hpp), or returns
+/// false when no variant has that name.
+bool run_named_variant(const GemmOptions& o, int* rc) {
+  sme2k::VariantId id{};
+  if (!sme2k::variant_id_from_name(o.variant, &id)) return false;
+  return sme2k::visit_variant(id, [&](auto tag) {
+    using V = typename decltype(tag)::type;
+    if constexpr (sme2k::detail::kQuantizedWeights<V>) {
+      *rc = run_gemm_quantized<V>(o);
+    } else {
+      *rc = run_gemm_variant<V>(o);
+    }
+    if (o.plan) print_gemm_plan<V>(o);  // outside the region, after it
+  });
+}
+
+void print_variant_names(std::FILE* out) {
+  sme2k::for_each_variant([&](auto tag) {
+    std::fprintf(out, " %s", sme2k::VariantTraits<typename decltype(tag)::type>::kName.data());
+  });
+}
 
 }  // namespace
 
@@ -371,7 +414,7 @@ void gemm_usage(std::FILE* out) {
   std::fprintf(out, "usage: sme2k-run gemm --variant f32 --m M --n N --k K [options]\n\n");
   std::fprintf(out, "C = clamp(A x B + bias): A is M x K, B is K x N, C is M x N, row-major.\n");
   std::fprintf(out, "Variants:");
-  for (const auto& variant : kGemmVariants) std::fprintf(out, " %s", variant.name);
+  print_variant_names(out);
   std::fprintf(out, "\nOptions:\n");
   print_options(out, kGemmOptions);
 }
@@ -391,11 +434,10 @@ int gemm_verb(int argc, char** argv) {
     std::fprintf(stderr, "sme2k-run gemm: --packed-lhs is for the qd8 variants\n");
     return kExitUsage;
   }
-  for (const auto& variant : kGemmVariants) {
-    if (std::strcmp(o.variant, variant.name) == 0) return variant.run(o);
-  }
+  int rc = kExitUsage;
+  if (run_named_variant(o, &rc)) return rc;
   std::fprintf(stderr, "sme2k-run gemm: unknown variant '%s'; known:", o.variant);
-  for (const auto& variant : kGemmVariants) std::fprintf(stderr, " %s", variant.name);
+  print_variant_names(stderr);
   std::fprintf(stderr, "\n");
   return kExitUsage;
 }

@@ -244,7 +244,8 @@ int run_gemm_qd8_as(const GemmOptions& o) {
 /// QS8 x QC8W: int8 data from the hash, fixed quantization parameters that keep the outputs
 /// away from saturation, the weights packed with them before the region; checked bit-exact
 /// against test/reference/quantized_gemm.hpp (every element, or the sample of verify_sample).
-int run_gemm_qs8(const GemmOptions& options) {
+template <>
+int run_gemm_quantized<sme2k::QS8>(const GemmOptions& options) {
   const GemmOptions o = with_dense_strides(options);
   const std::optional<sme2k::Path> forced = forced_path(o.path);
   if (forced && !sme2k::path_available(*forced, sme2k::cpu_features())) {
@@ -350,8 +351,17 @@ int run_gemm_qs8(const GemmOptions& options) {
   return meets_expectations(o.path, path, svl_bits) ? kExitOk : kExitFailure;
 }
 
-int run_gemm_qd8(const GemmOptions& o) { return run_gemm_qd8_as<sme2k::QD8>(o); }
-int run_gemm_qd8_qc4w(const GemmOptions& o) { return run_gemm_qd8_as<sme2k::QD8QC4W>(o); }
-int run_gemm_qd8_qb4w(const GemmOptions& o) { return run_gemm_qd8_as<sme2k::QD8QB4W>(o); }
+template <>
+int run_gemm_quantized<sme2k::QD8>(const GemmOptions& o) {
+  return run_gemm_qd8_as<sme2k::QD8>(o);
+}
+template <>
+int run_gemm_quantized<sme2k::QD8QC4W>(const GemmOptions& o) {
+  return run_gemm_qd8_as<sme2k::QD8QC4W>(o);
+}
+template <>
+int run_gemm_quantized<sme2k::QD8QB4W>(const GemmOptions& o) {
+  return run_gemm_qd8_as<sme2k::QD8QB4W>(o);
+}
 
 }  // namespace sme2k_run
