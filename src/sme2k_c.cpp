@@ -785,13 +785,7 @@ extern "C" sme2k_status sme2k_conv2d_output_size(const sme2k_conv2d_params* para
   return finish([&]() -> Status {
     Conv2dParams p;
     SME2K_RETURN_IF_ERROR(to_conv_params(params, op, &p));
-    if (out_height == nullptr || out_width == nullptr) {
-      return Status::error(StatusCode::kNullPointer, "%s: out_height or out_width is null", op);
-    }
-    SME2K_RETURN_IF_ERROR(validate_conv2d_params(p, op));
-    *out_height = p.out_height();
-    *out_width = p.out_width();
-    return Status();
+    return conv2d_output_size(p, out_height, out_width);
   }());
 }
 

@@ -99,6 +99,12 @@ TEST(GemmPlan, RefusesBadInput) {
   EXPECT_EQ(batch_matmul_plan<F32>(0, 1, 1, 1, &plan).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(batch_matmul_plan<F32>(1, 1, 1, 1, nullptr).code(), StatusCode::kNullPointer);
   EXPECT_EQ(gemm_plan<QD8>(100, 1, SIZE_MAX / 2, &plan).code(), StatusCode::kSizeOverflow);
+  // QB4W weights of depth 48 cannot exist (no block, a multiple of 32, divides it): the plan
+  // and the workspace size say so rather than size a call that packing would refuse.
+  size_t bytes = 0;
+  EXPECT_EQ(gemm_plan<QD8QB4W>(4, 64, 48, &plan).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(gemm_workspace_size<QD8QB4W>(4, 64, 48, &bytes).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(gemm_workspace_size<QD8QB4W>(4, 64, 96, &bytes).ok());
 }
 
 Conv2dParams depthwise_3x3(size_t channels, size_t multiplier) {

@@ -1,8 +1,10 @@
 // sme2k: Arm SME2 kernels for inference runtimes. Include this one header.
 //
-// What is here (see README.md): GEMM and batched matmul for the variants of
-// types/variant.hpp with weight packing, run-time CPU dispatch to SME2 or a portable path,
-// Status errors, f16 storage; the LLM row ops (rms_norm, layer_norm, rope).
+// What is here (see README.md): GEMM, batched matmul and conv2d for the variants of
+// types/variant.hpp with weight packing, layout transforms, attention and the LLM row ops
+// (softmax, rms_norm, layer_norm, rope), plan queries saying which kernel serves a call
+// (ops/op_plan.hpp), run-time CPU dispatch to SME2 or a portable path, Status errors, f16 and
+// bf16 storage.
 #pragma once
 
 #include "sme2k/arch/cpu_features.hpp"
@@ -23,6 +25,7 @@
 #include "sme2k/ops/softmax.hpp"
 #include "sme2k/ops/transpose.hpp"
 #include "sme2k/types/attention.hpp"
+#include "sme2k/types/bf16.hpp"
 #include "sme2k/types/conv.hpp"
 #include "sme2k/types/dynamic_quantization.hpp"
 #include "sme2k/types/f16.hpp"

@@ -12,7 +12,8 @@
 //   validate(q, bias, shape, op)  the quantization's checks, after the buffer's
 //   pack<Format>(b, layout, bias, q, vl, payload, header)  fills payload, may set header flags
 //   kConvolutions                 whether conv2d_pack_weights() takes this variant
-// and may have kBlockwise (packed size also depends on the block: check_block()) or
+// and may have kBlockwise (packed size also depends on the block: check_block(); K must allow
+// one: check_depth()) or
 // kTakesGgufQ4_0 (gemm_pack_rhs_q4_0()).
 #pragma once
 
@@ -135,6 +136,15 @@ struct WeightPacking<QD8QB4W> {
 
   static Status validate(const Quantization& scales, const float*, RhsShape shape, const char* op) {
     return validate_block_scales(scales, shape.n, shape.k, op);
+  }
+  /// Whether some block can divide K (a multiple of 32 must): else no weights of depth K
+  /// exist in this format, and a workspace or plan for K is refused as well.
+  static Status check_depth(size_t k, const char* op) {
+    if (k % kScaleGroup != 0) {
+      return Status::error(StatusCode::kInvalidArgument,
+                           "%s: K=%zu: no block (a multiple of 32) divides it", op, k);
+    }
+    return Status();
   }
   /// The packed layout stores a scale per 32 k whatever the block: the block only needs to
   /// be one the weights can have.

@@ -183,6 +183,7 @@ Status plan_gemm(size_t m, size_t n, size_t k, OutputOrder order, const Parallel
     return Status::error(StatusCode::kInvalidArgument, "%s: M, N, K (%zu, %zu, %zu) must be >= 1",
                          op, m, n, k);
   }
+  SME2K_RETURN_IF_ERROR(check_weight_depth<V>(k, op));
   return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     const size_t budget = detail::task_budget(parallel);

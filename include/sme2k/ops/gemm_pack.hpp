@@ -54,6 +54,19 @@ template <class V>
 inline constexpr bool kQuantizedWeights<V, std::void_t<typename WeightPacking<V>::BiasInput>> =
     true;
 
+template <class V, class = void>
+inline constexpr bool kBlockwiseWeights = false;
+template <class V>
+inline constexpr bool kBlockwiseWeights<V, std::enable_if_t<WeightPacking<V>::kBlockwise>> = true;
+
+/// Refuses a K no weights of V can have (blockwise weights: no block divides it).
+template <class V>
+Status check_weight_depth(size_t k, const char* op) {
+  if constexpr (kBlockwiseWeights<V>) return WeightPacking<V>::check_depth(k, op);
+  (void)k, (void)op;
+  return Status();
+}
+
 }  // namespace detail
 
 /// Bytes of the packed weights for an N x K B (header included) on the current path.

@@ -136,6 +136,19 @@ inline Status validate_conv2d_params(const Conv2dParams& p, const char* op) {
   return Status();
 }
 
+/// OH and OW of a convolution (each image's output is Cout x OH x OW), after the checks of
+/// validate_conv2d_params(): what a runtime sizes its output tensor with.
+inline Status conv2d_output_size(const Conv2dParams& p, size_t* out_height, size_t* out_width) {
+  constexpr const char* op = "conv2d_output_size";
+  if (out_height == nullptr || out_width == nullptr) {
+    return Status::error(StatusCode::kNullPointer, "%s: out_height or out_width is null", op);
+  }
+  SME2K_RETURN_IF_ERROR(validate_conv2d_params(p, op));
+  *out_height = p.out_height();
+  *out_width = p.out_width();
+  return Status();
+}
+
 /// Elements of the input and output tensors of a validated shape.
 inline size_t conv2d_input_elements(const Conv2dParams& p) {
   return p.batch * p.in_channels * p.in_height * p.in_width;

@@ -1,8 +1,10 @@
-// Numeric variants are types. A variant tag (F32, F16, later QS8, QD8xQC4W) selects, through
-// VariantTraits, the element types of every operand; the kernel registry
-// (kernels/registry.hpp) maps (variant, path) to the micro-kernel, and through it to the
-// packed formats that kernel consumes. One generic op machinery is instantiated per
-// variant: adding a variant adds a traits specialisation and kernels, never op code.
+// Numeric variants are types. A variant tag (F32, F16, BF16, F16Acc16, QS8, QD8, QD8QC4W,
+// QD8QB4W: the table `Variants` below) selects, through VariantTraits, the element types of
+// every operand; the kernel registry (kernels/registry.hpp) maps (variant, path) to the
+// micro-kernel, and through it to the packed formats that kernel consumes; how its weights
+// are given and packed is its WeightPacking (formats/weight_packing.hpp). One generic op
+// machinery is instantiated per variant: adding a variant adds a traits specialisation, a
+// line in the table, formats and kernels, never op code.
 #pragma once
 
 #include <cstdint>

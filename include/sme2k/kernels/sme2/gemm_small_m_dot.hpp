@@ -3,8 +3,8 @@
 //
 // Outer products waste most of a tile here (one row of A fills 1/32 of a 2VL x 2VL tile at
 // SVL 512). Instead each 32-bit lane of a ZA vector is one output column: a two-vector group
-// holds one 2VL-column panel of one row, and for every k-block one FMLA (f32) or FDOT (f16,
-// a k pair per lane) adds weights x the row's activation, broadcast from a replicated
+// holds one 2VL-column panel of one row, and for every k-block one FMLA (f32) or FDOT / BFDOT
+// (f16 / bf16, a k pair per lane) adds weights x the row's activation, broadcast from a replicated
 // 16-byte quad (LD1RQ, indexed by the block). It reads the same packed weights as the 2VL x
 // 2VL MOPA kernel (rhs_*p2vlx*bf32), so a runtime packs once for prefill and decode alike.
 //
@@ -42,7 +42,7 @@ struct GemmSmallMDot : KernelQueries<RowMajorLhs<Elem>, Rhs, FixedExtent<4>> {
   static_assert(std::is_same_v<typename Rhs::Element, Elem> && kKr * sizeof(Elem) == 4 &&
                     Rhs::PanelWidth::kScalesWithVl && Rhs::PanelWidth::kUnits == 2,
                 "reads 2VL-column panels whose k-blocks are 32-bit lanes");
-  /// Rows of A per pass; the op uses this kernel for M < kMaxRows (see above).
+  /// The op uses this kernel for M <= kMaxRows (see above), in passes of up to 4 rows.
   static constexpr size_t kRowsPerPass = FixedExtent<4>::kUnits;
   static constexpr size_t kMaxRows = 7;
 
