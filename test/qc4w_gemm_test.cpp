@@ -184,36 +184,6 @@ struct Qc4wCase {
   }
 };
 
-// gemm() on activations packed by gemm_pack_lhs() writes what gemm() on A wrote (`c`), bit
-// for bit, gaps included.
-template <class In, class Out>
-void check_packed_lhs_gives_the_same(MatrixView<const In> a, const void* packed_rhs,
-                                     size_t packed_rhs_bytes, const GuardedArray<Out>& c,
-                                     size_t c_rows, size_t c_cols, size_t ldc,
-                                     const GemmEpilogue& e, size_t ws, Path path) {
-  size_t bytes = 0;
-  Status s;
-  SME2K_EXPECT_ABI_PRESERVED(s = gemm_packed_lhs_size<QD8QC4W>(a.rows, a.cols, &bytes));
-  ASSERT_TRUE(s.ok()) << s.message();
-  GuardedBuffer packed(bytes, GuardSide::kEnd, 64);
-  SME2K_EXPECT_ABI_PRESERVED(s = gemm_pack_lhs<QD8QC4W>(a, packed.data(), bytes));
-  ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_STREQ(path_name(last_used_path()), path_name(path));
-
-  GuardedArray<Out> c2(c.size());
-  std::memcpy(c2.data(), c.data(), c.size() * sizeof(Out));  // the gaps too
-  GuardedBuffer workspace(ws);
-  SME2K_EXPECT_ABI_PRESERVED(s = gemm<QD8QC4W, Out>(PackedLhs{packed.data(), bytes}, packed_rhs,
-                                                    packed_rhs_bytes,
-                                                    MatrixView<Out>{c2.data(), c_rows, c_cols, ldc},
-                                                    e, workspace.data(), ws));
-  ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_STREQ(path_name(last_used_path()), path_name(path));
-  EXPECT_EQ(std::memcmp(c2.data(), c.data(), c.size() * sizeof(Out)), 0)
-      << "gemm on packed activations differs from gemm on A";
-  EXPECT_TRUE(packed.canary_intact() && c2.canary_intact() && workspace.canary_intact());
-}
-
 template <class In, class Out>
 void check_qc4w(const Qc4wCase& t, std::optional<Path> expected = std::nullopt) {
   SCOPED_TRACE(t.describe() + " in=" + type_name<In>() + " out=" + type_name<Out>() +
@@ -286,9 +256,9 @@ void check_qc4w(const Qc4wCase& t, std::optional<Path> expected = std::nullopt) 
   EXPECT_TRUE(a.canary_intact() && b.bytes.canary_intact() && c.canary_intact() &&
               packed.canary_intact() && workspace.canary_intact());
 
-  check_packed_lhs_gives_the_same<In, Out>(MatrixView<const In>{a.data(), t.m, t.k, lda},
-                                           packed.data(), packed_bytes, c, c_rows, c_cols, ldc, e,
-                                           ws, used);
+  check_packed_lhs_gives_the_same<QD8QC4W, In, Out>(MatrixView<const In>{a.data(), t.m, t.k, lda},
+                                                    packed.data(), packed_bytes, c, c_rows, c_cols,
+                                                    ldc, e, ws, used);
 
   // The reference: QD8 with the 4-bit values as int8 weights.
   p.b = values.data(), p.ldb = b_cols, p.b_layout = t.layout;

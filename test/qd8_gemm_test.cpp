@@ -151,47 +151,6 @@ struct Qd8Case {
   }
 };
 
-// gemm_pack_lhs() writes the bytes of the format's plain packer, and gemm() on them writes
-// what gemm() on A wrote (`c`), bit for bit.
-template <class In, class Out>
-void check_packed_lhs_gives_the_same(MatrixView<const In> a, const void* packed_rhs,
-                                     size_t packed_rhs_bytes, const GuardedArray<Out>& c,
-                                     size_t c_rows, size_t c_cols, size_t ldc,
-                                     const GemmEpilogue& e, size_t ws, Path path) {
-  size_t bytes = 0;
-  Status s;
-  SME2K_EXPECT_ABI_PRESERVED(s = gemm_packed_lhs_size<QD8>(a.rows, a.cols, &bytes));
-  ASSERT_TRUE(s.ok()) << s.message();
-  GuardedBuffer packed(bytes, GuardSide::kEnd, 64);
-  SME2K_EXPECT_ABI_PRESERVED(s = gemm_pack_lhs<QD8>(a, packed.data(), bytes));
-  ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_STREQ(path_name(last_used_path()), path_name(path));
-  std::vector<uint8_t> want(bytes - kPackedHeaderBytes);
-  if (path == Path::kPortable) {
-    LhsQd8p1x1::pack(a, want.data());
-  } else {
-    const size_t vl = streaming_vl();
-    const size_t mr = LhsQd8p2vlx4::mr(vl), panel = LhsQd8p2vlx4::panel_bytes(a.cols, vl);
-    for (size_t m0 = 0; m0 < a.rows; m0 += mr) {
-      LhsQd8p2vlx4::pack_panel<In>({&a(m0, 0), std::min(mr, a.rows - m0), a.cols, a.ld}, vl,
-                                   want.data() + m0 / mr * panel);
-    }
-  }
-  ASSERT_EQ(std::memcmp(packed.data() + kPackedHeaderBytes, want.data(), want.size()), 0);
-
-  GuardedArray<Out> c2(c.size());
-  std::memcpy(c2.data(), c.data(), c.size() * sizeof(Out));  // the gaps too
-  GuardedBuffer workspace(ws);
-  SME2K_EXPECT_ABI_PRESERVED(
-      s = gemm<QD8, Out>(PackedLhs{packed.data(), bytes}, packed_rhs, packed_rhs_bytes,
-                         MatrixView<Out>{c2.data(), c_rows, c_cols, ldc}, e, workspace.data(), ws));
-  ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_STREQ(path_name(last_used_path()), path_name(path));
-  EXPECT_EQ(std::memcmp(c2.data(), c.data(), c.size() * sizeof(Out)), 0)
-      << "gemm on packed activations differs from gemm on A";
-  EXPECT_TRUE(packed.canary_intact() && c2.canary_intact() && workspace.canary_intact());
-}
-
 template <class In, class Out>
 void check_qd8(const Qd8Case& t, std::optional<Path> expected = std::nullopt) {
   SCOPED_TRACE(t.describe() + " in=" + (std::is_same_v<In, f16> ? "f16" : "f32") +
@@ -255,9 +214,9 @@ void check_qd8(const Qd8Case& t, std::optional<Path> expected = std::nullopt) {
   EXPECT_TRUE(a.canary_intact() && b.canary_intact() && c.canary_intact() &&
               packed.canary_intact() && workspace.canary_intact());
 
-  check_packed_lhs_gives_the_same<In, Out>(MatrixView<const In>{a.data(), t.m, t.k, lda},
-                                           packed.data(), packed_bytes, c, c_rows, c_cols, ldc, e,
-                                           ws, used);
+  check_packed_lhs_gives_the_same<QD8, In, Out>(MatrixView<const In>{a.data(), t.m, t.k, lda},
+                                                packed.data(), packed_bytes, c, c_rows, c_cols, ldc,
+                                                e, ws, used);
 
   p.b = b.data(), p.ldb = ldb, p.b_layout = t.layout;
   p.w_scales = w_scales.data();

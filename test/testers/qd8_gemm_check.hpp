@@ -10,10 +10,12 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "harness/abi_check.hpp"
 #include "harness/guarded_buffer.hpp"
 #include "reference/gemm.hpp"
 #include "sme2k/sme2k.hpp"
@@ -226,6 +228,49 @@ void check_qd8_c(const GuardedArray<Out>& c, size_t m, size_t n, size_t ldc, boo
       ASSERT_EQ(to_f32(c[i * ldc + j]), 77.0f) << "gap (" << i << ", " << j << ") written";
     }
   }
+}
+
+/// gemm() on activations packed by gemm_pack_lhs() writes what gemm() on A wrote (`c`), bit
+/// for bit, gaps included; for QD8 the packed bytes are also the format's plain packer's.
+template <class V, class In, class Out>
+void check_packed_lhs_gives_the_same(MatrixView<const In> a, const void* packed_rhs,
+                                     size_t packed_rhs_bytes, const GuardedArray<Out>& c,
+                                     size_t c_rows, size_t c_cols, size_t ldc,
+                                     const GemmEpilogue& e, size_t ws, Path path) {
+  size_t bytes = 0;
+  Status s;
+  SME2K_EXPECT_ABI_PRESERVED(s = gemm_packed_lhs_size<V>(a.rows, a.cols, &bytes));
+  ASSERT_TRUE(s.ok()) << s.message();
+  GuardedBuffer packed(bytes, GuardSide::kEnd, 64);
+  SME2K_EXPECT_ABI_PRESERVED(s = gemm_pack_lhs<V>(a, packed.data(), bytes));
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_STREQ(path_name(last_used_path()), path_name(path));
+  if constexpr (std::is_same_v<V, QD8>) {
+    std::vector<uint8_t> want(bytes - kPackedHeaderBytes);
+    if (path == Path::kPortable) {
+      LhsQd8p1x1::pack(a, want.data());
+    } else {
+      const size_t vl = streaming_vl();
+      const size_t mr = LhsQd8p2vlx4::mr(vl), panel = LhsQd8p2vlx4::panel_bytes(a.cols, vl);
+      for (size_t m0 = 0; m0 < a.rows; m0 += mr) {
+        LhsQd8p2vlx4::pack_panel<In>({&a(m0, 0), std::min(mr, a.rows - m0), a.cols, a.ld}, vl,
+                                     want.data() + m0 / mr * panel);
+      }
+    }
+    ASSERT_EQ(std::memcmp(packed.data() + kPackedHeaderBytes, want.data(), want.size()), 0);
+  }
+
+  GuardedArray<Out> c2(c.size());
+  std::memcpy(c2.data(), c.data(), c.size() * sizeof(Out));  // the gaps too
+  GuardedBuffer workspace(ws);
+  SME2K_EXPECT_ABI_PRESERVED(
+      s = gemm<V, Out>(PackedLhs{packed.data(), bytes}, packed_rhs, packed_rhs_bytes,
+                       MatrixView<Out>{c2.data(), c_rows, c_cols, ldc}, e, workspace.data(), ws));
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_STREQ(path_name(last_used_path()), path_name(path));
+  EXPECT_EQ(std::memcmp(c2.data(), c.data(), c.size() * sizeof(Out)), 0)
+      << "gemm on packed activations differs from gemm on A";
+  EXPECT_TRUE(packed.canary_intact() && c2.canary_intact() && workspace.canary_intact());
 }
 
 }  // namespace test
