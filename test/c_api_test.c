@@ -14,6 +14,8 @@
  *
  * Exits non-zero after printing every failed check. Under ctest the run also checks that
  * dispatch took the path of the configuration (SME2K_EXPECT_PATH, SME2K_EXPECT_SVL). */
+#include "c_api_test.h"
+
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
@@ -22,15 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "c_api_test.h"
 #include "c_test_harness.h"
 #include "sme2k.h"
 
 #if defined(__linux__) && defined(__aarch64__)
 #include <sys/prctl.h> /* PR_SME_SET_VL */
 #endif
-
-C_TEST_COUNTERS;
 
 static uint32_t g_seed = 12345u;
 float random_float(void) { /* in [-1, 1) */
@@ -282,6 +281,14 @@ size_t pool_threads_used(thread_pool* pool) {
 }
 
 thread_pool g_pools[3]; /* 2, 3 and 4 threads */
+
+/* The tests, a file per concern, in this one translation unit (scripts/compiler-smoke builds
+ * this file alone; c_test_harness.h's counters are the unit's). */
+#include "c_api_bad_input_test.c"
+#include "c_api_conv_test.c"
+#include "c_api_gemm_test.c"
+#include "c_api_parallel_ops_test.c"
+#include "c_api_parallel_test.c"
 
 int main(void) {
   test_basics();

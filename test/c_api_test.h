@@ -1,5 +1,5 @@
-/* What the C API test program's files share (c_api_test.c holds main() and the helpers; one
- * file per concern: c_api_gemm_test.c, c_api_conv_test.c, c_api_parallel_test.c,
+/* What the C API test's files share (c_api_test.c holds main() and the helpers and includes
+ * the files of one concern each: c_api_gemm_test.c, c_api_conv_test.c, c_api_parallel_test.c,
  * c_api_parallel_ops_test.c, c_api_bad_input_test.c): the random data and packing helpers,
  * the parallel-for hooks (a counting serial one, a pthreads pool) and the tests main() runs. */
 #ifndef SME2K_TEST_C_API_TEST_H

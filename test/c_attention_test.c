@@ -16,8 +16,6 @@
 #include "c_test_harness.h"
 #include "sme2k.h"
 
-C_TEST_COUNTERS;
-
 enum { B = 2, HQ = 4, HKV = 2, SQ = 5, SKV = 9, CAP = 12, D = 7 };
 
 /* [B, S, H, D]: element (b, h, s, d) at b * S*H*D + s * H*D + h * D + d. */

@@ -1,8 +1,7 @@
 /* The check macros of the C API tests (c_api_test.c, c_attention_test.c, row_ops_c_test.c):
  * plain C11, no framework. A failed check prints where and why and the run goes on; the
- * test's main() returns c_test_finish(), non-zero when any check failed. The counters are
- * the program's: the file of its main() defines them once (C_TEST_COUNTERS;), every other
- * file of the program sees them through the declarations here. */
+ * test's main() returns c_test_finish(), non-zero when any check failed. One translation
+ * unit per test program, so the counters are static. */
 #ifndef SME2K_TEST_C_TEST_HARNESS_H
 #define SME2K_TEST_C_TEST_HARNESS_H
 
@@ -11,11 +10,8 @@
 
 #include "sme2k.h"
 
-extern int g_failures;
-extern int g_checks;
-#define C_TEST_COUNTERS \
-  int g_failures = 0;   \
-  int g_checks = 0
+static int g_failures = 0;
+static int g_checks = 0;
 
 #define CHECK(cond, ...)                                                       \
   do {                                                                         \

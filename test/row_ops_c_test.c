@@ -16,8 +16,6 @@
 #include "c_test_harness.h"
 #include "sme2k.h"
 
-C_TEST_COUNTERS;
-
 static const double kU = 1.0 / 16777216.0;
 
 static uint32_t g_seed = 777u;
