@@ -26,6 +26,7 @@
 #include "sme2k/ops/detail/gemm_driver.hpp"
 #include "sme2k/ops/detail/validate.hpp"
 #include "sme2k/ops/gemm.hpp"
+#include "sme2k/ops/op_plan.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/size_math.hpp"
@@ -56,8 +57,7 @@ bool batch_workspace_bytes(size_t m, size_t n, size_t k, size_t vl, OutputOrder 
   return gemm_payload_bytes<Kernel>(n, k, vl, packed_b) &&
          checked_add(*packed_b, kWorkspaceAlignment - 1, packed_b) &&
          (*packed_b = *packed_b / kWorkspaceAlignment * kWorkspaceAlignment, true) &&
-         gemm_task_workspace_bytes<V, Kernel>(rows, k, vl, uses_small_m_kernel<V, Kernel>(m, order),
-                                              &gemm) &&
+         gemm_task_workspace_bytes<V, Kernel>(m, rows, k, vl, order, &gemm) &&
          checked_add(*packed_b, gemm, slice) &&
          checked_add(*slice, kWorkspaceAlignment - 1, slice) &&
          task_workspace_bytes(*slice, grid.count(), bytes);
@@ -89,14 +89,12 @@ bool checked_batch_span(size_t batch, size_t stride, const MatrixView<T>& m, siz
 
 }  // namespace detail
 
-/// Bytes of scratch batch_matmul() needs (per task: packed B for one batch item and the
-/// kernel's), for C stored in `order` (the epilogue's), run with `parallel`.
-template <class V = F32>
-Status batch_matmul_workspace_size(size_t batch, size_t m, size_t n, size_t k, size_t* bytes,
-                                   OutputOrder order = OutputOrder::kRowMajor,
-                                   const ParallelFor& parallel = {}) {
-  constexpr const char* op = "batch_matmul_workspace_size";
-  if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "%s: bytes is null", op);
+namespace detail {
+
+/// batch_matmul_plan() of a call, with `op` naming the entry in errors.
+template <class V>
+Status plan_batch_matmul(size_t batch, size_t m, size_t n, size_t k, OutputOrder order,
+                         const ParallelFor& parallel, const char* op, OpPlan* plan) {
   if (batch == 0 || m == 0 || n == 0 || k == 0) {
     return Status::error(StatusCode::kInvalidArgument,
                          "%s: batch, M, N, K (%zu, %zu, %zu, %zu) must be >= 1", op, batch, m, n,
@@ -104,15 +102,50 @@ Status batch_matmul_workspace_size(size_t batch, size_t m, size_t n, size_t k, s
   }
   return visit_gemm_kernel<V, /*kF16F16=*/false>(select_path(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
-    size_t packed_b = 0, slice = 0;
-    const detail::TaskGrid grid =
-        detail::batch_task_grid<V, Kernel>(batch, m, order, detail::task_budget(parallel));
-    if (!detail::batch_workspace_bytes<V, Kernel>(m, n, k, kernel_vl<Kernel>(), order, grid,
-                                                  &packed_b, &slice, bytes)) {
+    size_t packed_b = 0, slice = 0, bytes = 0;
+    const TaskGrid grid = batch_task_grid<V, Kernel>(batch, m, order, task_budget(parallel));
+    if (!batch_workspace_bytes<V, Kernel>(m, n, k, kernel_vl<Kernel>(), order, grid, &packed_b,
+                                          &slice, &bytes)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: N=%zu, K=%zu overflow", op, n, k);
     }
+    plan->kernel = Kernel::kName;
+    if constexpr (!std::is_void_v<SmallMKernelFor<V, Kernel>>) {
+      if (uses_small_m_kernel<V, Kernel>(m, order))
+        plan->kernel = SmallMKernelFor<V, Kernel>::kName;
+    }
+    plan->path = Kernel::kPath;
+    plan->tasks = grid.count();
+    plan->workspace_bytes = bytes;
     return Status();
   });
+}
+
+}  // namespace detail
+
+/// What batch_matmul() will do for the call (kernel, path, tasks, workspace; gemm_plan()).
+template <class V = F32>
+Status batch_matmul_plan(size_t batch, size_t m, size_t n, size_t k, OpPlan* plan,
+                         OutputOrder order = OutputOrder::kRowMajor,
+                         const ParallelFor& parallel = {}) {
+  if (plan == nullptr) {
+    return Status::error(StatusCode::kNullPointer, "batch_matmul_plan: plan is null");
+  }
+  return detail::plan_batch_matmul<V>(batch, m, n, k, order, parallel, "batch_matmul_plan", plan);
+}
+
+/// Bytes of scratch batch_matmul() needs (per task: packed B for one batch item and the
+/// kernel's), for C stored in `order` (the epilogue's), run with `parallel`. The same bytes
+/// serve every smaller M of the call.
+template <class V = F32>
+Status batch_matmul_workspace_size(size_t batch, size_t m, size_t n, size_t k, size_t* bytes,
+                                   OutputOrder order = OutputOrder::kRowMajor,
+                                   const ParallelFor& parallel = {}) {
+  constexpr const char* op = "batch_matmul_workspace_size";
+  if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "%s: bytes is null", op);
+  OpPlan plan;
+  SME2K_RETURN_IF_ERROR(detail::plan_batch_matmul<V>(batch, m, n, k, order, parallel, op, &plan));
+  *bytes = plan.workspace_bytes;
+  return Status();
 }
 
 /// C[i] = epilogue(A[i] x B[i]) for i < batch (activation, affine, clamp, order).

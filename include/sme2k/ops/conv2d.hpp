@@ -48,6 +48,7 @@
 #include "sme2k/ops/detail/gemm_driver.hpp"
 #include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/ops/op_plan.hpp"
 #include "sme2k/types/alignment.hpp"
 #include "sme2k/types/conv.hpp"
 #include "sme2k/types/quantization.hpp"
@@ -556,6 +557,30 @@ SME2K_LOCALLY_STREAMING SME2K_NEW_ZA SME2K_TARGET_SME2 void run_depthwise_sme2(
 }
 #endif
 
+/// Whether the SME2 depthwise kernel serves a call on `path` (else the portable one runs).
+/// The int8 stages after a depthwise requantization run on the portable kernel (for now).
+inline bool depthwise_on_sme2(const Conv2dParams& p, Path path, TensorLayout in_layout,
+                              TensorLayout out_layout, bool int8_stages) {
+#if SME2K_HAS_SME2_CODE
+  return path != Path::kPortable && !int8_stages &&
+         sme2::depthwise_sme2_serves(in_layout, out_layout, p.stride_width,
+                                     p.out_channels / p.in_channels);
+#else
+  (void)p, (void)path, (void)in_layout, (void)out_layout, (void)int8_stages;
+  return false;
+#endif
+}
+
+/// The depthwise kernel's name and path for a call on `path`.
+template <class T>
+std::string_view depthwise_kernel_name(bool on_sme2, TensorLayout in_layout) {
+#if SME2K_HAS_SME2_CODE
+  if (on_sme2) return sme2::depthwise_sme2_name<T>(in_layout);
+#endif
+  (void)on_sme2, (void)in_layout;
+  return depthwise_portable_name<T>();
+}
+
 /// Depthwise: the SME2 kernel where it serves the call (the same layout in and out), else
 /// the portable one, in tasks. Sets *path to the path taken; false: run_tasks() failed.
 template <class V, class T, class Out>
@@ -574,9 +599,7 @@ bool run_depthwise(const ConvCall<T, Out>& call, Path* path, size_t slice,
   const size_t multiplier = p.out_channels / p.in_channels;
   const size_t budget = task_budget(parallel);
 #if SME2K_HAS_SME2_CODE
-  // The int8 stages after a depthwise requantization run on the portable kernel (for now).
-  if (*path != Path::kPortable && !plan.int8_stages.active() &&
-      sme2::depthwise_sme2_serves(call.in_layout, call.out_layout, p.stride_width, multiplier)) {
+  if (depthwise_on_sme2(p, *path, call.in_layout, call.out_layout, plan.int8_stages.active())) {
     const float* bias = nullptr;
     const Qs8ChannelParams* qparams = nullptr;
     if constexpr (std::is_same_v<Params, Qs8ChannelParams>) {
@@ -779,14 +802,14 @@ Status conv2d_impl(const Conv2dParams& p, const typename VariantTraits<V>::Lhs* 
 
 }  // namespace detail
 
-/// Bytes of workspace conv2d() needs (0 is possible) on the current path, run with
-/// `parallel` (each task has its own share).
+namespace detail {
+
+/// conv2d_plan() of a call, with `op` naming the entry in errors.
 template <class V>
-Status conv2d_workspace_size(const Conv2dParams& p, TensorLayout in_layout, TensorLayout out_layout,
-                             size_t* bytes, const ParallelFor& parallel = {}) {
-  static_assert(detail::kConvVariant<V>, "sme2k: conv2d serves F32, F16 and QS8");
-  constexpr const char* op = "conv2d_workspace_size";
-  if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "%s: bytes is null", op);
+Status plan_conv2d(const Conv2dParams& p, TensorLayout in_layout, TensorLayout out_layout,
+                   const GemmEpilogue& epilogue, const ParallelFor& parallel, const char* op,
+                   OpPlan* plan) {
+  static_assert(kConvVariant<V>, "sme2k: conv2d serves F32, F16 and QS8");
   SME2K_RETURN_IF_ERROR(validate_conv2d_params(p, op));
   for (TensorLayout layout : {in_layout, out_layout}) {
     if (layout != TensorLayout::kNCHW && layout != TensorLayout::kNHWC) {
@@ -797,17 +820,56 @@ Status conv2d_workspace_size(const Conv2dParams& p, TensorLayout in_layout, Tens
   return visit_gemm_kernel<V, false>(select_path(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     PackedExpectation want{};
-    detail::ConvGemmShape shape{};
-    if (!detail::conv_expectation<V, Kernel>(p, &want, &shape)) {
+    ConvGemmShape shape{};
+    if (!conv_expectation<V, Kernel>(p, &want, &shape)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
     }
+    const size_t budget = task_budget(parallel);
     size_t slice = 0;
-    if (!detail::conv_workspace_bytes<V, Kernel>(p, shape, detail::task_budget(parallel), &slice,
-                                                 bytes)) {
+    if (!conv_workspace_bytes<V, Kernel>(p, shape, budget, &slice, &plan->workspace_bytes)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
+    }
+    if (p.depthwise()) {
+      const bool on_sme2 =
+          depthwise_on_sme2(p, Kernel::kPath, in_layout, out_layout, epilogue.int8_stages.active());
+      plan->kernel = depthwise_kernel_name<typename VariantTraits<V>::Lhs>(on_sme2, in_layout);
+      plan->path = on_sme2 ? Kernel::kPath : Path::kPortable;
+      plan->tasks =
+          depthwise_tasks(p, on_sme2 && in_layout == TensorLayout::kNHWC, budget).grid.count();
+    } else {
+      plan->kernel = Kernel::kName;
+      plan->path = Kernel::kPath;
+      plan->tasks = conv_tasks<Kernel>(p, budget).grid.count();
     }
     return Status();
   });
+}
+
+}  // namespace detail
+
+/// What conv2d() will do for a call: the kernel (a GEMM kernel on the gathered input, or a
+/// depthwise one), its path, the tasks and the workspace. A portable kernel here on an SME2
+/// CPU means that no SME2 kernel serves this geometry and layout pair yet.
+template <class V>
+Status conv2d_plan(const Conv2dParams& p, TensorLayout in_layout, TensorLayout out_layout,
+                   OpPlan* plan, const GemmEpilogue& epilogue = {},
+                   const ParallelFor& parallel = {}) {
+  if (plan == nullptr) return Status::error(StatusCode::kNullPointer, "conv2d_plan: plan is null");
+  return detail::plan_conv2d<V>(p, in_layout, out_layout, epilogue, parallel, "conv2d_plan", plan);
+}
+
+/// Bytes of workspace conv2d() needs (0 is possible) on the current path, run with
+/// `parallel` (each task has its own share).
+template <class V>
+Status conv2d_workspace_size(const Conv2dParams& p, TensorLayout in_layout, TensorLayout out_layout,
+                             size_t* bytes, const ParallelFor& parallel = {}) {
+  constexpr const char* op = "conv2d_workspace_size";
+  if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "%s: bytes is null", op);
+  OpPlan plan;
+  SME2K_RETURN_IF_ERROR(
+      detail::plan_conv2d<V>(p, in_layout, out_layout, GemmEpilogue{}, parallel, op, &plan));
+  *bytes = plan.workspace_bytes;
+  return Status();
 }
 
 /// out = epilogue(conv(input, weights) + bias), input and output each in their layout.

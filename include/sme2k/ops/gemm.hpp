@@ -28,15 +28,12 @@
 #include "sme2k/arch/vl.hpp"
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/formats/packed_header.hpp"
-#include "sme2k/formats/qc4_weights.hpp"
-#include "sme2k/formats/qd8_weights.hpp"
-#include "sme2k/formats/qs8_weights.hpp"
 #include "sme2k/kernels/registry.hpp"
 #include "sme2k/ops/detail/gemm_driver.hpp"
 #include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/ops/gemm_pack.hpp"
+#include "sme2k/ops/op_plan.hpp"
 #include "sme2k/types/alignment.hpp"
-#include "sme2k/types/block_scales.hpp"
-#include "sme2k/types/int4.hpp"
 #include "sme2k/types/layout.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/size_math.hpp"
@@ -67,10 +64,16 @@ bool uses_small_m_kernel(size_t m, OutputOrder order) {
 // cache line; plus the slack to align an arbitrary caller pointer. Kernels that read A where
 // it lies (portable, small M) need none, unless they convert it (HasWorkspace: QD8).
 
-/// Variants whose activations are worth packing before the call (ops/gemm_packed_lhs.hpp):
-/// QD8 and QD8QC4W (the quantization is the work saved).
+template <class K, class = void>
+inline constexpr bool kReadsPackedLhs = false;
+template <class K>
+inline constexpr bool kReadsPackedLhs<K, std::void_t<typename K::PackedLhsFormat>> = true;
+
+/// Variants whose activations can be packed before the call (ops/gemm_packed_lhs.hpp): their
+/// kernels read activations packed in a format of their own (PackedLhsFormat: QD8's
+/// quantized rows, where the quantization is the work saved).
 template <class V>
-inline constexpr bool kPacksLhs = std::is_same_v<V, QD8> || std::is_same_v<V, QD8QC4W>;
+inline constexpr bool kPacksLhs = kReadsPackedLhs<GemmKernelFor<V, Path::kPortable>>;
 
 /// Workspace of gemm() on packed activations: the kernel's scratch (and, for kernels that
 /// expand their weights, the expanded panel); nothing on the portable path.
@@ -97,10 +100,10 @@ TaskGrid gemm_task_grid(size_t m, size_t n, OutputOrder order, size_t budget) {
   return plan_tasks(ceil_div(m, Kernel::m_step(vl)), col_units, budget, kWeightsOuter<Kernel>);
 }
 
-/// Bytes of workspace one task of gemm() on A needs for up to m rows (small_m: the call
-/// runs the small-M kernel).
+/// Bytes of workspace one task of gemm() on A needs for a task of up to `rows` rows of the
+/// any-M kernel, or for the small-M kernel.
 template <class V, class Kernel>
-bool gemm_task_workspace_bytes(size_t m, size_t k, size_t vl, bool small_m, size_t* bytes) {
+bool gemm_kernel_workspace_bytes(size_t rows, size_t k, size_t vl, bool small_m, size_t* bytes) {
   if constexpr (Kernel::kPath == Path::kPortable) {
     *bytes = 0;
     if constexpr (HasWorkspace<Kernel>::value) {
@@ -123,7 +126,7 @@ bool gemm_task_workspace_bytes(size_t m, size_t k, size_t vl, bool small_m, size
     }
     size_t panel = 0;
     if constexpr (kWeightsOuter<Kernel>) {  // all of A's panels, then the kernel's own part
-      return checked_lhs_panels_bytes<typename Kernel::LhsFormat>(m, k, vl, &panel) &&
+      return checked_lhs_panels_bytes<typename Kernel::LhsFormat>(rows, k, vl, &panel) &&
              checked_add(panel, Kernel::weights_workspace_bytes(k, vl) + kWorkspaceAlignment - 1,
                          bytes);
     }
@@ -134,356 +137,103 @@ bool gemm_task_workspace_bytes(size_t m, size_t k, size_t vl, bool small_m, size
   }
 }
 
+/// Bytes of workspace one task of gemm() on A needs for any call of up to m rows (the whole
+/// call's M) whose tasks have up to `rows` rows each: a call with fewer rows may run the
+/// small-M kernel, whose workspace can be the larger (QD8 quantizes its rows into it).
+template <class V, class Kernel>
+bool gemm_task_workspace_bytes(size_t m, size_t rows, size_t k, size_t vl, OutputOrder order,
+                               size_t* bytes) {
+  const bool small_m = uses_small_m_kernel<V, Kernel>(m, order);
+  if (!gemm_kernel_workspace_bytes<V, Kernel>(rows, k, vl, small_m, bytes)) return false;
+  if (!small_m && uses_small_m_kernel<V, Kernel>(1, order)) {
+    size_t few = 0;
+    if (!gemm_kernel_workspace_bytes<V, Kernel>(1, k, vl, true, &few)) return false;
+    *bytes = std::max(*bytes, few);
+  }
+  return true;
+}
+
 /// Bytes of workspace gemm() needs with `grid`'s tasks (*slice: each task's), on A or
-/// (kPacksLhs) on packed activations alike.
+/// (kPacksLhs) on packed activations alike. A workspace of this size serves every smaller M
+/// of the same call: the slice covers both kernels and the count every smaller call's grid.
 template <class V, class Kernel>
 bool gemm_workspace_bytes(size_t m, size_t k, size_t vl, OutputOrder order, const TaskGrid& grid,
-                          size_t* bytes, size_t* slice) {
+                          size_t budget, size_t* bytes, size_t* slice) {
   const size_t rows = std::min(m, grid.max_rows() * Kernel::m_step(vl));
-  if (!gemm_task_workspace_bytes<V, Kernel>(rows, k, vl, uses_small_m_kernel<V, Kernel>(m, order),
-                                            slice)) {
-    return false;
-  }
+  if (!gemm_task_workspace_bytes<V, Kernel>(m, rows, k, vl, order, slice)) return false;
   if constexpr (kPacksLhs<V>) {
     // The call on packed activations needs the kernel's part only (K above kQd8MaxK is
     // refused by every entry: nothing to add).
     if (k <= kQd8MaxK) *slice = std::max(*slice, packed_lhs_workspace_bytes<Kernel>(k, vl));
   }
-  return task_workspace_bytes(*slice, grid.count(), bytes);
-}
-
-template <class Kernel>
-bool gemm_payload_bytes(size_t n, size_t k, size_t vl, size_t* bytes) {
-  return Kernel::RhsFormat::payload_bytes(n, k, vl, bytes);
+  const size_t small_m_tasks = std::min(grid.col_units, budget);
+  return task_workspace_bytes(*slice, std::max(most_tasks_up_to(grid, budget), small_m_tasks),
+                              bytes);
 }
 
 }  // namespace detail
-
-/// Bytes of the packed weights for an N x K B (header included) on the current path.
-template <class V = F32>
-Status gemm_packed_rhs_size(size_t n, size_t k, size_t* bytes) {
-  if (bytes == nullptr)
-    return Status::error(StatusCode::kNullPointer, "gemm_packed_rhs_size: bytes is null");
-  if (n == 0 || k == 0) {
-    return Status::error(StatusCode::kInvalidArgument,
-                         "gemm_packed_rhs_size: N (%zu) and K (%zu) must be >= 1", n, k);
-  }
-  return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
-    using Kernel = typename decltype(tag)::type;
-    size_t payload = 0;
-    if (!detail::gemm_payload_bytes<Kernel>(n, k, kernel_vl<Kernel>(), &payload) ||
-        !checked_add(payload, kPackedHeaderBytes, bytes)) {
-      return Status::error(StatusCode::kSizeOverflow,
-                           "gemm_packed_rhs_size: packed size of N=%zu, K=%zu overflows", n, k);
-    }
-    return Status();
-  });
-}
 
 namespace detail {
 
-// Validation, sizing, overlap checks and the header shared by every variant's packing; the
-// variant-specific part is pack_payload(Format tag, vl, payload, header&) -> Status, run
-// after the checks and before the header is written (it may set the header's flags). B has
-// been validated by the caller: `shape` is its N and K, [b0, b1) its bytes.
-template <class V, class BiasIn, class PackPayload>
-Status pack_rhs_checked(RhsShape shape, uintptr_t b0, uintptr_t b1, const BiasIn* bias,
-                        void* packed, size_t packed_bytes, PackPayload&& pack_payload) {
-  constexpr const char* op = "gemm_pack_rhs";
-  if (packed == nullptr) return Status::error(StatusCode::kNullPointer, "%s: packed is null", op);
-  if (reinterpret_cast<uintptr_t>(packed) % kPackedAlignment != 0) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: packed buffer is not %zu-byte aligned",
-                         op, kPackedAlignment);
+/// gemm_plan() of a call, with `op` naming the entry in errors.
+template <class V>
+Status plan_gemm(size_t m, size_t n, size_t k, OutputOrder order, const ParallelFor& parallel,
+                 const char* op, OpPlan* plan) {
+  if (m == 0 || n == 0 || k == 0) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: M, N, K (%zu, %zu, %zu) must be >= 1",
+                         op, m, n, k);
   }
-  SME2K_RETURN_IF_ERROR(check_element_aligned(bias, op, "bias"));
-  const size_t n = shape.n, k = shape.k;
   return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
-    using Format = typename Kernel::RhsFormat;
-    const size_t vl = kernel_vl<Kernel>();
-    size_t payload = 0;
-    size_t total = 0;
-    if (!gemm_payload_bytes<Kernel>(n, k, vl, &payload) ||
-        !checked_add(payload, kPackedHeaderBytes, &total)) {
-      return Status::error(StatusCode::kSizeOverflow, "%s: packed size of N=%zu, K=%zu overflows",
-                           op, n, k);
+    const size_t budget = detail::task_budget(parallel);
+    const detail::TaskGrid grid = detail::gemm_task_grid<V, Kernel>(m, n, order, budget);
+    size_t bytes = 0, slice = 0;
+    if (!detail::gemm_workspace_bytes<V, Kernel>(m, k, kernel_vl<Kernel>(), order, grid, budget,
+                                                 &bytes, &slice)) {
+      return Status::error(StatusCode::kSizeOverflow, "%s: K=%zu overflows", op, k);
     }
-    if (packed_bytes < total) {
-      return Status::error(StatusCode::kBufferTooSmall,
-                           "%s: packed buffer has %zu bytes, needs %zu", op, packed_bytes, total);
+    plan->kernel = Kernel::kName;
+    if constexpr (!std::is_void_v<detail::SmallMKernelFor<V, Kernel>>) {
+      if (detail::uses_small_m_kernel<V, Kernel>(m, order)) {
+        plan->kernel = detail::SmallMKernelFor<V, Kernel>::kName;
+      }
     }
-    const auto p0 = reinterpret_cast<uintptr_t>(packed);
-    if (ranges_overlap(b0, b1, p0, p0 + total) ||
-        (bias != nullptr &&
-         ranges_overlap(reinterpret_cast<uintptr_t>(bias), reinterpret_cast<uintptr_t>(bias + n),
-                        p0, p0 + total))) {
-      return Status::error(StatusCode::kInvalidArgument, "%s: packed buffer overlaps B or bias",
-                           op);
-    }
-    PackedHeader h = new_packed_header();
-    h.variant = VariantTraits<V>::kId;
-    h.format = Format::kId;
-    h.path = Kernel::kPath;
-    h.flags = bias != nullptr ? PackedHeader::kFlagHasBias : 0;
-    h.svl_bytes = static_cast<uint32_t>(vl * 4);
-    h.n = n;
-    h.k = k;
-    h.payload_bytes = payload;
-    SME2K_RETURN_IF_ERROR(pack_payload(KernelTag<Format>{}, vl,
-                                       static_cast<uint8_t*>(packed) + kPackedHeaderBytes, h));
-    write_packed_header(packed, h);
+    plan->path = Kernel::kPath;
+    plan->tasks = grid.count();
+    plan->workspace_bytes = bytes;
     return Status();
   });
 }
 
-inline Status validate_rhs_layout(RhsLayout layout, const char* op) {
-  if (layout != RhsLayout::kKxN && layout != RhsLayout::kNxK) {
-    return Status::error(StatusCode::kInvalidArgument, "%s: unknown RhsLayout %d", op,
-                         static_cast<int>(layout));
-  }
-  return Status();
-}
-
-/// pack_rhs_checked() for B given as a MatrixView of the variant's weight type.
-template <class V, class BiasIn, class PackPayload>
-Status pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout layout,
-                const BiasIn* bias, void* packed, size_t packed_bytes, PackPayload&& pack_payload) {
-  SME2K_RETURN_IF_ERROR(validate_matrix(b, "gemm_pack_rhs", "B"));
-  SME2K_RETURN_IF_ERROR(validate_rhs_layout(layout, "gemm_pack_rhs"));
-  uintptr_t b0 = 0, b1 = 0;
-  matrix_bytes(b, &b0, &b1);
-  return pack_rhs_checked<V>(rhs_shape(b.rows, b.cols, layout), b0, b1, bias, packed, packed_bytes,
-                             pack_payload);
-}
-
 }  // namespace detail
 
-/// Packs B and an optional bias for the current path (float variants).
-/// @param[in]  b       K x N (layout kKxN) or N x K (kNxK), row-major with b.ld
-/// @param[in]  bias    N values, or null for none
-/// @param[out] packed  packed_bytes >= gemm_packed_rhs_size(); any alignment
-template <class V = F32, class BiasIn = typename VariantTraits<V>::Bias>
-Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout layout,
-                     const BiasIn* bias, void* packed, size_t packed_bytes) {
-  static_assert(!std::is_same_v<V, QS8>,
-                "sme2k: QS8 weights need their quantization: the Qs8Quantization overload");
-  static_assert(
-      !std::is_same_v<V, QD8> && !std::is_same_v<V, QD8QC4W> && !std::is_same_v<V, QD8QB4W>,
-      "sme2k: QD8 weights need their scales: the weight_scales overload");
-  static_assert(VariantTraits<V>::template kBiasInputs<BiasIn>,
-                "sme2k: this variant does not take a bias of that type");
-  return detail::pack_rhs<V>(b, layout, bias, packed, packed_bytes,
-                             [&](auto format, size_t vl, void* payload, PackedHeader&) {
-                               using Format = typename decltype(format)::type;
-                               Format::pack(b, layout, bias, vl, payload);
-                               return Status();
-                             });
-}
-
-/// Packs QS8 x QC8W weights: int8 B, an optional int32 bias, and the quantization the
-/// weights are used with (the input's scale and zero point, one scale per output channel,
-/// the output's scale and zero point), folded into per-channel requantization parameters
-/// (formats/qs8_weights.hpp). The packed buffer serves only that quantization.
-template <class V, class = std::enable_if_t<std::is_same_v<V, QS8>>>
-Status gemm_pack_rhs(MatrixView<const int8_t> b, RhsLayout layout, const int32_t* bias,
-                     const Qs8Quantization& quantization, void* packed, size_t packed_bytes) {
-  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
-  const size_t n = shape.n, k = shape.k;
-  return detail::pack_rhs<V>(
-      b, layout, bias, packed, packed_bytes,
-      [&](auto format, size_t vl, void* payload, PackedHeader& h) {
-        using Format = typename decltype(format)::type;
-        SME2K_RETURN_IF_ERROR(validate_qs8_quantization(quantization, bias, n, k, "gemm_pack_rhs"));
-        pack_qs8_weights<Format>(b, layout, bias, quantization, vl, payload);
-        h.flags = PackedHeader::kFlagHasBias;  // the folded zero-point term is always there
-        bool small_scales = true;
-        for (size_t j = 0; j < n; ++j) {
-          small_scales = small_scales && requantization_scale(quantization.input.scale,
-                                                              quantization.weight_scales[j],
-                                                              quantization.output.scale) < 0.5f;
-        }
-        if (small_scales) h.flags |= PackedHeader::kFlagSmallScales;
-        h.variant_param = quantization.output.zero_point;
-        return Status();
-      });
-}
-
-/// Packs QD8 x QC8W weights: int8 B (symmetric per output channel), the N weight scales and
-/// an optional f32 bias (formats/qd8_weights.hpp). K <= kQd8MaxK.
-template <class V, class = std::enable_if_t<std::is_same_v<V, QD8>>>
-Status gemm_pack_rhs(MatrixView<const int8_t> b, RhsLayout layout, const float* bias,
-                     const float* weight_scales, void* packed, size_t packed_bytes) {
-  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
-  const size_t n = shape.n, k = shape.k;
-  return detail::pack_rhs<V>(
-      b, layout, bias, packed, packed_bytes,
-      [&](auto format, size_t vl, void* payload, PackedHeader& h) {
-        using Format = typename decltype(format)::type;
-        SME2K_RETURN_IF_ERROR(validate_qd8_weights(weight_scales, n, k, "gemm_pack_rhs"));
-        pack_qd8_weights<Format>(b, layout, bias, weight_scales, vl, payload);
-        (void)h;  // the bias is in the channel params either way
-        return Status();
-      });
-}
-
-/// Packs QD8 x QC4W weights: 4-bit B (nibbles or int8 values, types/int4.hpp; symmetric per
-/// output channel), the N weight scales and an optional f32 bias (formats/qc4_weights.hpp).
-/// K <= kQd8MaxK.
-template <class V, class = std::enable_if_t<std::is_same_v<V, QD8QC4W>>>
-Status gemm_pack_rhs(const Int4View& b, RhsLayout layout, const float* bias,
-                     const float* weight_scales, void* packed, size_t packed_bytes) {
-  constexpr const char* op = "gemm_pack_rhs";
-  SME2K_RETURN_IF_ERROR(validate_int4(b, op));
-  SME2K_RETURN_IF_ERROR(detail::validate_rhs_layout(layout, op));
-  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
-  uintptr_t b0 = 0, b1 = 0;
-  int4_bytes(b, &b0, &b1);
-  return detail::pack_rhs_checked<V>(
-      shape, b0, b1, bias, packed, packed_bytes,
-      [&](auto format, size_t vl, void* payload, PackedHeader&) {
-        using Format = typename decltype(format)::type;
-        SME2K_RETURN_IF_ERROR(validate_qd8_weights(weight_scales, shape.n, shape.k, op));
-        pack_qc4_weights<Format>(b, layout, bias, weight_scales, vl, payload);
-        return Status();
-      });
-}
-
-/// Packs QD8 x QB4W weights: 4-bit B (nibbles or int8 values, types/int4.hpp), one scale per
-/// output channel and block of K (types/block_scales.hpp: f32 or bf16, block a multiple of 32
-/// dividing K) and an optional f32 bias.
-template <class V, class = std::enable_if_t<std::is_same_v<V, QD8QB4W>>>
-Status gemm_pack_rhs(const Int4View& b, RhsLayout layout, const float* bias,
-                     const BlockScales& scales, void* packed, size_t packed_bytes) {
-  constexpr const char* op = "gemm_pack_rhs";
-  SME2K_RETURN_IF_ERROR(validate_int4(b, op));
-  SME2K_RETURN_IF_ERROR(detail::validate_rhs_layout(layout, op));
-  const RhsShape shape = rhs_shape(b.rows, b.cols, layout);
-  SME2K_RETURN_IF_ERROR(validate_block_scales(scales, shape.n, shape.k, op));
-  uintptr_t b0 = 0, b1 = 0;
-  int4_bytes(b, &b0, &b1);
-  return detail::pack_rhs_checked<V>(shape, b0, b1, bias, packed, packed_bytes,
-                                     [&](auto format, size_t vl, void* payload, PackedHeader&) {
-                                       using Format = typename decltype(format)::type;
-                                       detail::with_int4_reader(b, layout, [&](auto at) {
-                                         Format::pack(
-                                             shape.n, shape.k, at,
-                                             [&](size_t j, size_t kk) { return scales.at(j, kk); },
-                                             bias, vl, payload);
-                                       });
-                                       return Status();
-                                     });
-}
-
-/// Formats with a byte-wise packer for GGUF Q4_0 rows (pack_q4_0_rows).
-template <class F, class = void>
-inline constexpr bool kPacksQ4_0Rows = false;
-template <class F>
-inline constexpr bool kPacksQ4_0Rows<F, std::void_t<decltype(&F::kPacksQ4_0)>> = true;
-
-/// Bytes of one ggml/GGUF Q4_0 block: an f16 scale d, then 16 bytes of 32 weights (weight j
-/// < 16 is the low nibble of byte j, weight 16 + j its high nibble; value = (nibble - 8) * d).
-constexpr size_t kQ4_0BlockBytes = 18;
-
-/// Packs ggml/GGUF Q4_0 weights as llama.cpp holds them (N rows of K / 32 blocks, row-major)
-/// for QD8 x QB4W (block 32, the f16 scales exact in f32), with an optional f32 bias: the
-/// same packed weights as gemm_pack_rhs() of the same values and scales.
-template <class V, class = std::enable_if_t<std::is_same_v<V, QD8QB4W>>>
-Status gemm_pack_rhs_q4_0(const void* blocks, size_t n, size_t k, const float* bias, void* packed,
-                          size_t packed_bytes) {
-  constexpr const char* op = "gemm_pack_rhs_q4_0";
-  if (blocks == nullptr) return Status::error(StatusCode::kNullPointer, "%s: blocks are null", op);
-  if (n == 0 || k == 0 || k % kScaleGroup != 0) {
-    return Status::error(StatusCode::kInvalidArgument,
-                         "%s: N=%zu, K=%zu: both >= 1 and K a multiple of 32", op, n, k);
-  }
-  size_t row_bytes = 0, all = 0;
-  if (!checked_mul(k / kScaleGroup, kQ4_0BlockBytes, &row_bytes) ||
-      !checked_mul(row_bytes, n, &all)) {
-    return Status::error(StatusCode::kSizeOverflow, "%s: N x K overflows", op);
-  }
-  const auto* bytes = static_cast<const uint8_t*>(blocks);
-  const auto block_at = [&](size_t j, size_t kk) {
-    return bytes + j * row_bytes + kk / kScaleGroup * kQ4_0BlockBytes;
-  };
-  const auto scale = [&](size_t j, size_t kk) {
-    const uint8_t* block = block_at(j, kk);
-    return f16_bits_to_f32(static_cast<uint16_t>(block[0] | block[1] << 8));
-  };
-  for (size_t j = 0; j < n; ++j) {
-    for (size_t kk = 0; kk < k; kk += kScaleGroup) {
-      const float d = scale(j, kk);
-      if (!(std::isfinite(d) && d > 0.0f)) {
-        return Status::error(StatusCode::kInvalidArgument,
-                             "%s: scale of row %zu, block %zu (%g) must be finite and > 0", op, j,
-                             kk / kScaleGroup, static_cast<double>(d));
-      }
-    }
-  }
-  const auto b0 = reinterpret_cast<uintptr_t>(blocks);
-  // The nibble of weight kk of row j, as Q4_0 stores it (offset by 8).
-  const auto nibble = [&](size_t j, size_t kk) {
-    const uint8_t* qs = block_at(j, kk) + 2;
-    const size_t i = kk % kScaleGroup;
-    return i < 16 ? qs[i] & 0xFu : static_cast<unsigned>(qs[i - 16] >> 4);
-  };
-  const auto pack = [&](auto format, size_t vl, void* payload, PackedHeader&) {
-    using Format = typename decltype(format)::type;
-    if constexpr (kPacksQ4_0Rows<Format>) {  // byte to byte
-      Format::pack_q4_0_rows(n, k, bytes, row_bytes, scale, bias, vl, payload);
-    } else {
-      Format::pack(
-          n, k, [&](size_t kk, size_t j) { return static_cast<int>(nibble(j, kk)) - 8; }, scale,
-          bias, vl, payload);
-    }
-    return Status();
-  };
-  return detail::pack_rhs_checked<V>(RhsShape{n, k}, b0, b0 + all, bias, packed, packed_bytes,
-                                     pack);
-}
-
-/// gemm_packed_rhs_size() of QB4W weights with their block size (checked: a multiple of 32
-/// dividing K; the packed layout itself stores a scale per 32 k whatever the block).
-template <class V, class = std::enable_if_t<std::is_same_v<V, QD8QB4W>>>
-Status gemm_packed_rhs_size(size_t n, size_t k, size_t block, size_t* bytes) {
-  if (block == 0 || block % kScaleGroup != 0 || k % block != 0) {
-    return Status::error(StatusCode::kInvalidArgument,
-                         "gemm_packed_rhs_size: block %zu must be a multiple of 32 dividing K=%zu",
-                         block, k);
-  }
-  return gemm_packed_rhs_size<V>(n, k, bytes);
-}
-
-/// gemm_pack_rhs() without a bias.
+/// What gemm() will do for an M x N x K call with C stored in `order`, run with `parallel`:
+/// the kernel (the small-M one for few rows), its path, the tasks and the workspace (which
+/// also serves every smaller M of the same call). Ask it before the call to log which kernel
+/// serves a layer or to size an arena; a portable kernel here means no SME2 on this CPU or in
+/// this build (docs/dispatch.md). Calls on packed activations (gemm_packed_lhs.hpp) run the
+/// same kernel and need no more workspace.
 template <class V = F32>
-Status gemm_pack_rhs(MatrixView<const typename VariantTraits<V>::Rhs> b, RhsLayout layout,
-                     std::nullptr_t, void* packed, size_t packed_bytes) {
-  return gemm_pack_rhs<V>(b, layout, static_cast<const typename VariantTraits<V>::Bias*>(nullptr),
-                          packed, packed_bytes);
+Status gemm_plan(size_t m, size_t n, size_t k, OpPlan* plan,
+                 OutputOrder order = OutputOrder::kRowMajor, const ParallelFor& parallel = {}) {
+  if (plan == nullptr) return Status::error(StatusCode::kNullPointer, "gemm_plan: plan is null");
+  return detail::plan_gemm<V>(m, n, k, order, parallel, "gemm_plan", plan);
 }
 
 /// Bytes of scratch gemm() needs for an M x N x K call on the current path (0 is possible),
 /// for C stored in `order` (the epilogue's), run with `parallel` (each task has its own).
+/// The same bytes serve every smaller M of the call.
 template <class V = F32>
 Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes,
                            OutputOrder order = OutputOrder::kRowMajor,
                            const ParallelFor& parallel = {}) {
   if (bytes == nullptr)
     return Status::error(StatusCode::kNullPointer, "gemm_workspace_size: bytes is null");
-  if (m == 0 || n == 0 || k == 0) {
-    return Status::error(StatusCode::kInvalidArgument,
-                         "gemm_workspace_size: M, N, K (%zu, %zu, %zu) must be >= 1", m, n, k);
-  }
-  return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
-    using Kernel = typename decltype(tag)::type;
-    const detail::TaskGrid grid =
-        detail::gemm_task_grid<V, Kernel>(m, n, order, detail::task_budget(parallel));
-    size_t slice = 0;
-    if (!detail::gemm_workspace_bytes<V, Kernel>(m, k, kernel_vl<Kernel>(), order, grid, bytes,
-                                                 &slice)) {
-      return Status::error(StatusCode::kSizeOverflow, "gemm_workspace_size: K=%zu overflows", k);
-    }
-    return Status();
-  });
+  OpPlan plan;
+  SME2K_RETURN_IF_ERROR(
+      detail::plan_gemm<V>(m, n, k, order, parallel, "gemm_workspace_size", &plan));
+  *bytes = plan.workspace_bytes;
+  return Status();
 }
 
 namespace detail {
@@ -634,7 +384,7 @@ Status gemm_impl(MatrixView<const In> a, const void* packed_rhs, size_t packed_r
         gemm_task_grid<V, Kernel>(a.rows, checked.n, epilogue.order, task_budget(parallel));
     size_t needed = 0, slice = 0;
     if (!gemm_workspace_bytes<V, Kernel>(a.rows, a.cols, kernel_vl<Kernel>(), epilogue.order, grid,
-                                         &needed, &slice)) {
+                                         task_budget(parallel), &needed, &slice)) {
       return Status::error(StatusCode::kSizeOverflow, "%s: sizes overflow", op);
     }
     void* aligned = nullptr;

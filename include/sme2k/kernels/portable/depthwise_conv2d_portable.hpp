@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <type_traits>
 
 #include "sme2k/epilogue/ops.hpp"
@@ -15,6 +16,19 @@
 #include "sme2k/types/quantization.hpp"
 
 namespace sme2k {
+
+/// The portable kernel's name for element type T (docs/naming.md): one output at a time, any
+/// layout pair and channel multiplier.
+template <class T>
+constexpr std::string_view depthwise_portable_name() {
+  if constexpr (std::is_same_v<T, int8_t>) {
+    return "dwconv_qs8_qs8_any_1_portable_loops";
+  } else if constexpr (std::is_same_v<T, f16>) {
+    return "dwconv_f16_f16_any_1_portable_loops";
+  } else {
+    return "dwconv_f32_f32_any_1_portable_loops";
+  }
+}
 
 /// Offset of (channel c, row y, column x) in a dense image of `channels` x h x w.
 inline size_t image_offset(TensorLayout layout, size_t channels, size_t h, size_t w, size_t c,

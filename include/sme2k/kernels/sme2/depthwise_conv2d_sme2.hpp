@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <type_traits>
 
 #include "sme2k/arch/acle.hpp"
@@ -71,6 +72,20 @@ inline bool depthwise_sme2_serves(TensorLayout in, TensorLayout out, size_t stri
   if (in != out) return false;
   if (in == TensorLayout::kNCHW) return stride_width >= 1 && stride_width <= 4;
   return multiplier == 1;
+}
+
+/// The kernel's name for element type T in `layout` (docs/naming.md): a row of 2VL output
+/// pixels (NCHW) or channels (NHWC) per pass, multi-vector multiply-adds into ZA.
+template <class T>
+constexpr std::string_view depthwise_sme2_name(TensorLayout layout) {
+  const bool nchw = layout == TensorLayout::kNCHW;
+  if constexpr (std::is_same_v<T, int8_t>) {
+    return nchw ? "dwconv_qs8_qs8_nchw_2vl_sme2_mla" : "dwconv_qs8_qs8_nhwc_2vl_sme2_mla";
+  } else if constexpr (std::is_same_v<T, f16>) {
+    return nchw ? "dwconv_f16_f16_nchw_2vl_sme2_mla" : "dwconv_f16_f16_nhwc_2vl_sme2_mla";
+  } else {
+    return nchw ? "dwconv_f32_f32_nchw_2vl_sme2_mla" : "dwconv_f32_f32_nhwc_2vl_sme2_mla";
+  }
 }
 
 namespace detail {

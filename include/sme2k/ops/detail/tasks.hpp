@@ -47,6 +47,7 @@ constexpr Range units_to_elements(Range units, size_t step, size_t limit) {
 struct TaskGrid {
   size_t row_units = 1, col_units = 1;
   size_t row_parts = 1, col_parts = 1;
+  bool columns_first = false;  // plan_tasks() split the columns first
 
   size_t count() const { return row_parts * col_parts; }
   Range rows(size_t task) const { return part_of(row_units, row_parts, task / col_parts); }
@@ -68,6 +69,7 @@ inline TaskGrid plan_tasks(size_t row_units, size_t col_units, size_t budget,
   TaskGrid g;
   g.row_units = row_units > 0 ? row_units : 1;
   g.col_units = col_units > 0 ? col_units : 1;
+  g.columns_first = columns_first;
   if (budget <= 1) return g;
   size_t& first = columns_first ? g.col_parts : g.row_parts;
   size_t& second = columns_first ? g.row_parts : g.col_parts;
@@ -77,6 +79,21 @@ inline TaskGrid plan_tasks(size_t row_units, size_t col_units, size_t budget,
   const size_t left = budget / first;
   second = second_units < left ? second_units : left;
   return g;
+}
+
+/// The most tasks plan_tasks() makes for `grid`'s columns and budget over up to its row
+/// units. Rows first, fewer rows can make more tasks (budget 4: 3 for 3 row units, 4 for 2),
+/// so a workspace sized for a call serves every call with fewer rows only with this many
+/// slices. Columns first, the count only grows with the rows.
+inline size_t most_tasks_up_to(const TaskGrid& grid, size_t budget) {
+  if (budget <= 1 || grid.columns_first) return grid.count();
+  size_t most = 1;
+  for (size_t r = 1; r <= grid.row_units && r <= budget; ++r) {
+    const size_t cols = budget / r;
+    const size_t count = r * (grid.col_units < cols ? grid.col_units : cols);
+    most = count > most ? count : most;
+  }
+  return most;
 }
 
 /// Bytes of `tasks` workspace slices of `one` bytes each (`one` includes the slack that
