@@ -5,7 +5,7 @@
 // - an any-M kernel: M 1, tile - 1, tile, tile + 1, 2 tile + 3 (tile: the rows of its name's
 //   tile, docs/naming.md), leaving out the M its path's small-M kernel takes instead;
 // - N one short of the tile's columns and two tiles and 3, K short and long with a tail;
-// - last_used_path() is the kernel's path afterwards.
+// - gemm_plan() names the kernel for each call, and last_used_path() is its path afterwards.
 // The suite is typed over GemmKernels itself, so a kernel added to the registry is run here;
 // one whose variant has no problem maker (testers/gemm_problem.hpp) stops the build with a
 // static_assert naming it. A kernel whose path this CPU lacks (SME off) is skipped, not passed.
@@ -119,6 +119,9 @@ TYPED_TEST(RegistryKernel, RunsItsRowsAndTailsThroughTheOp) {
   for (const auto& shape : shapes) {
     const Problem<V> p = make_problem<V>(ms.back(), shape.n, shape.k, ms.back() + shape.n);
     for (size_t m : ms) {
+      OpPlan plan;  // the kernel the op says it runs for this call is K
+      ASSERT_TRUE(gemm_plan<V>(m, shape.n, shape.k, &plan).ok());
+      EXPECT_EQ(plan.kernel, K::kName) << "M " << m << ", N " << shape.n << ", K " << shape.k;
       const std::string off = run_rows(p, m);
       EXPECT_TRUE(off.empty()) << K::kName << ", M " << m << ", N " << shape.n << ", K " << shape.k
                                << ", SVL " << streaming_vl() * 32 << ": " << off;
