@@ -122,6 +122,8 @@ struct GemmOperands {
                          : sme2k::reference::f32_gemm_error_bound(k, magnitude);
       if (std::is_same_v<Out, sme2k::f16>)
         bound = sme2k::reference::f16_rounding_bound(want, bound);
+      if (std::is_same_v<Out, sme2k::bf16>)
+        bound = sme2k::reference::bf16_rounding_bound(want, bound);
       const double got = sme2k::to_f32(c[i * n + j]);
       if (!(std::fabs(got - want) <= bound)) {
         char msg[160];
@@ -487,9 +489,12 @@ void register_kleidiai_benchmarks();  // kleidiai_bench.cpp
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
-  register_benchmarks<sme2k::F32>();
-  register_benchmarks<sme2k::F16>();
-  register_benchmarks<sme2k::F16Acc16>();
+  // Every variant of the table whose weights need no quantization (the quantized ones have
+  // their own LLM-shaped cases below).
+  sme2k::for_each_variant([](auto tag) {
+    using V = typename decltype(tag)::type;
+    if constexpr (!sme2k::detail::kQuantizedWeights<V>) register_benchmarks<V>();
+  });
   register_batch_benchmarks();
   register_llm_benchmarks();
 #ifdef SME2K_BENCH_KLEIDIAI

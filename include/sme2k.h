@@ -141,6 +141,7 @@ typedef enum sme2k_variant {
   SME2K_VARIANT_QD8 = 5,       /* f32/f16 quantized per row x int8 per channel -> f32/f16 */
   SME2K_VARIANT_QD8_QC4W = 6,  /* QD8 x 4-bit per channel -> f32/f16 */
   SME2K_VARIANT_QD8_QB4W = 7,  /* QD8 x 4-bit per block of K -> f32/f16 */
+  SME2K_VARIANT_BF16 = 8,      /* bf16 x bf16, f32 accumulation -> bf16 or f32 */
   SME2K_VARIANT_INT_RANGE_ = INT32_MIN
 } sme2k_variant;
 
@@ -149,6 +150,7 @@ typedef enum sme2k_dtype {
   SME2K_DTYPE_F16 = 2, /* uint16_t bits */
   SME2K_DTYPE_INT8 = 3,
   SME2K_DTYPE_INT32 = 4,
+  SME2K_DTYPE_BF16 = 5, /* uint16_t bits: the top half of an f32 */
   SME2K_DTYPE_INT_RANGE_ = INT32_MIN
 } sme2k_dtype;
 

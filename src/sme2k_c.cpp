@@ -36,6 +36,7 @@ SME2K_SAME_VALUE(SME2K_VARIANT_QS8, VariantId::kQS8);
 SME2K_SAME_VALUE(SME2K_VARIANT_QD8, VariantId::kQD8);
 SME2K_SAME_VALUE(SME2K_VARIANT_QD8_QC4W, VariantId::kQD8QC4W);
 SME2K_SAME_VALUE(SME2K_VARIANT_QD8_QB4W, VariantId::kQD8QB4W);
+SME2K_SAME_VALUE(SME2K_VARIANT_BF16, VariantId::kBF16);
 SME2K_SAME_VALUE(SME2K_RHS_KXN, RhsLayout::kKxN);
 SME2K_SAME_VALUE(SME2K_RHS_NXK, RhsLayout::kNxK);
 SME2K_SAME_VALUE(SME2K_INT4_NIBBLES, Int4Storage::kNibbles);
@@ -175,33 +176,25 @@ Status to_batchnorm(const sme2k_batchnorm_params* bn, const char* op, BatchNormP
 
 // ---- run-time enums to types -------------------------------------------------------------
 
-template <class T>
-struct TypeTag {
-  using type = T;
-};
-
+// The C enum's values are the VariantIds of the one variant table (types/variant.hpp; checked
+// above).
 template <class Fn>
 Status visit_variant(sme2k_variant variant, const char* op, Fn&& fn) {
-  switch (variant) {
-    case SME2K_VARIANT_F32: return fn(TypeTag<F32>{});
-    case SME2K_VARIANT_F16: return fn(TypeTag<F16>{});
-    case SME2K_VARIANT_F16_ACC16: return fn(TypeTag<F16Acc16>{});
-    case SME2K_VARIANT_QS8: return fn(TypeTag<QS8>{});
-    case SME2K_VARIANT_QD8: return fn(TypeTag<QD8>{});
-    case SME2K_VARIANT_QD8_QC4W: return fn(TypeTag<QD8QC4W>{});
-    case SME2K_VARIANT_QD8_QB4W: return fn(TypeTag<QD8QB4W>{});
-    default: break;
+  Status result;
+  if (variant < 1 || variant > 255 ||
+      !sme2k::visit_variant(static_cast<VariantId>(variant), [&](auto v) { result = fn(v); })) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: unknown variant %d", op,
+                         static_cast<int>(variant));
   }
-  return Status::error(StatusCode::kInvalidArgument, "%s: unknown variant %d", op,
-                       static_cast<int>(variant));
+  return result;
 }
 
-/// f16 data travels as uint16_t bits; sme2k::f16 is that, as a type.
 template <class Fn>
 Status visit_dtype(sme2k_dtype dtype, const char* op, const char* what, Fn&& fn) {
   switch (dtype) {
     case SME2K_DTYPE_F32: return fn(TypeTag<float>{});
     case SME2K_DTYPE_F16: return fn(TypeTag<f16>{});
+    case SME2K_DTYPE_BF16: return fn(TypeTag<bf16>{});
     case SME2K_DTYPE_INT8: return fn(TypeTag<int8_t>{});
     case SME2K_DTYPE_INT32: return fn(TypeTag<int32_t>{});
     default: break;
@@ -210,10 +203,21 @@ Status visit_dtype(sme2k_dtype dtype, const char* op, const char* what, Fn&& fn)
                        static_cast<int>(dtype), what);
 }
 
+/// The C dtype of an element type.
+template <class T>
+constexpr sme2k_dtype dtype_of() {
+  if constexpr (std::is_same_v<T, float>) return SME2K_DTYPE_F32;
+  if constexpr (std::is_same_v<T, f16>) return SME2K_DTYPE_F16;
+  if constexpr (std::is_same_v<T, bf16>) return SME2K_DTYPE_BF16;
+  if constexpr (std::is_same_v<T, int8_t>) return SME2K_DTYPE_INT8;
+  if constexpr (std::is_same_v<T, int32_t>) return SME2K_DTYPE_INT32;
+}
+
 const char* dtype_name(sme2k_dtype dtype) {
   switch (dtype) {
     case SME2K_DTYPE_F32: return "f32";
     case SME2K_DTYPE_F16: return "f16";
+    case SME2K_DTYPE_BF16: return "bf16";
     case SME2K_DTYPE_INT8: return "int8";
     case SME2K_DTYPE_INT32: return "int32";
     default: return "unknown";
@@ -233,13 +237,11 @@ Status unsupported_dtype(const char* op, const char* what, sme2k_dtype dtype) {
 }
 
 template <class V>
-inline constexpr bool kFloatWeights =
-    std::is_same_v<V, F32> || std::is_same_v<V, F16> || std::is_same_v<V, F16Acc16>;
+inline constexpr bool kFloatWeights = !detail::kQuantizedWeights<V>;
 template <class V>
 inline constexpr bool kBatchVariant = kFloatWeights<V>;
 template <class V>
-inline constexpr bool kConvVariant =
-    std::is_same_v<V, F32> || std::is_same_v<V, F16> || std::is_same_v<V, QS8>;
+inline constexpr bool kConvVariant = WeightPacking<V>::kConvolutions;
 
 template <class T>
 MatrixView<const T> view(const sme2k_matrix& m) {
@@ -374,8 +376,7 @@ extern "C" sme2k_status sme2k_gemm_pack_rhs(sme2k_variant variant, sme2k_matrix 
         return unsupported<V>(op, "its weights need the pack function of their kind");
       } else {
         using Rhs = typename VariantTraits<V>::Rhs;
-        SME2K_RETURN_IF_ERROR(expect_dtype(
-            b.dtype, std::is_same_v<Rhs, float> ? SME2K_DTYPE_F32 : SME2K_DTYPE_F16, op, "B"));
+        SME2K_RETURN_IF_ERROR(expect_dtype(b.dtype, dtype_of<Rhs>(), op, "B"));
         if (bias == nullptr) {
           return gemm_pack_rhs<V>(view<Rhs>(b), rhs_layout, nullptr, packed, packed_bytes);
         }
@@ -620,7 +621,7 @@ extern "C" sme2k_status sme2k_batch_matmul(sme2k_variant variant, size_t batch, 
       } else {
         using Lhs = typename VariantTraits<V>::Lhs;
         using Rhs = typename VariantTraits<V>::Rhs;
-        const sme2k_dtype element = std::is_same_v<Lhs, float> ? SME2K_DTYPE_F32 : SME2K_DTYPE_F16;
+        const sme2k_dtype element = dtype_of<Lhs>();
         SME2K_RETURN_IF_ERROR(expect_dtype(a.dtype, element, op, "A"));
         SME2K_RETURN_IF_ERROR(expect_dtype(b.dtype, element, op, "B"));
         return visit_dtype(c.dtype, op, "C", [&](auto out_tag) -> Status {
@@ -721,7 +722,7 @@ extern "C" sme2k_status sme2k_attention(sme2k_variant variant, const sme2k_atten
       using V = typename decltype(vt)::type;
       using Out = typename decltype(out_tag)::type;
       using In = typename VariantTraits<V>::Lhs;
-      const sme2k_dtype element = std::is_same_v<In, float> ? SME2K_DTYPE_F32 : SME2K_DTYPE_F16;
+      const sme2k_dtype element = dtype_of<In>();
       SME2K_RETURN_IF_ERROR(expect_dtype(q.dtype, element, op, "Q"));
       SME2K_RETURN_IF_ERROR(expect_dtype(k.dtype, element, op, "K"));
       SME2K_RETURN_IF_ERROR(expect_dtype(v.dtype, element, op, "V"));
@@ -798,9 +799,7 @@ extern "C" sme2k_status sme2k_conv2d_pack_weights(sme2k_variant variant,
         return unsupported<V>(op, "float conv weights are F32 or F16 (QS8: the _qs8 function)");
       } else {
         using Rhs = typename VariantTraits<V>::Rhs;
-        SME2K_RETURN_IF_ERROR(expect_dtype(
-            weights_dtype, std::is_same_v<Rhs, float> ? SME2K_DTYPE_F32 : SME2K_DTYPE_F16, op,
-            "weights"));
+        SME2K_RETURN_IF_ERROR(expect_dtype(weights_dtype, dtype_of<Rhs>(), op, "weights"));
         const auto* w = static_cast<const Rhs*>(weights);
         if (bias == nullptr) {
           return conv2d_pack_weights<V>(p, w, weight_layout, nullptr, packed, packed_bytes);

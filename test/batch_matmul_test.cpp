@@ -44,8 +44,10 @@ void check_batch(const BatchCase& t) {
   using Lhs = typename VariantTraits<V>::Lhs;
   using Rhs = typename VariantTraits<V>::Rhs;
   SCOPED_TRACE(std::string(VariantTraits<V>::kName) +
-               (std::is_same_v<Out, f16> ? "->f16 " : "->f32 ") + t.describe() +
-               " svl=" + std::to_string(streaming_vector_bytes() * 8));
+               (std::is_same_v<Out, f16>    ? "->f16 "
+                : std::is_same_v<Out, bf16> ? "->bf16 "
+                                            : "->f32 ") +
+               t.describe() + " svl=" + std::to_string(streaming_vector_bytes() * 8));
   const size_t b_rows = t.layout == RhsLayout::kKxN ? t.k : t.n;
   const size_t b_cols = t.layout == RhsLayout::kKxN ? t.n : t.k;
   const size_t a_stride = t.broadcast_a ? 0 : t.m * t.k + t.a_pad;
@@ -56,8 +58,9 @@ void check_batch(const BatchCase& t) {
   GuardedArray<Out> c((t.batch - 1) * c_stride + t.m * t.n);
   ValueStream values(t.seed);
   std::vector<float> a_values(a.size()), b_values(b.size());
-  for (size_t i = 0; i < a.size(); ++i) a[i] = convert_to<Lhs>(a_values[i] = values.next());
-  for (size_t i = 0; i < b.size(); ++i) b[i] = convert_to<Rhs>(b_values[i] = values.next());
+  // The reference sees the values as stored (bf16 keeps 8 significant bits of them).
+  for (size_t i = 0; i < a.size(); ++i) a_values[i] = to_f32(a[i] = convert_to<Lhs>(values.next()));
+  for (size_t i = 0; i < b.size(); ++i) b_values[i] = to_f32(b[i] = convert_to<Rhs>(values.next()));
   for (Out& x : c) x = convert_to<Out>(std::numeric_limits<float>::quiet_NaN());
   GemmEpilogue epilogue;
   if (t.clamp) epilogue.clamp = {-0.5f, 0.75f};
@@ -93,6 +96,7 @@ void check_batch(const BatchCase& t) {
       double bound =
           reference::f32_epilogue_bound(p, e % t.n, want.pre[e], want.magnitude[e], want.value[e]);
       if (std::is_same_v<Out, f16>) bound = reference::f16_rounding_bound(want.value[e], bound);
+      if (std::is_same_v<Out, bf16>) bound = reference::bf16_rounding_bound(want.value[e], bound);
       if (!(std::fabs(got - want.value[e]) <= bound) && failures++ < 8) {
         ADD_FAILURE() << "batch " << i << " C(" << e / t.n << ", " << e % t.n << ") = " << got
                       << ", want " << want.value[e];
@@ -112,7 +116,8 @@ class BatchMatmul : public ::testing::Test {
  protected:
   static void check(const BatchCase& t) { check_batch<typename C::Variant, typename C::Out>(t); }
 };
-using Cases = ::testing::Types<Case<F32, float>, Case<F16, f16>, Case<F16, float>>;
+using Cases = ::testing::Types<Case<F32, float>, Case<F16, f16>, Case<F16, float>, Case<BF16, bf16>,
+                               Case<BF16, float>>;
 TYPED_TEST_SUITE(BatchMatmul, Cases, CaseNames);
 
 size_t tile() {

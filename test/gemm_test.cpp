@@ -38,8 +38,10 @@ class Gemm : public ::testing::Test {
   static Steps steps() { return active_steps<typename C::Variant>(); }
 };
 
-using Cases =
-    ::testing::Types<Case<F32, float>, Case<F16, f16>, Case<F16, float>, Case<F16Acc16, f16>>;
+// BF16 runs the whole suite to bf16; its f32 output (the F16 kernel's ways out) has its own
+// cases below.
+using Cases = ::testing::Types<Case<F32, float>, Case<F16, f16>, Case<F16, float>,
+                               Case<F16Acc16, f16>, Case<BF16, bf16>>;
 TYPED_TEST_SUITE(Gemm, Cases, CaseNames);
 
 TYPED_TEST(Gemm, TailsInM) {
@@ -231,6 +233,17 @@ TEST(GemmF16, F16Bias) {
 
 // F16Acc16 runs its own kernel only on a CPU with SME_F16F16; without it (narrowed features,
 // or a forced baseline path) it runs the f32-accumulating kernels, never SIGILL.
+// BF16 to f32: both kernels (few rows, a tile and its tails), both layouts, bias, the
+// epilogue's ways out (activation, affine, clamp, transposed).
+TEST(GemmBf16, ToF32) {
+  const Steps s = active_steps<BF16>();
+  GemmTester<BF16, float>().m(3).n(s.n + 5).k(9).Test();
+  GemmTester<BF16, float>().m(s.m * 2 + 1).n(s.n + 3).k(17).b_layout(RhsLayout::kNxK).Test();
+  GemmTester<BF16, float>().m(s.m + 1).n(s.n * 2 + 1).k(6).clamp(-1.0f, 0.5f).Test();
+  GemmTester<BF16, float>().m(s.m + 2).n(7).k(33).activation(Activation::kGelu).affine(true).Test();
+  GemmTester<BF16, float>().m(s.m + 3).n(s.n + 1).k(8).transposed(true).Test();
+}
+
 TEST(GemmF16Acc16, FallsBackWithoutF16F16) {
   const CpuFeatures without =
       CpuFeatures{cpu_features().bits & ~static_cast<uint32_t>(CpuFeature::kSmeF16F16)};

@@ -31,6 +31,7 @@ template <class T>
 std::string dtype() {
   if (std::is_same_v<T, float>) return "f32";
   if (std::is_same_v<T, f16>) return "f16";
+  if (std::is_same_v<T, bf16>) return "bf16";
   if (std::is_same_v<T, int8_t>) return "qs8";
   if (std::is_same_v<T, Qs8ChannelParams>) return "s32";  // folded s32 bias (+ f32 scale)
   if (std::is_same_v<T, Qd8ChannelParams>) return "f32";  // f32 bias (+ column sum, scale)
@@ -130,11 +131,19 @@ TEST(Naming, RegistryTableMatchesTypes) {
     EXPECT_EQ(k.use == KernelUse::kSmallM, k.name.find("_dot") != std::string_view::npos) << k.name;
     (k.path == Path::kPortable ? portable : sme2) += 1;
   }
-  // F32 and F16: a portable kernel; on SME2 an any-M and a small-M kernel. F16Acc16: its
-  // f16-accumulating kernel (it borrows F16's elsewhere). QS8 and QD8: a portable and an
-  // SME2 kernel each.
-  EXPECT_EQ(portable, 6u);
-  EXPECT_EQ(sme2, SME2K_HAS_SME2_CODE ? 11u : 0u);
+  // Every variant of the table has a portable kernel and, in an SME2 build, an any-M SME2
+  // kernel (its own, or its fallback variant's): a variant cannot be added half-way.
+  size_t variants = 0;
+  for_each_variant([&](auto tag) {
+    using V = typename decltype(tag)::type;
+    ++variants;
+    EXPECT_FALSE((std::is_void_v<GemmKernelFor<V, Path::kPortable>>)) << VariantTraits<V>::kName;
+    if (SME2K_HAS_SME2_CODE) {
+      EXPECT_FALSE((std::is_void_v<GemmKernelFor<V, Path::kSme2>>)) << VariantTraits<V>::kName;
+    }
+  });
+  EXPECT_GE(portable, variants - 1);  // F16Acc16 runs F16's portable kernel
+  EXPECT_EQ(sme2 == 0, !SME2K_HAS_SME2_CODE);
 }
 
 TEST(Naming, PackedFormatIdsNameTheirFormats) {
@@ -156,6 +165,9 @@ TEST(Naming, PackedFormatIdsNameTheirFormats) {
   EXPECT_EQ(RhsQb4p2vlx4bf32::kName, "qb4p2vlx4bf32");
   EXPECT_EQ(RhsQb4p8x1bf32::kName, "qb4p8x1bf32");
   EXPECT_EQ(LhsQd8p2vlx4::kName, "qd8p2vlx4");
+  EXPECT_EQ(RhsBf16p2vlx2bf32::kName, "bf16p2vlx2bf32");
+  EXPECT_EQ(RhsBf16p8x1bf32::kName, "bf16p8x1bf32");
+  EXPECT_EQ(LhsBf16p2vlx2::kName, "bf16p2vlx2");
 }
 
 }  // namespace

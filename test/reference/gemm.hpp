@@ -171,5 +171,11 @@ inline double f16_rounding_bound(double exact, double f32_bound) {
   return f32_bound + (std::fabs(exact) + f32_bound) * std::ldexp(1.0, -11) + std::ldexp(1.0, -25);
 }
 
+/// The same for a bf16 output: 8 significant bits (half an ulp: 2^-8 relative), f32's range
+/// (subnormals down to 2^-133).
+inline double bf16_rounding_bound(double exact, double f32_bound) {
+  return f32_bound + (std::fabs(exact) + f32_bound) * std::ldexp(1.0, -8) + std::ldexp(1.0, -134);
+}
+
 }  // namespace reference
 }  // namespace sme2k

@@ -142,9 +142,13 @@ class GemmTester {
     std::snprintf(s, sizeof s,
                   "%s->%s M=%zu N=%zu K=%zu lda=%zu ldb=%zu ldc=%zu %s %s%s act=%s%s%s "
                   "clamp=[%g,%g] seed=%llu",
-                  VariantTraits<V>::kName.data(), std::is_same_v<Out, f16> ? "f16" : "f32", m_, n_,
-                  k_, lda(), ldb(), ldc(), rhs_layout_name(layout_), bias_ ? "bias" : "no-bias",
-                  f16_bias_ ? "(f16)" : "", activation_name(activation_), affine_ ? " affine" : "",
+                  VariantTraits<V>::kName.data(),
+                  std::is_same_v<Out, f16>    ? "f16"
+                  : std::is_same_v<Out, bf16> ? "bf16"
+                                              : "f32",
+                  m_, n_, k_, lda(), ldb(), ldc(), rhs_layout_name(layout_),
+                  bias_ ? "bias" : "no-bias", f16_bias_ ? "(f16)" : "",
+                  activation_name(activation_), affine_ ? " affine" : "",
                   transposed_ ? " transposed" : "", static_cast<double>(clamp_.min),
                   static_cast<double>(clamp_.max), static_cast<unsigned long long>(seed_));
     return s;
@@ -170,10 +174,12 @@ class GemmTester {
     for (size_t i = 0; i < a.size(); ++i) {
       a_values[i] = a_fill_.empty() ? values.next() : a_fill_[i % a_fill_.size()];
       a[i] = convert_to<Lhs>(a_values[i]);
+      a_values[i] = to_f32(a[i]);  // exact but for bf16 (8 significant bits)
     }
     for (size_t i = 0; i < b.size(); ++i) {
       b_values[i] = b_fill_.empty() ? values.next() : b_fill_[i % b_fill_.size()];
       b[i] = convert_to<Rhs>(b_values[i]);
+      b_values[i] = to_f32(b[i]);
     }
     for (float& x : bias) x = values.next();
     for (size_t i = 0; i < bias_f16.size(); ++i) bias_f16[i] = to_f16(bias[i]);
@@ -269,6 +275,7 @@ class GemmTester {
         double bound =
             reference::f32_epilogue_bound(p, j, want.pre[e], want.magnitude[e], w, acc_bound);
         if (std::is_same_v<Out, f16>) bound = reference::f16_rounding_bound(w, bound);
+        if (std::is_same_v<Out, bf16>) bound = reference::bf16_rounding_bound(w, bound);
         if (!(std::fabs(got - w) <= bound) && failures++ < 8) {
           ADD_FAILURE() << "C(" << i << ", " << j << ") = " << got << ", want " << w
                         << " (error bound " << bound << ", before the epilogue " << want.pre[e]

@@ -22,7 +22,9 @@ struct CaseNames {
   template <class C>
   static std::string GetName(int) {
     return std::string(VariantTraits<typename C::Variant>::kName) + "_to_" +
-           (std::is_same_v<typename C::Out, f16> ? "f16" : "f32");
+           (std::is_same_v<typename C::Out, f16>    ? "f16"
+            : std::is_same_v<typename C::Out, bf16> ? "bf16"
+                                                    : "f32");
   }
 };
 

@@ -38,8 +38,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_row_2vl(const EpiloguePlan& pla
     svst1(svwhilelt_b32_u64(n0, n), out + n0, left);
     svst1(svwhilelt_b32_u64(n0 + vl, n), out + n0 + vl, right);
   } else {
-    svst1(svwhilelt_b16_u64(n0, n), reinterpret_cast<float16_t*>(out + n0),
-          svcvt_f16_f32_x2(svcreate2(left, right)));
+    store_narrow_x2(svwhilelt_b16_u64(n0, n), out + n0, svcreate2(left, right));
   }
 }
 

@@ -146,8 +146,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_via_memory(
       svst1(cols_lo, c, svget2(v, 0));
       svst1(cols_hi, c + vl, svget2(v, 1));
     } else {
-      static_assert(std::is_same_v<Out, f16>, "f32 or f16 output");
-      svst1(cols_f16, reinterpret_cast<float16_t*>(c), svcvt_f16_f32_x2(v));
+      store_narrow_x2(cols_f16, c, v);  // f16 or bf16
     }
   }
 }
@@ -213,7 +212,7 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_half_transposed(
         svst1(rows_lo, ct, svget2(v, 0));
         svst1(rows_hi, ct + vl, svget2(v, 1));
       } else {
-        svst1(rows_f16, reinterpret_cast<float16_t*>(ct), svcvt_f16_f32_x2(v));
+        store_narrow_x2(rows_f16, ct, v);
       }
     }
   }
@@ -374,9 +373,8 @@ SME2K_TARGET_SME2 SME2K_ALWAYS_INLINE void store_line_pair(svfloat32x4_t r, bool
       svst1(w_hi, line + ld + vl, svget4(r, 3));
     }
   } else {
-    auto* h = reinterpret_cast<float16_t*>(line);
-    svst1(w_f16, h, svcvt_f16_f32_x2(svcreate2(svget4(r, 0), svget4(r, 1))));
-    if (second) svst1(w_f16, h + ld, svcvt_f16_f32_x2(svcreate2(svget4(r, 2), svget4(r, 3))));
+    store_narrow_x2(w_f16, line, svcreate2(svget4(r, 0), svget4(r, 1)));
+    if (second) store_narrow_x2(w_f16, line + ld, svcreate2(svget4(r, 2), svget4(r, 3)));
   }
 }
 

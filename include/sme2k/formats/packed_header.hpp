@@ -50,21 +50,23 @@ namespace sme2k {
 
 /// Every packed format sme2k writes, named as in docs/naming.md.
 enum class PackedFormatId : uint8_t {
-  kRhsF32p2vlx1bf32 = 1,   ///< SME2 f32 weights: 2VL-column panels, f32 bias row
-  kRhsF32p8x1bf32 = 2,     ///< portable f32 weights: 8-column panels, f32 bias row
-  kRhsF16p2vlx2bf32 = 3,   ///< SME2 f16 weights: 2VL-column panels of k pairs, f32 bias row
-  kRhsF16p8x1bf32 = 4,     ///< portable f16 weights: 8-column panels, f32 bias row
-  kRhsF16p4vlx1bf16 = 5,   ///< SME2 + F16F16 f16 weights: 4VL-column panels, f16 bias row
-  kRhsQs8p2vlx4bs32 = 6,   ///< SME2 int8 weights: 2VL-column panels of k quads, channel params
-  kRhsQs8p8x1bs32 = 7,     ///< portable int8 weights: 8-column panels, channel params
-  kRhsQc8p2vlx4bf32 = 8,   ///< SME2 QD8 x QC8W weights: 2VL-column panels of k quads
-  kRhsQc8p8x1bf32 = 9,     ///< portable QD8 x QC8W weights: 8-column panels
-  kLhsQd8p2vlx4 = 10,      ///< SME2 QD8 activations: 2VL-row panels of k quads, row params
-  kLhsQd8p1x1 = 11,        ///< portable QD8 activations: row params, then int8 rows
-  kRhsQc4p2vlx4bf32 = 12,  ///< SME2 QD8 x QC4W weights: 2VL-column panels, two columns a byte
-  kRhsQc4p8x1bf32 = 13,    ///< portable QD8 x QC4W weights: 8-column panels of nibbles
-  kRhsQb4p2vlx4bf32 = 14,  ///< SME2 QD8 x QB4W weights: qc4 panels with per-32-k scales
-  kRhsQb4p8x1bf32 = 15,    ///< portable QD8 x QB4W weights: 8-column panels, per-32-k scales
+  kRhsF32p2vlx1bf32 = 1,    ///< SME2 f32 weights: 2VL-column panels, f32 bias row
+  kRhsF32p8x1bf32 = 2,      ///< portable f32 weights: 8-column panels, f32 bias row
+  kRhsF16p2vlx2bf32 = 3,    ///< SME2 f16 weights: 2VL-column panels of k pairs, f32 bias row
+  kRhsF16p8x1bf32 = 4,      ///< portable f16 weights: 8-column panels, f32 bias row
+  kRhsF16p4vlx1bf16 = 5,    ///< SME2 + F16F16 f16 weights: 4VL-column panels, f16 bias row
+  kRhsQs8p2vlx4bs32 = 6,    ///< SME2 int8 weights: 2VL-column panels of k quads, channel params
+  kRhsQs8p8x1bs32 = 7,      ///< portable int8 weights: 8-column panels, channel params
+  kRhsQc8p2vlx4bf32 = 8,    ///< SME2 QD8 x QC8W weights: 2VL-column panels of k quads
+  kRhsQc8p8x1bf32 = 9,      ///< portable QD8 x QC8W weights: 8-column panels
+  kLhsQd8p2vlx4 = 10,       ///< SME2 QD8 activations: 2VL-row panels of k quads, row params
+  kLhsQd8p1x1 = 11,         ///< portable QD8 activations: row params, then int8 rows
+  kRhsQc4p2vlx4bf32 = 12,   ///< SME2 QD8 x QC4W weights: 2VL-column panels, two columns a byte
+  kRhsQc4p8x1bf32 = 13,     ///< portable QD8 x QC4W weights: 8-column panels of nibbles
+  kRhsQb4p2vlx4bf32 = 14,   ///< SME2 QD8 x QB4W weights: qc4 panels with per-32-k scales
+  kRhsQb4p8x1bf32 = 15,     ///< portable QD8 x QB4W weights: 8-column panels, per-32-k scales
+  kRhsBf16p2vlx2bf32 = 16,  ///< SME2 bf16 weights: 2VL-column panels of k pairs, f32 bias row
+  kRhsBf16p8x1bf32 = 17,    ///< portable bf16 weights: 8-column panels, f32 bias row
 };
 
 constexpr const char* packed_format_name(PackedFormatId format) {
@@ -84,6 +86,8 @@ constexpr const char* packed_format_name(PackedFormatId format) {
     case PackedFormatId::kRhsQc4p8x1bf32: return "qc4p8x1bf32";
     case PackedFormatId::kRhsQb4p2vlx4bf32: return "qb4p2vlx4bf32";
     case PackedFormatId::kRhsQb4p8x1bf32: return "qb4p8x1bf32";
+    case PackedFormatId::kRhsBf16p2vlx2bf32: return "bf16p2vlx2bf32";
+    case PackedFormatId::kRhsBf16p8x1bf32: return "bf16p8x1bf32";
   }
   return "unknown";
 }

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "sme2k/types/bf16.hpp"
 #include "sme2k/types/f16.hpp"
 
 namespace sme2k {
@@ -17,6 +18,7 @@ struct RowMajorLhs {
   using Element = Elem;
   static constexpr std::string_view kName = std::is_same_v<Elem, float>    ? "f32"
                                             : std::is_same_v<Elem, int8_t> ? "qs8"
+                                            : std::is_same_v<Elem, bf16>   ? "bf16"
                                                                            : "f16";
 };
 

@@ -11,6 +11,7 @@
 //                                 float ones take any of VariantTraits<V>::kBiasInputs)
 //   validate(q, bias, shape, op)  the quantization's checks, after the buffer's
 //   pack<Format>(b, layout, bias, q, vl, payload, header)  fills payload, may set header flags
+//   kConvolutions                 whether conv2d_pack_weights() takes this variant
 // and may have kBlockwise (packed size also depends on the block: check_block()) or
 // kTakesGgufQ4_0 (gemm_pack_rhs_q4_0()).
 #pragma once
@@ -35,17 +36,25 @@ namespace sme2k {
 /// The quantization of float weights: none.
 struct NoWeightQuantization {};
 
-/// Float variants (F32, F16, F16Acc16): the weights as they are, an optional bias.
+/// Float variants (F32, F16): the weights as they are, an optional bias. Convolutions too.
 template <class V>
 struct WeightPacking {
   using Weights = MatrixView<const typename VariantTraits<V>::Rhs>;
   using Quantization = NoWeightQuantization;
+  static constexpr bool kConvolutions = true;  // conv2d_pack_weights() takes them
 
   template <class Format, class BiasIn>
   static void pack(const Weights& b, RhsLayout layout, const BiasIn* bias, const Quantization&,
                    size_t vl, void* payload, PackedHeader&) {
     Format::pack(b, layout, bias, vl, payload);
   }
+};
+
+/// F16Acc16: as F16, for GEMM only (its convolutions are F16's).
+template <>
+struct WeightPacking<F16Acc16> : WeightPacking<F16> {
+  using Weights = MatrixView<const f16>;
+  static constexpr bool kConvolutions = false;
 };
 
 /// QS8 x QC8W: int8 weights, an int32 bias and the quantization they are used with (input,
@@ -56,6 +65,7 @@ struct WeightPacking<QS8> {
   using Weights = MatrixView<const int8_t>;
   using Quantization = Qs8Quantization;
   using BiasInput = int32_t;
+  static constexpr bool kConvolutions = true;
 
   static Status validate(const Quantization& q, const int32_t* bias, RhsShape shape,
                          const char* op) {
@@ -83,6 +93,7 @@ struct Qd8ChannelWeightPacking {
   using Weights = WeightView;
   using Quantization = const float*;  // the N weight scales
   using BiasInput = float;
+  static constexpr bool kConvolutions = false;
 
   static Status validate(const Quantization& weight_scales, const float*, RhsShape shape,
                          const char* op) {
@@ -118,6 +129,7 @@ struct WeightPacking<QD8QB4W> {
   using Weights = Int4View;
   using Quantization = BlockScales;
   using BiasInput = float;
+  static constexpr bool kConvolutions = false;
   static constexpr bool kBlockwise = true;
   static constexpr bool kTakesGgufQ4_0 = true;
 

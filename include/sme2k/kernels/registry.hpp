@@ -16,6 +16,7 @@
 #include "sme2k/arch/config.hpp"
 #include "sme2k/arch/dispatch.hpp"
 #include "sme2k/kernels/portable/attention_portable.hpp"
+#include "sme2k/kernels/portable/gemm_bf16_bf16_bf16p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f16_f16_f16p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f32_f32_f32p8x1bf32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/portable/gemm_f32_qd8_qb4p8x1bf32_4x8_portable_loops.hpp"
@@ -24,6 +25,8 @@
 #include "sme2k/kernels/portable/gemm_qs8_qs8_qs8p8x1bs32_4x8_portable_loops.hpp"
 #include "sme2k/kernels/sme2/attention_decode_sme2.hpp"
 #include "sme2k/kernels/sme2/attention_sme2.hpp"
+#include "sme2k/kernels/sme2/gemm_bf16_bf16_bf16p2vlx2bf32_4x2vl_sme2_dot.hpp"
+#include "sme2k/kernels/sme2/gemm_bf16_bf16p2vlx2_bf16p2vlx2bf32_2vlx2vl_sme2_mopa.hpp"
 #include "sme2k/kernels/sme2/gemm_f16_f16_f16p2vlx2bf32_4x2vl_sme2_dot.hpp"
 #include "sme2k/kernels/sme2/gemm_f16_f16p2vlx1_f16p4vlx1bf16_2vlx4vl_sme2_mopa.hpp"
 #include "sme2k/kernels/sme2/gemm_f16_f16p2vlx2_f16p2vlx2bf32_2vlx2vl_sme2_mopa.hpp"
@@ -39,9 +42,6 @@
 
 namespace sme2k {
 
-template <class... Ts>
-struct TypeList {};
-
 using GemmKernels = TypeList<
 #if SME2K_HAS_SME2_CODE
     GemmF32F32p2vlx1F32p2vlx1bf32_2vlx2vlSme2Mopa, GemmF16F16p2vlx2F16p2vlx2bf32_2vlx2vlSme2Mopa,
@@ -52,10 +52,12 @@ using GemmKernels = TypeList<
     GemmQs8Qs8p2vlx4Qs8p2vlx4bs32_2vlx2vlSme2Mopa, GemmF32Qd8p2vlx4Qc8p2vlx4bf32_2vlx2vlSme2Mopa,
     GemmF32Qd8p2vlx4Qc4p2vlx4bf32_2vlx2vlSme2Mopa, GemmF32Qd8Qc4p2vlx4bf32_2x2vlSme2Dot,
     GemmF32Qd8p2vlx1Qb4p2vlx4bf32_2vlx2vlSme2Mopa, GemmF32Qd8Qb4p2vlx4bf32_1x2vlSme2Dot,
+    GemmBf16Bf16p2vlx2Bf16p2vlx2bf32_2vlx2vlSme2Mopa, GemmBf16Bf16Bf16p2vlx2bf32_4x2vlSme2Dot,
 #endif
     GemmF32F32F32p8x1bf32_4x8PortableLoops, GemmF16F16F16p8x1bf32_4x8PortableLoops,
     GemmQs8Qs8Qs8p8x1bs32_4x8PortableLoops, GemmF32Qd8Qc8p8x1bf32_4x8PortableLoops,
-    GemmF32Qd8Qc4p8x1bf32_4x8PortableLoops, GemmF32Qd8Qb4p8x1bf32_4x8PortableLoops>;
+    GemmF32Qd8Qc4p8x1bf32_4x8PortableLoops, GemmF32Qd8Qb4p8x1bf32_4x8PortableLoops,
+    GemmBf16Bf16Bf16p8x1bf32_4x8PortableLoops>;
 
 /// The attention kernels (ops/detail/attention_call.hpp's contract), one per (input,
 /// output, path); kernels/attention_registry.hpp picks from this list.

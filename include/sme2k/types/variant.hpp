@@ -9,6 +9,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "sme2k/types/bf16.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/quantization.hpp"
 
@@ -23,10 +24,20 @@ enum class VariantId : uint8_t {
   kQD8 = 5,
   kQD8QC4W = 6,
   kQD8QB4W = 7,
+  kBF16 = 8,
 };
 
 template <class T>
 struct dependent_false : std::false_type {};
+
+/// A list of types (variants, kernels) to iterate at compile time.
+template <class... Ts>
+struct TypeList {};
+
+template <class T>
+struct TypeTag {
+  using type = T;
+};
 
 template <class V>
 struct VariantTraits {
@@ -53,22 +64,37 @@ struct VariantTraits<F32> {
   static constexpr bool kBiasInputs = std::is_same_v<T, float>;
 };
 
-/// f16 activations and weights, f32 accumulation (widening outer products), f16 or f32 output.
+/// What the 16-bit float variants share: Elem activations and weights, f32 accumulation
+/// (widening outer products), Elem or f32 output, an f32 bias (an Elem one is widened once, at
+/// packing).
+template <class Elem, VariantId kVariant>
+struct WideningFloatTraits {
+  using Lhs = Elem;
+  using Rhs = Elem;
+  using Bias = float;
+  using Acc = float;
+  using Out = Elem;
+  static constexpr VariantId kId = kVariant;
+  template <class T>
+  static constexpr bool kOutputs = std::is_same_v<T, Elem> || std::is_same_v<T, float>;
+  template <class T>
+  static constexpr bool kBiasInputs = std::is_same_v<T, Elem> || std::is_same_v<T, float>;
+};
+
+/// f16 activations and weights, f32 accumulation (widening FMOPA), f16 or f32 output.
 struct F16 {};
 
 template <>
-struct VariantTraits<F16> {
-  using Lhs = f16;
-  using Rhs = f16;
-  using Bias = float;  // f16 bias is widened once, at packing
-  using Acc = float;
-  using Out = f16;
-  static constexpr VariantId kId = VariantId::kF16;
+struct VariantTraits<F16> : WideningFloatTraits<f16, VariantId::kF16> {
   static constexpr std::string_view kName = "f16";
-  template <class T>
-  static constexpr bool kOutputs = std::is_same_v<T, f16> || std::is_same_v<T, float>;
-  template <class T>
-  static constexpr bool kBiasInputs = std::is_same_v<T, f16> || std::is_same_v<T, float>;
+};
+
+/// bf16 activations and weights, f32 accumulation (widening BFMOPA), bf16 or f32 output.
+struct BF16 {};
+
+template <>
+struct VariantTraits<BF16> : WideningFloatTraits<bf16, VariantId::kBF16> {
+  static constexpr std::string_view kName = "bf16";
 };
 
 /// f16 with f16 accumulation in ZA (FEAT_SME_F16F16): twice the outer-product rate of F16,
@@ -162,5 +188,49 @@ template <>
 struct VariantTraits<QD8QB4W> : Qd8VariantTraits<VariantId::kQD8QB4W, float> {
   static constexpr std::string_view kName = "qd8-qb4w";
 };
+
+/// Every variant, the one table that turns a run-time VariantId or name into its type: the
+/// C library, sme2k-run and the benchmarks read it. A new variant is a line here (and its id).
+using Variants = TypeList<F32, F16, F16Acc16, QS8, QD8, QD8QC4W, QD8QB4W, BF16>;
+
+namespace detail {
+template <class Fn, class V, class... Rest>
+void for_each_variant_in(TypeList<V, Rest...>, Fn& fn) {
+  fn(TypeTag<V>{});
+  if constexpr (sizeof...(Rest) > 0) for_each_variant_in(TypeList<Rest...>{}, fn);
+}
+}  // namespace detail
+
+/// fn(TypeTag<V>{}) for every variant, in the table's order.
+template <class Fn>
+void for_each_variant(Fn&& fn) {
+  detail::for_each_variant_in(Variants{}, fn);
+}
+
+/// Calls fn(TypeTag<V>{}) for the variant with id `id`; false when no variant has it.
+template <class Fn>
+bool visit_variant(VariantId id, Fn&& fn) {
+  bool found = false;
+  for_each_variant([&](auto tag) {
+    if (!found && VariantTraits<typename decltype(tag)::type>::kId == id) {
+      found = true;
+      fn(tag);
+    }
+  });
+  return found;
+}
+
+/// The id of the variant named `name` (VariantTraits<V>::kName); false when none is.
+inline bool variant_id_from_name(std::string_view name, VariantId* id) {
+  bool found = false;
+  for_each_variant([&](auto tag) {
+    using V = typename decltype(tag)::type;
+    if (!found && VariantTraits<V>::kName == name) {
+      *id = VariantTraits<V>::kId;
+      found = true;
+    }
+  });
+  return found;
+}
 
 }  // namespace sme2k

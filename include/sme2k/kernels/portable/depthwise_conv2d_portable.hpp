@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "sme2k/epilogue/ops.hpp"
+#include "sme2k/types/bf16.hpp"
 #include "sme2k/types/conv.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/quantization.hpp"
@@ -25,6 +26,8 @@ constexpr std::string_view depthwise_portable_name() {
     return "dwconv_qs8_qs8_any_1_portable_loops";
   } else if constexpr (std::is_same_v<T, f16>) {
     return "dwconv_f16_f16_any_1_portable_loops";
+  } else if constexpr (std::is_same_v<T, bf16>) {
+    return "dwconv_bf16_bf16_any_1_portable_loops";
   } else {
     return "dwconv_f32_f32_any_1_portable_loops";
   }

@@ -17,6 +17,7 @@
 #include "sme2k/formats/row_major_lhs.hpp"
 #include "sme2k/kernels/kernel_queries.hpp"
 #include "sme2k/types/dynamic_quantization.hpp"
+#include "sme2k/types/bf16.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/quantization.hpp"
 
@@ -150,6 +151,7 @@ struct GemmPortable4x8Loops : KernelQueries<RowMajorLhs<LhsElem>, Rhs, FixedExte
 
   static float widen(float x) { return x; }
   static float widen(f16 x) { return to_f32(x); }
+  static float widen(bf16 x) { return to_f32(x); }
   static int32_t widen(int8_t x) { return x; }
 };
 

@@ -65,6 +65,11 @@ struct DepthwiseArgs {
 /// input and odd channel counts' per-lane parameters pass through its start.
 constexpr size_t depthwise_scratch_floats(size_t vl) { return 4 * vl * vl + 8 * vl + 8; }
 
+/// Element types the SME2 kernel takes (bf16 runs the portable kernel for now).
+template <class T>
+inline constexpr bool kDepthwiseSme2Types =
+    std::is_same_v<T, float> || std::is_same_v<T, f16> || std::is_same_v<T, int8_t>;
+
 /// Whether the SME2 kernel serves a layout pair / shape (else the portable one runs):
 /// the same layout in and out, NCHW with a width stride of 1 to 4, NHWC with multiplier 1.
 inline bool depthwise_sme2_serves(TensorLayout in, TensorLayout out, size_t stride_width,

@@ -192,8 +192,7 @@ struct GemmSmallMDot : KernelQueries<RowMajorLhs<Elem>, Rhs, FixedExtent<4>> {
           svst1(cols_lo, out, left);
           svst1(cols_hi, out + vl, right);
         } else {
-          svst1(cols_f16, reinterpret_cast<float16_t*>(out),
-                svcvt_f16_f32_x2(svcreate2(left, right)));
+          sme2::store_narrow_x2(cols_f16, out, svcreate2(left, right));  // f16 or bf16
         }
       }
     }

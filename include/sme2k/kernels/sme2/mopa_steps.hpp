@@ -18,6 +18,7 @@
 #include "sme2k/arch/acle.hpp"
 #include "sme2k/arch/attributes.hpp"
 #include "sme2k/types/dynamic_quantization.hpp"
+#include "sme2k/types/bf16.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/quantization.hpp"
 
@@ -50,6 +51,7 @@ struct MopaStep {
 
 using MopaF32 = MopaStep<float>;
 using MopaF16 = MopaStep<f16>;
+using MopaBf16 = MopaStep<bf16>;
 using MopaQs8 = MopaStep<int8_t>;
 
 /// Starts the four tiles of a 2VL x 2VL block from a panel's bias row (ZA already zero):
