@@ -104,7 +104,7 @@ class WorkspaceTest : public ::testing::Test {};
 
 // F16Acc16 is left out: the slowest under emulation (28 s at SVL 2048), and its workspace
 // was F16's byte for byte in every case measured.
-using Variants = ::testing::Types<F32, F16, QS8, QD8, QD8QC4W, QD8QB4W>;
+using Variants = ::testing::Types<F32, F16, BF16, QS8, QD8, QD8QC4W, QD8QB4W>;
 TYPED_TEST_SUITE(WorkspaceTest, Variants);
 
 // Sized past two tiles (past one, 131 rows, at SVL 2048: each call there is slow under

@@ -28,7 +28,7 @@ template <class V>
 inline constexpr bool kHasProblem =
     std::is_same_v<V, F32> || std::is_same_v<V, F16> || std::is_same_v<V, F16Acc16> ||
     std::is_same_v<V, QS8> || std::is_same_v<V, QD8> || std::is_same_v<V, QD8QC4W> ||
-    std::is_same_v<V, QD8QB4W>;
+    std::is_same_v<V, QD8QB4W> || std::is_same_v<V, BF16>;
 
 /// One extent of a kernel's tile from its name: "4" -> 4, "2vl" -> 2 VL (f32 words; VL 4 where
 /// the CPU has no SME, for the portable kernels' fixed tiles this is not used).

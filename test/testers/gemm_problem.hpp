@@ -53,7 +53,8 @@ void pack_into(Problem<V>* p, const std::function<Status(void*, size_t)>& pack,
   ASSERT_TRUE(s.ok()) << s.message();
 }
 
-/// F32, F16, F16Acc16: float or f16 operands on the 1/8 grid, an f32 bias.
+/// F32, F16, F16Acc16, BF16: float, f16 or bf16 operands on the 1/8 grid (exact in each), an
+/// f32 bias.
 template <class V>
 Problem<V> float_problem(size_t rows, size_t n, size_t k, uint64_t seed) {
   using Lhs = typename VariantTraits<V>::Lhs;
@@ -90,6 +91,8 @@ Problem<V> float_problem(size_t rows, size_t n, size_t k, uint64_t seed) {
                        : reference::f32_gemm_error_bound(k, exact.magnitude[e]);
     if (std::is_same_v<typename VariantTraits<V>::Out, f16>) {
       bound = reference::f16_rounding_bound(exact.value[e], bound);
+    } else if (std::is_same_v<typename VariantTraits<V>::Out, bf16>) {
+      bound = reference::bf16_rounding_bound(exact.value[e], bound);
     }
     p.bound[e] = bound;
   }
