@@ -1,6 +1,8 @@
 // Google Benchmark suite of the LLM row ops at LLM shapes, per element type and path:
 //   BM_rms_norm/<f32|f16>/<path>/rows:R/cols:C     (also BM_layer_norm)
 //   BM_rope/<f32|f16>/<half-split|interleaved>/<path>/seq:S/heads:H/dim:D   ([1, S, H, D])
+//   BM_softmax/<f32|f16>/<path>/rows:R/cols:C   (scale 1/8, in and out of the same type; rows of
+//                                               attention scores: decode 1 x Skv, prefill S x S)
 // A path the CPU cannot run is skipped with the reason. After timing, the first and last
 // rows are checked against the f64 reference (test/reference/row_ops.hpp) within its bounds;
 // a mismatch fails the benchmark and the exit status. Counters: bytes/s (x read, y written).
@@ -14,6 +16,7 @@
 
 #include "bench_support.hpp"
 #include "reference/row_ops.hpp"
+#include "reference/softmax.hpp"
 #include "sme2k/sme2k.hpp"
 
 namespace sme2k_bench {
@@ -124,6 +127,45 @@ void bm_rope(benchmark::State& state, sme2k::Path path, sme2k::RopePairing pairi
 }
 
 template <class T>
+void bm_softmax(benchmark::State& state, sme2k::Path path) {
+  const std::string why = unavailable_reason(path);
+  if (!why.empty()) return skip(state, why);
+  const sme2k::testing::ScopedForcePath force(path);
+  const auto rows = static_cast<size_t>(state.range(0)), cols = static_cast<size_t>(state.range(1));
+  const std::vector<float> xf = random_values(rows * cols, 5);
+  std::vector<T> x(rows * cols), y(rows * cols);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = sme2k::convert_to<T>(xf[i] * 16.0f);
+  sme2k::SoftmaxParams p;
+  p.scale = 0.125f;
+  const sme2k::MatrixView<const T> xv{x.data(), rows, cols, cols};
+  const sme2k::MatrixView<T> yv{y.data(), rows, cols, cols};
+  sme2k::Status s;
+  for (auto _ : state) {
+    s = sme2k::softmax<T, T>(xv, yv, p);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  if (!s.ok()) return fail(state, s.message());
+  // The first and last rows against the f64 reference: sme2k-run softmax's bound (relative
+  // 5e-5 for f32 out, 2e-3 for f16 out, plus 1e-7), wider than softmax_test.cpp's derived one.
+  const double rel = std::is_same_v<T, sme2k::f16> ? 2e-3 : 5e-5;
+  for (size_t r : {size_t{0}, rows - 1}) {
+    std::vector<double> xr(cols);
+    for (size_t i = 0; i < cols; ++i) xr[i] = sme2k::to_f32(x[r * cols + i]);
+    const std::vector<double> ref = sme2k::reference::softmax_rows(xr, 1, cols, 0.125, nullptr, 0);
+    for (size_t i = 0; i < cols; ++i) {
+      if (!(std::fabs(sme2k::to_f32(y[r * cols + i]) - ref[i]) <= rel * ref[i] + 1e-7)) {
+        return fail(state, "row " + std::to_string(r) + " outside the reference's bound");
+      }
+    }
+  }
+  state.counters["bytes/s"] = benchmark::Counter(static_cast<double>(2 * rows * cols * sizeof(T)),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["elements/s"] = benchmark::Counter(static_cast<double>(rows * cols),
+                                                    benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class T>
 void register_type() {
   for (sme2k::Path path : {sme2k::Path::kSme2, sme2k::Path::kPortable}) {
     const std::string suffix = std::string("/") + dtype_name<T>() + "/" + sme2k::path_name(path);
@@ -142,6 +184,11 @@ void register_type() {
       b->ArgNames({"seq", "heads", "dim"})->Unit(benchmark::kMicrosecond);
       b->Args({1, 32, 128})->Args({256, 32, 64})->Args({256, 8, 128});
     }
+    const std::string name = std::string("BM_softmax") + suffix;
+    auto* b = benchmark::RegisterBenchmark(name.c_str(), bm_softmax<T>, path);
+    b->ArgNames({"rows", "cols"})->Unit(benchmark::kMicrosecond);
+    // Decode (one query row over a 4096 cache; 32 heads' rows), prefill 256 and 4096-wide rows.
+    b->Args({1, 4096})->Args({32, 4096})->Args({256, 256})->Args({256, 4096});
   }
 }
 

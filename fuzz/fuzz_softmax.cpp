@@ -1,33 +1,14 @@
-// libFuzzer target: softmax<In, Out> (f32 / f16 rows in and out, in place, an additive f32
-// mask of its own ld or one shared row, any scale). softmax has no C function yet, so this
-// target calls the C++ op (ops/softmax.hpp) with the shared operand rules of fuzz_common.hpp.
-// Beyond the invariants: every accepted row is a distribution (values in [0, 1], summing to 1)
-// or, fully masked, all zeros; a parallel run gives the serial run's bits.
+// libFuzzer target: sme2k_softmax (f32 / f16 rows in and out, in place, an additive f32 mask
+// of its own ld or one shared row, any scale) through the C API, with the shared operand rules
+// of fuzz_common.hpp. Beyond the invariants: every accepted row is a distribution (values in
+// [0, 1], summing to 1) or, fully masked, all zeros; a parallel run gives the serial run's bits.
 #include <cmath>
-#include <sme2k/ops/softmax.hpp>
 
 #include "fuzz_common.hpp"
 
 using namespace sme2k_fuzz;
 
 namespace {
-
-template <class In, class Out>
-sme2k::Status run(const Matrix& x, Matrix& y, const sme2k::SoftmaxParams& p,
-                  const sme2k::ParallelFor& parallel) {
-  return sme2k::softmax<In, Out>({reinterpret_cast<const In*>(x.data), x.rows, x.cols, x.ld},
-                                 {reinterpret_cast<Out*>(y.data), y.rows, y.cols, y.ld}, p,
-                                 parallel);
-}
-
-sme2k::Status call(const Matrix& x, Matrix& y, const sme2k::SoftmaxParams& p,
-                   const sme2k::ParallelFor& parallel) {
-  const bool in16 = x.dtype == SME2K_DTYPE_F16, out16 = y.dtype == SME2K_DTYPE_F16;
-  if (in16 && out16) return run<sme2k::f16, sme2k::f16>(x, y, p, parallel);
-  if (in16) return run<sme2k::f16, float>(x, y, p, parallel);
-  if (out16) return run<float, sme2k::f16>(x, y, p, parallel);
-  return run<float, float>(x, y, p, parallel);
-}
 
 void serial_reversed(void*, size_t count, void (*task)(void*, size_t), void* context) {
   for (size_t i = count; i-- > 0;) task(context, i);
@@ -59,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Matrix y_own;
   if (!in_place && !make_matrix(f, rows, cols, out, &y_own)) return 0;
   Matrix& y = in_place ? x : y_own;
-  sme2k::SoftmaxParams p;
+  sme2k_softmax_params p = {1.0f, nullptr, 0};
   static constexpr float kScales[] = {1.0f, 0.125f, 3.0f, 0.0f, -1.0f, INFINITY, NAN, 1e-30f};
   const size_t scale_pick = f.ConsumeIntegralInRange<size_t>(0, 15);
   p.scale = scale_pick < 8 ? kScales[scale_pick] : 1.0f;
@@ -86,17 +67,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     p.mask = reinterpret_cast<const float*>(mask.data);
     p.mask_ld = shared ? 0 : mask.ld;
   }
-  sme2k::ParallelFor parallel;
+  sme2k_parallel_for parallel = {nullptr, nullptr, 0};
   if (f.ConsumeBool()) {
     parallel.run = serial_reversed;
     parallel.max_tasks = f.ConsumeIntegralInRange<size_t>(0, 9);
   }
   const Snapshot snap(y);
-  const sme2k::Status s = call(x, y, p, parallel);
-  const sme2k_status code = static_cast<sme2k_status>(s.code());
+  const sme2k_status code = sme2k_softmax(x.view(), y.out(), &p, &parallel);
   check(code, !x.valid || !y.valid || bad_scale || (p.mask != nullptr && !mask.valid), {&snap},
         "softmax accepted invalid input");
-  if (!s.ok()) return 0;
+  if (code != SME2K_OK) return 0;
   // Each row: a distribution, or all zeros (every element masked).
   for (size_t r = 0; r < rows; ++r) {
     double sum = 0.0;
@@ -111,8 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Tasks give the serial bits (not in place: the input is gone).
   if (parallel.run != nullptr && !in_place) {
     std::vector<uint8_t> first(y.data, y.data + y.bytes);
-    const sme2k::Status s2 = call(x, y, p, sme2k::ParallelFor{});
-    if (!s2.ok() || std::memcmp(first.data(), y.data, y.bytes) != 0) {
+    const sme2k_status s2 = sme2k_softmax(x.view(), y.out(), &p, nullptr);
+    if (s2 != SME2K_OK || std::memcmp(first.data(), y.data, y.bytes) != 0) {
       fail("softmax: a parallel run differs from the serial one", code);
     }
   }

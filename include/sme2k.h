@@ -273,13 +273,25 @@ SME2K_C_API sme2k_status sme2k_int8_activation_table(sme2k_activation activation
                                                      sme2k_quant_params in, sme2k_quant_params out,
                                                      int32_t min, int32_t max, int8_t table[256]);
 
+/** What an op will run for a call's shape on this CPU (sme2k_gemm_plan(), sme2k_conv2d_plan()):
+ *  kernel is the kernel's name (docs/naming.md; a static string), path its path (a portable
+ *  kernel on an SME2 CPU says no SME2 kernel serves this call), tasks what the parallel-for
+ *  gets, workspace_bytes what the call needs. */
+typedef struct sme2k_op_plan {
+  const char* kernel;
+  sme2k_path path;
+  size_t tasks;
+  size_t workspace_bytes;
+} sme2k_op_plan;
+
 /* ---- GEMM: C = epilogue(A * B + bias) ---------------------------------------------------- */
 
 /** Bytes of packed weights for an N x K B (any variant, QB4W with any block). */
 SME2K_C_API sme2k_status sme2k_gemm_packed_rhs_size(sme2k_variant variant, size_t n, size_t k,
                                                     size_t* bytes);
 
-/** Packs float weights: F32 (b F32, bias F32), F16 / F16_ACC16 (b F16, bias F16 or F32).
+/** Packs float weights: F32 (b F32, bias F32), F16 / F16_ACC16 (b F16, bias F16 or F32), BF16
+ *  (b BF16, bias BF16 or F32).
  *  bias: N values of bias_dtype, or NULL. packed: 4-byte aligned, >= the packed size. */
 SME2K_C_API sme2k_status sme2k_gemm_pack_rhs(sme2k_variant variant, sme2k_matrix b,
                                              sme2k_rhs_layout layout, const void* bias,
@@ -318,6 +330,11 @@ SME2K_C_API sme2k_status sme2k_gemm_workspace_size(sme2k_variant variant, size_t
                                                    size_t k, sme2k_output_order order,
                                                    size_t* bytes,
                                                    const sme2k_parallel_for* parallel);
+
+/** What sme2k_gemm() will run for an M x N x K call (sme2k_op_plan). */
+SME2K_C_API sme2k_status sme2k_gemm_plan(sme2k_variant variant, size_t m, size_t n, size_t k,
+                                         sme2k_output_order order, sme2k_op_plan* plan,
+                                         const sme2k_parallel_for* parallel);
 
 /** C = epilogue(A * B + bias) with B from a pack function of the same variant.
  *  a: M x K of the variant's input type (F32: F32; F16*: F16; QS8: INT8; QD8*: F32 or F16).
@@ -482,6 +499,13 @@ SME2K_C_API sme2k_status sme2k_conv2d_workspace_size(sme2k_variant variant,
                                                      sme2k_tensor_layout out_layout, size_t* bytes,
                                                      const sme2k_parallel_for* parallel);
 
+/** What sme2k_conv2d() will run (sme2k_op_plan): a GEMM kernel on the gathered input, or a
+ *  depthwise kernel (e.g. the portable one for a layout pair no SME2 kernel serves). */
+SME2K_C_API sme2k_status sme2k_conv2d_plan(sme2k_variant variant, const sme2k_conv2d_params* params,
+                                           sme2k_tensor_layout in_layout,
+                                           sme2k_tensor_layout out_layout, sme2k_op_plan* plan,
+                                           const sme2k_parallel_for* parallel);
+
 /** output = epilogue(conv(input, weights) + bias). input: batch x Cin x H x W dense in
  *  in_layout, of the variant's type (F32, F16, INT8); output: batch x Cout x OH x OW in
  *  out_layout, of output_dtype (F32: F32; F16: F16 or F32; QS8: INT8). The epilogue's order
@@ -560,6 +584,21 @@ SME2K_C_API sme2k_status sme2k_rms_norm(sme2k_matrix x, sme2k_mutable_matrix y, 
 SME2K_C_API sme2k_status sme2k_layer_norm(sme2k_matrix x, sme2k_mutable_matrix y,
                                           const float* weight, const float* bias, float eps,
                                           const sme2k_parallel_for* parallel);
+
+/** softmax's scale and additive mask: y[r] = softmax(scale * x[r] + mask[r]). */
+typedef struct sme2k_softmax_params {
+  float scale;       /* finite, > 0 */
+  const float* mask; /* NULL: none; else f32 rows mask_ld apart, -inf masks an element */
+  size_t mask_ld;    /* 0: one mask row (x.cols floats) shared by every row */
+} sme2k_softmax_params;
+
+/** Softmax over each row, f32 arithmetic: x and y F32 or F16 each (in and out may differ), the
+ *  same shape, any ld; y may be x (same dtype and ld: in place), no other overlap, and the mask
+ *  must not overlap y. params: NULL for scale 1 and no mask. A row whose every element is
+ *  masked (-inf) gives zeros. */
+SME2K_C_API sme2k_status sme2k_softmax(sme2k_matrix x, sme2k_mutable_matrix y,
+                                       const sme2k_softmax_params* params,
+                                       const sme2k_parallel_for* parallel);
 
 /** Mirrors sme2k::RopePairing. */
 typedef enum sme2k_rope_pairing {

@@ -461,21 +461,57 @@ extern "C" sme2k_status sme2k_gemm_pack_rhs_q4_0(const void* blocks, size_t n, s
   return finish(gemm_pack_rhs_q4_0<QD8QB4W>(blocks, n, k, bias, packed, packed_bytes));
 }
 
+namespace sme2k {
+namespace {
+Status to_output_order(sme2k_output_order order, const char* op, OutputOrder* out) {
+  SME2K_RETURN_IF_ERROR(to_enum(order, op, "output order", out));
+  if (*out != OutputOrder::kRowMajor && *out != OutputOrder::kTransposed) {
+    return Status::error(StatusCode::kInvalidArgument, "%s: unknown output order %d", op,
+                         static_cast<int>(order));
+  }
+  return Status();
+}
+
+/// An OpPlan as the C API gives it (kernel names are string literals: NUL-terminated).
+Status to_c_plan(const OpPlan& from, sme2k_op_plan* to) {
+  to->kernel = from.kernel.data();
+  to->path = static_cast<sme2k_path>(from.path);
+  to->tasks = from.tasks;
+  to->workspace_bytes = from.workspace_bytes;
+  return Status();
+}
+}  // namespace
+}  // namespace sme2k
+
 extern "C" sme2k_status sme2k_gemm_workspace_size(sme2k_variant variant, size_t m, size_t n,
                                                   size_t k, sme2k_output_order order, size_t* bytes,
                                                   const sme2k_parallel_for* parallel) {
   constexpr const char* op = "gemm_workspace_size";
   return finish([&]() -> Status {
     OutputOrder output_order{};
-    SME2K_RETURN_IF_ERROR(to_enum(order, op, "output order", &output_order));
-    if (output_order != OutputOrder::kRowMajor && output_order != OutputOrder::kTransposed) {
-      return Status::error(StatusCode::kInvalidArgument, "%s: unknown output order %d", op,
-                           static_cast<int>(order));
-    }
+    SME2K_RETURN_IF_ERROR(to_output_order(order, op, &output_order));
     const ParallelFor pf = to_parallel_for(parallel);
     return visit_variant(variant, op, [&](auto v) {
       using V = typename decltype(v)::type;
       return gemm_workspace_size<V>(m, n, k, bytes, output_order, pf);
+    });
+  }());
+}
+
+extern "C" sme2k_status sme2k_gemm_plan(sme2k_variant variant, size_t m, size_t n, size_t k,
+                                        sme2k_output_order order, sme2k_op_plan* plan,
+                                        const sme2k_parallel_for* parallel) {
+  constexpr const char* op = "gemm_plan";
+  return finish([&]() -> Status {
+    if (plan == nullptr) return Status::error(StatusCode::kNullPointer, "%s: plan is null", op);
+    OutputOrder output_order{};
+    SME2K_RETURN_IF_ERROR(to_output_order(order, op, &output_order));
+    const ParallelFor pf = to_parallel_for(parallel);
+    return visit_variant(variant, op, [&](auto v) {
+      using V = typename decltype(v)::type;
+      OpPlan p;
+      SME2K_RETURN_IF_ERROR(gemm_plan<V>(m, n, k, &p, output_order, pf));
+      return to_c_plan(p, plan);
     });
   }());
 }
@@ -583,16 +619,12 @@ extern "C" sme2k_status sme2k_batch_matmul_workspace_size(sme2k_variant variant,
   constexpr const char* op = "batch_matmul_workspace_size";
   return finish([&]() -> Status {
     OutputOrder output_order{};
-    SME2K_RETURN_IF_ERROR(to_enum(order, op, "output order", &output_order));
-    if (output_order != OutputOrder::kRowMajor && output_order != OutputOrder::kTransposed) {
-      return Status::error(StatusCode::kInvalidArgument, "%s: unknown output order %d", op,
-                           static_cast<int>(order));
-    }
+    SME2K_RETURN_IF_ERROR(to_output_order(order, op, &output_order));
     const ParallelFor pf = to_parallel_for(parallel);
     return visit_variant(variant, op, [&](auto v) -> Status {
       using V = typename decltype(v)::type;
       if constexpr (!kBatchVariant<V>) {
-        return unsupported<V>(op, "batch_matmul serves F32 and F16");
+        return unsupported<V>(op, "batch_matmul serves the float variants");
       } else {
         return batch_matmul_workspace_size<V>(batch, m, n, k, bytes, output_order, pf);
       }
@@ -617,7 +649,7 @@ extern "C" sme2k_status sme2k_batch_matmul(sme2k_variant variant, size_t batch, 
     return visit_variant(variant, op, [&](auto v) -> Status {
       using V = typename decltype(v)::type;
       if constexpr (!kBatchVariant<V>) {
-        return unsupported<V>(op, "batch_matmul serves F32 and F16");
+        return unsupported<V>(op, "batch_matmul serves the float variants");
       } else {
         using Lhs = typename VariantTraits<V>::Lhs;
         using Rhs = typename VariantTraits<V>::Rhs;
@@ -773,7 +805,7 @@ extern "C" sme2k_status sme2k_conv2d_packed_weights_size(sme2k_variant variant,
     return visit_variant(variant, op, [&](auto v) -> Status {
       using V = typename decltype(v)::type;
       if constexpr (!kConvVariant<V>) {
-        return unsupported<V>(op, "conv2d serves F32, F16 and QS8");
+        return unsupported<V>(op, "conv2d serves F32, F16, BF16 and QS8");
       } else {
         return conv2d_packed_weights_size<V>(p, bytes);
       }
@@ -852,9 +884,35 @@ extern "C" sme2k_status sme2k_conv2d_workspace_size(sme2k_variant variant,
     return visit_variant(variant, op, [&](auto v) -> Status {
       using V = typename decltype(v)::type;
       if constexpr (!kConvVariant<V>) {
-        return unsupported<V>(op, "conv2d serves F32, F16 and QS8");
+        return unsupported<V>(op, "conv2d serves F32, F16, BF16 and QS8");
       } else {
         return conv2d_workspace_size<V>(p, in, out, bytes, pf);
+      }
+    });
+  }());
+}
+
+extern "C" sme2k_status sme2k_conv2d_plan(sme2k_variant variant, const sme2k_conv2d_params* params,
+                                          sme2k_tensor_layout in_layout,
+                                          sme2k_tensor_layout out_layout, sme2k_op_plan* plan,
+                                          const sme2k_parallel_for* parallel) {
+  constexpr const char* op = "conv2d_plan";
+  return finish([&]() -> Status {
+    if (plan == nullptr) return Status::error(StatusCode::kNullPointer, "%s: plan is null", op);
+    Conv2dParams p;
+    TensorLayout in{}, out{};
+    SME2K_RETURN_IF_ERROR(to_conv_params(params, op, &p));
+    SME2K_RETURN_IF_ERROR(to_enum(in_layout, op, "input layout", &in));
+    SME2K_RETURN_IF_ERROR(to_enum(out_layout, op, "output layout", &out));
+    const ParallelFor pf = to_parallel_for(parallel);
+    return visit_variant(variant, op, [&](auto v) -> Status {
+      using V = typename decltype(v)::type;
+      if constexpr (!kConvVariant<V>) {
+        return unsupported<V>(op, "conv2d serves F32, F16, BF16 and QS8");
+      } else {
+        OpPlan op_plan;
+        SME2K_RETURN_IF_ERROR(conv2d_plan<V>(p, in, out, &op_plan, GemmEpilogue{}, pf));
+        return to_c_plan(op_plan, plan);
       }
     });
   }());
@@ -879,7 +937,7 @@ extern "C" sme2k_status sme2k_conv2d(sme2k_variant variant, const sme2k_conv2d_p
     return visit_variant(variant, op, [&](auto v) -> Status {
       using V = typename decltype(v)::type;
       if constexpr (!kConvVariant<V>) {
-        return unsupported<V>(op, "conv2d serves F32, F16 and QS8");
+        return unsupported<V>(op, "conv2d serves F32, F16, BF16 and QS8");
       } else {
         return visit_dtype(output_dtype, op, "output", [&](auto out_tag) -> Status {
           using Out = typename decltype(out_tag)::type;
@@ -1053,6 +1111,24 @@ extern "C" sme2k_status sme2k_layer_norm(sme2k_matrix x, sme2k_mutable_matrix y,
                                          const float* weight, const float* bias, float eps,
                                          const sme2k_parallel_for* parallel) {
   return finish(row_norm(x, y, weight, bias, eps, false, parallel));
+}
+
+extern "C" sme2k_status sme2k_softmax(sme2k_matrix x, sme2k_mutable_matrix y,
+                                      const sme2k_softmax_params* params,
+                                      const sme2k_parallel_for* parallel) {
+  constexpr const char* op = "softmax";
+  return finish([&]() -> Status {
+    SoftmaxParams p;
+    if (params != nullptr) p = SoftmaxParams{params->scale, params->mask, params->mask_ld};
+    const ParallelFor pf = to_parallel_for(parallel);
+    return visit_row_dtype(x.dtype, op, "x", [&](auto in) -> Status {
+      return visit_row_dtype(y.dtype, op, "y", [&](auto out) -> Status {
+        using In = typename decltype(in)::type;
+        using Out = typename decltype(out)::type;
+        return softmax<In, Out>(view<In>(x), view<Out>(y), p, pf);
+      });
+    });
+  }());
 }
 
 extern "C" sme2k_status sme2k_rope(const sme2k_rope_tensor* x, const float* cos, const float* sin,

@@ -263,6 +263,39 @@ TYPED_TEST(RowNorm, TasksGiveTheSerialBits) {
   }
 }
 
+// The plan names the path's kernel and the number of tasks the op hands the pool.
+TYPED_TEST(RowNorm, PlanSaysWhatRuns) {
+  using T = TypeParam;
+  const size_t rows = 45, cols = 33;
+  std::vector<T> x(rows * cols, from_double<T>(1.0)), y(rows * cols);
+  size_t counted = 0;
+  auto count = [&counted](size_t n, ParallelTaskRef task) {
+    counted = n;
+    for (size_t i = 0; i < n; ++i) task(i);
+  };
+  const ParallelFor pf = make_parallel_for(count, 8);
+  for (bool rms : {true, false}) {
+    for (bool portable : {false, true}) {
+      testing::ScopedForcePath force(portable ? Path::kPortable : select_path());
+      OpPlan plan;
+      ASSERT_TRUE(
+          (rms ? rms_norm_plan<T>(rows, &plan, pf) : layer_norm_plan<T>(rows, &plan, pf)).ok());
+      const MatrixView<const T> xv{x.data(), rows, cols, cols};
+      const MatrixView<T> yv{y.data(), rows, cols, cols};
+      ASSERT_TRUE((rms ? rms_norm<T>(xv, yv, nullptr, 1e-6f, pf)
+                       : layer_norm<T>(xv, yv, nullptr, nullptr, 1e-6f, pf))
+                      .ok());
+      EXPECT_EQ(plan.path, last_used_path());
+      EXPECT_EQ(plan.tasks, counted);  // 45 rows: 3 blocks of 16 (RMSNorm), 6 of 8
+      EXPECT_EQ(plan.tasks, rms ? 3u : 6u);
+      EXPECT_EQ(plan.workspace_bytes, 0u);
+      EXPECT_EQ(plan.kernel == "row_norm_portable", plan.path == Path::kPortable) << plan.kernel;
+    }
+    EXPECT_STATUS(StatusCode::kNullPointer,
+                  rms ? rms_norm_plan<T>(rows, nullptr) : layer_norm_plan<T>(rows, nullptr));
+  }
+}
+
 TYPED_TEST(RowNorm, PortablePath) {
   testing::ScopedForcePath force(Path::kPortable);
   for (bool rms : {true, false}) {
@@ -476,6 +509,32 @@ TYPED_TEST(Rope, TasksGiveTheSerialBits) {
     for (size_t i = count; i-- > 0;) task(i);
   };
   check_rope<T>(c, make_parallel_for(reverse, 4));
+}
+
+TYPED_TEST(Rope, PlanSaysWhatRuns) {
+  using T = TypeParam;
+  std::vector<T> x(2 * 5 * 3 * 8, from_double<T>(0.5));
+  std::vector<float> cs(5 * 4, 1.0f), sn(5 * 4, 0.0f);
+  const RopeTensor<T> t = rope_tensor_bshd(x.data(), 2, 5, 3, 8);
+  size_t counted = 0;
+  auto count = [&counted](size_t n, ParallelTaskRef task) {
+    counted = n;
+    for (size_t i = 0; i < n; ++i) task(i);
+  };
+  const ParallelFor pf = make_parallel_for(count, 4);
+  for (bool portable : {false, true}) {
+    testing::ScopedForcePath force(portable ? Path::kPortable : select_path());
+    OpPlan plan;
+    ASSERT_TRUE(rope_plan<T>(t, &plan, pf).ok());
+    ASSERT_TRUE(
+        rope<T>(t, RopeTables{cs.data(), sn.data(), 5, 8}, RopePairing::kHalfSplit, nullptr, 0, pf)
+            .ok());
+    EXPECT_EQ(plan.path, last_used_path());
+    EXPECT_EQ(plan.tasks, counted);
+    EXPECT_EQ(plan.tasks, 4u);  // 10 (batch, seq) rows, at most 4 tasks
+    EXPECT_EQ(plan.kernel == "rope_portable", plan.path == Path::kPortable) << plan.kernel;
+  }
+  EXPECT_STATUS(StatusCode::kNullPointer, rope_plan<T>(t, nullptr));
 }
 
 TYPED_TEST(Rope, PortablePath) {

@@ -291,6 +291,9 @@ TEST(Softmax, ThreadsGiveTheSerialBits) {
                                pool.parallel_for(tasks))
              .ok()));
     EXPECT_GE(pool.last_count(), 2u);
+    OpPlan plan;
+    ASSERT_TRUE((softmax_plan<float, float>(rows, &plan, pool.parallel_for(tasks)).ok()));
+    EXPECT_EQ(plan.tasks, pool.last_count());
     ASSERT_EQ(std::memcmp(serial.data(), pooled.data(), serial.size() * sizeof(float)), 0)
         << tasks << " tasks";
   }
@@ -303,6 +306,13 @@ TEST(Softmax, ReportsItsPathAndKernel) {
   const std::string name = softmax_kernel_name<float, float>();
   EXPECT_EQ(name == "softmax_portable", select_path() == Path::kPortable) << name;
   for (float v : y) EXPECT_FLOAT_EQ(v, 0.125f);
+  OpPlan plan;
+  ASSERT_TRUE((softmax_plan<float, float>(1, &plan).ok()));
+  EXPECT_EQ(plan.kernel, name);
+  EXPECT_EQ(plan.path, last_used_path());
+  EXPECT_EQ(plan.tasks, 1u);
+  EXPECT_EQ(plan.workspace_bytes, 0u);
+  EXPECT_EQ((softmax_plan<float, float>(1, nullptr).code()), StatusCode::kNullPointer);
 }
 
 TEST(Softmax, BadInput) {

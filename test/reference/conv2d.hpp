@@ -18,12 +18,14 @@
 // an element sits in a tensor of either TensorLayout.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "reference/gemm.hpp"  // activate() in double, the error-bound helpers
+#include "sme2k/arch/attributes.hpp"
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/types/conv.hpp"
 #include "sme2k/types/f16.hpp"
@@ -77,27 +79,65 @@ inline size_t conv_output_count(const Conv2dParams& p) {
   return p.batch * p.out_channels * conv_out_height(p) * conv_out_width(p);
 }
 
-/// Calls f(ci, kh, kw, input_index or -1 for padding) for every tap of output (n, co, oh, ow).
+/// conv_weight_index() is linear in (co, ci, kh, kw): these are its steps, so the references
+/// below walk the taps by multiply-adds instead of a switch per tap (sme2k-run checks under
+/// the cycle model's tracer, where every reference instruction costs time).
+struct ConvWeightSteps {
+  size_t co, ci, kh, kw;
+};
+
+inline ConvWeightSteps conv_weight_steps(const Conv2dParams& p, ConvWeightLayout layout) {
+  const size_t cin_g = p.in_channels / p.groups;
+  const size_t kh_n = p.kernel_height, kw_n = p.kernel_width;
+  switch (layout) {
+    case ConvWeightLayout::kOIHW: return {cin_g * kh_n * kw_n, kh_n * kw_n, kw_n, 1};
+    case ConvWeightLayout::kOHWI: return {kh_n * kw_n * cin_g, 1, kw_n * cin_g, cin_g};
+    case ConvWeightLayout::kHWIO:
+      return {1, p.out_channels, kw_n * cin_g * p.out_channels, cin_g * p.out_channels};
+  }
+  return {0, 0, 0, 0};
+}
+
+/// Calls f(ci, kh, kw, input_index) for every tap of output (n, co, oh, ow) that reads the
+/// input, in the order ci, kh, kw; taps in the padding are skipped (they read 0, or QS8's
+/// input zero point: they add nothing). The input index is activation_index()'s, written as
+/// the sum of its terms. Always inlined, so the callers' sums stay in registers (sme2k-run
+/// checks with this under the cycle model's tracer, where each instruction costs time).
 template <class F>
-void for_each_tap(const Conv2dParams& p, TensorLayout in_layout, size_t n, size_t co, size_t oh,
-                  size_t ow, F&& f) {
+SME2K_ALWAYS_INLINE void for_each_tap(const Conv2dParams& p, TensorLayout in_layout, size_t n,
+                                      size_t co, size_t oh, size_t ow, F&& f) {
   const size_t cin_g = p.in_channels / p.groups, cout_g = p.out_channels / p.groups;
   const size_t group = co / cout_g;
-  for (size_t ci = 0; ci < cin_g; ++ci) {
-    const size_t c = group * cin_g + ci;
-    for (size_t kh = 0; kh < p.kernel_height; ++kh) {
-      const long long ih = static_cast<long long>(oh * p.stride_height + kh * p.dilation_height) -
-                           static_cast<long long>(p.pad_top);
-      for (size_t kw = 0; kw < p.kernel_width; ++kw) {
-        const long long iw = static_cast<long long>(ow * p.stride_width + kw * p.dilation_width) -
-                             static_cast<long long>(p.pad_left);
-        const bool inside = ih >= 0 && iw >= 0 && ih < static_cast<long long>(p.in_height) &&
-                            iw < static_cast<long long>(p.in_width);
-        const long long index = inside ? static_cast<long long>(activation_index(
-                                             in_layout, p.in_channels, p.in_height, p.in_width, n,
-                                             c, static_cast<size_t>(ih), static_cast<size_t>(iw)))
-                                       : -1;
-        f(ci, kh, kw, index);
+  const auto h_n = static_cast<long long>(p.in_height), w_n = static_cast<long long>(p.in_width),
+             c_n = static_cast<long long>(p.in_channels);
+  const bool nchw = in_layout == TensorLayout::kNCHW;
+  const long long c_step = nchw ? h_n * w_n : 1, h_step = nchw ? w_n : w_n * c_n,
+                  w_step = nchw ? 1 : c_n;
+  const auto dh = static_cast<long long>(p.dilation_height),
+             dw = static_cast<long long>(p.dilation_width);
+  const long long ih0 =
+      static_cast<long long>(oh * p.stride_height) - static_cast<long long>(p.pad_top);
+  const long long iw0 =
+      static_cast<long long>(ow * p.stride_width) - static_cast<long long>(p.pad_left);
+  // The kh whose row ih0 + kh * dh lies in [0, H): [kh_begin, kh_end); kw likewise.
+  const auto kh_n = static_cast<long long>(p.kernel_height),
+             kw_n = static_cast<long long>(p.kernel_width);
+  const long long kh_begin = ih0 >= 0 ? 0 : (-ih0 + dh - 1) / dh;
+  const long long kh_end = ih0 >= h_n ? 0 : std::min(kh_n, (h_n - 1 - ih0) / dh + 1);
+  const long long kw_begin = iw0 >= 0 ? 0 : (-iw0 + dw - 1) / dw;
+  const long long kw_end = iw0 >= w_n ? 0 : std::min(kw_n, (w_n - 1 - iw0) / dw + 1);
+  // Input index of tap (ci, kh_begin, kw_begin); each row and each column one step on.
+  long long first = static_cast<long long>(n) * c_n * h_n * w_n +
+                    static_cast<long long>(group * cin_g) * c_step +
+                    (ih0 + kh_begin * dh) * h_step + (iw0 + kw_begin * dw) * w_step;
+  for (size_t ci = 0; ci < cin_g; ++ci, first += c_step) {
+    long long row = first;
+    for (long long kh = kh_begin; kh < kh_end; ++kh, row += dh * h_step) {
+      long long index = row;
+      // A few taps a row: a plain loop (unrolled or vectorized, its set-up costs more).
+      _Pragma("GCC unroll 1") for (long long kw = kw_begin; kw < kw_end;
+                                   ++kw, index += dw * w_step) {
+        f(ci, static_cast<size_t>(kh), static_cast<size_t>(kw), index);
       }
     }
   }
@@ -134,11 +174,11 @@ double conv2d_pre_at(const Conv2dFloatProblem<T>& q, size_t n, size_t co, size_t
                      double* magnitude) {
   double acc = q.bias != nullptr ? static_cast<double>(q.bias[co]) : 0.0;
   double mag = std::fabs(acc);
+  const ConvWeightSteps ws = conv_weight_steps(q.p, q.w_layout);
+  const T* w_co = q.weights + co * ws.co;
   for_each_tap(q.p, q.in_layout, n, co, oh, ow, [&](size_t ci, size_t kh, size_t kw, long long i) {
-    if (i < 0) return;  // padding reads 0
     const double x = static_cast<double>(to_f32(q.input[i]));
-    const double w =
-        static_cast<double>(to_f32(q.weights[conv_weight_index(q.p, q.w_layout, co, ci, kh, kw)]));
+    const double w = static_cast<double>(to_f32(w_co[ci * ws.ci + kh * ws.kh + kw * ws.kw]));
     acc += x * w;  // exact: 24 x 24 bits
     mag += std::fabs(x * w);
   });
@@ -199,13 +239,14 @@ struct Conv2dQs8Problem {
   int32_t lo = -128, hi = 127;
 };
 
-/// bias + sum (x - zp_in) * w, exact (padding reads zp_in, so it adds nothing).
+/// bias + sum (x - zp_in) * w, exact (padding reads zp_in: it adds nothing, so it is skipped).
 inline int64_t conv2d_qs8_acc(const Conv2dQs8Problem& q, size_t n, size_t co, size_t oh,
                               size_t ow) {
   int64_t acc = q.bias != nullptr ? q.bias[co] : 0;
+  const ConvWeightSteps ws = conv_weight_steps(q.p, q.w_layout);
+  const int8_t* w_co = q.weights + co * ws.co;
   for_each_tap(q.p, q.in_layout, n, co, oh, ow, [&](size_t ci, size_t kh, size_t kw, long long i) {
-    const int64_t x = i < 0 ? q.in_zero_point : q.input[i];
-    acc += (x - q.in_zero_point) * q.weights[conv_weight_index(q.p, q.w_layout, co, ci, kh, kw)];
+    acc += (int64_t{q.input[i]} - q.in_zero_point) * w_co[ci * ws.ci + kh * ws.kh + kw * ws.kw];
   });
   return acc;
 }

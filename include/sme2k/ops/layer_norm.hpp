@@ -7,6 +7,7 @@
 #pragma once
 
 #include "sme2k/ops/detail/row_norm.hpp"
+#include "sme2k/ops/op_plan.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/parallel.hpp"
 #include "sme2k/types/status.hpp"
@@ -20,6 +21,20 @@ template <class T>
 Status layer_norm(MatrixView<const T> x, MatrixView<T> y, const float* weight, const float* bias,
                   float eps, const ParallelFor& parallel = {}) {
   return detail::run_row_norm(x, y, weight, bias, eps, false, parallel, "layer_norm");
+}
+
+/// What layer_norm<T> would run for `rows` rows: the kernel, its path and the tasks handed to
+/// `parallel` (whole blocks of 8 rows; no workspace).
+template <class T>
+Status layer_norm_plan(size_t rows, OpPlan* plan, const ParallelFor& parallel = {}) {
+  if (plan == nullptr)
+    return Status::error(StatusCode::kNullPointer, "layer_norm_plan: plan is null");
+  const bool sme2 = select_path() != Path::kPortable;
+  const size_t blocks = ceil_div(rows, detail::row_norm_block(false));
+  *plan = OpPlan{sme2 ? ("layer_norm_sme2_za") : "row_norm_portable",
+                 sme2 ? Path::kSme2 : Path::kPortable,
+                 detail::plan_tasks(blocks, 1, detail::task_budget(parallel)).count(), 0};
+  return Status();
 }
 
 }  // namespace sme2k

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "sme2k/ops/detail/row_norm.hpp"
+#include "sme2k/ops/op_plan.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/parallel.hpp"
 #include "sme2k/types/status.hpp"
@@ -27,6 +28,21 @@ template <class T>
 Status rms_norm(MatrixView<const T> x, MatrixView<T> y, const float* weight, float eps,
                 const ParallelFor& parallel = {}) {
   return detail::run_row_norm(x, y, weight, nullptr, eps, true, parallel, "rms_norm");
+}
+
+/// What rms_norm<T> would run for `rows` rows: the kernel, its path and the tasks handed to
+/// `parallel` (whole blocks of 16 rows; no workspace).
+template <class T>
+Status rms_norm_plan(size_t rows, OpPlan* plan, const ParallelFor& parallel = {}) {
+  if (plan == nullptr)
+    return Status::error(StatusCode::kNullPointer, "rms_norm_plan: plan is null");
+  const bool sme2 = select_path() != Path::kPortable;
+  const size_t blocks = ceil_div(rows, detail::row_norm_block(true));
+  *plan = OpPlan{sme2 ? (std::is_same_v<T, f16> ? "rms_norm_f16_sme2_za" : "rms_norm_sme2_za")
+                      : "row_norm_portable",
+                 sme2 ? Path::kSme2 : Path::kPortable,
+                 detail::plan_tasks(blocks, 1, detail::task_budget(parallel)).count(), 0};
+  return Status();
 }
 
 }  // namespace sme2k

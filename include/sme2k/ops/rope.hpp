@@ -25,6 +25,7 @@
 #include "sme2k/kernels/sme2/rope_za.hpp"
 #include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/ops/op_plan.hpp"
 #include "sme2k/types/alignment.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/parallel.hpp"
@@ -224,6 +225,17 @@ Status rope(const RopeTensor<T>& x, const RopeTables& tables, RopePairing pairin
   });
   if (!ok) return detail::svl_mismatch(op, vl);
   detail::record_path(vl == 0 ? Path::kPortable : Path::kSme2);
+  return Status();
+}
+
+/// What rope<T> would run for x's shape: the kernel, its path and the tasks handed to
+/// `parallel` (whole (batch, seq) rows of heads; no workspace).
+template <class T>
+Status rope_plan(const RopeTensor<T>& x, OpPlan* plan, const ParallelFor& parallel = {}) {
+  if (plan == nullptr) return Status::error(StatusCode::kNullPointer, "rope_plan: plan is null");
+  const bool sme2 = select_path() != Path::kPortable;
+  *plan = OpPlan{sme2 ? "rope_sme2_za" : "rope_portable", sme2 ? Path::kSme2 : Path::kPortable,
+                 detail::plan_tasks(x.batch * x.seq, 1, detail::task_budget(parallel)).count(), 0};
   return Status();
 }
 

@@ -25,6 +25,7 @@
 #include "sme2k/kernels/sme2/softmax_sme2.hpp"
 #include "sme2k/ops/detail/tasks.hpp"
 #include "sme2k/ops/detail/validate.hpp"
+#include "sme2k/ops/op_plan.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/matrix_view.hpp"
 #include "sme2k/types/parallel.hpp"
@@ -58,6 +59,20 @@ const char* softmax_kernel_name(Path path = select_path()) {
 #endif
   (void)path;
   return "softmax_portable";
+}
+
+/// What softmax<In, Out> would run for `rows` rows (any length): the kernel, its path and the
+/// tasks handed to `parallel` (no workspace).
+template <class In, class Out>
+Status softmax_plan(size_t rows, OpPlan* plan, const ParallelFor& parallel = {}) {
+  if (plan == nullptr) {
+    return Status::error(StatusCode::kNullPointer, "softmax_plan: plan is null");
+  }
+  const Path path = select_path();
+  *plan = OpPlan{softmax_kernel_name<In, Out>(path),
+                 path == Path::kPortable ? Path::kPortable : Path::kSme2,
+                 std::min(detail::task_budget(parallel), rows), 0};
+  return Status();
 }
 
 template <class In, class Out>

@@ -11,17 +11,40 @@
 #include <vector>
 
 #include "reference/softmax.hpp"
+#include "run/options.hpp"
+#include "run/verbs.hpp"
 #include "sme2k/sme2k.hpp"
 
-extern "C" void sme2k_roi_begin();
-extern "C" void sme2k_roi_end();
-
+namespace sme2k_run {
 namespace {
 
 struct SoftmaxOptions {
   size_t rows = 256, cols = 4096, ld = 0;
   bool in_f16 = false, out_f16 = false, mask = false;
   float scale = 1.0f;
+};
+
+constexpr std::pair<const char*, bool> kF16Names[] = {{"f32", false}, {"f16", true}};
+
+using SoftmaxSpec = OptionSpec<SoftmaxOptions>;
+const SoftmaxSpec kSoftmaxOptions[] = {
+    {"--rows", "R", "rows",
+     [](const char* v, SoftmaxOptions* o) { return parse_size(v, &o->rows); }},
+    {"--cols", "C", "columns",
+     [](const char* v, SoftmaxOptions* o) { return parse_size(v, &o->cols); }},
+    {"--ld", "N", "leading dimension (default C)",
+     [](const char* v, SoftmaxOptions* o) { return parse_size(v, &o->ld); }},
+    {"--scale", "S", "scale of x",
+     [](const char* v, SoftmaxOptions* o) { return parse_float(v, &o->scale); }},
+    {"--in", "f32|f16", "input type",
+     [](const char* v, SoftmaxOptions* o) { return parse_choice(v, kF16Names, &o->in_f16); }},
+    {"--out", "f32|f16", "output type",
+     [](const char* v, SoftmaxOptions* o) { return parse_choice(v, kF16Names, &o->out_f16); }},
+    {"--mask", nullptr, "a causal -inf mask",
+     [](const char*, SoftmaxOptions* o) {
+       o->mask = true;
+       return true;
+     }},
 };
 
 template <class In, class Out>
@@ -93,44 +116,17 @@ void softmax_usage(std::FILE* out) {
 
 int softmax_verb(int argc, char** argv) {
   SoftmaxOptions o;
-  for (int i = 2; i < argc; ++i) {
-    const std::string a = argv[i];
-    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
-    if (a == "--mask") {
-      o.mask = true;
-      continue;
-    }
-    if (v == nullptr) {
-      std::fprintf(stderr, "sme2k-run softmax: %s needs a value\n", a.c_str());
-      return 2;
-    }
-    ++i;
-    if (a == "--rows") {
-      o.rows = std::strtoull(v, nullptr, 10);
-    } else if (a == "--cols") {
-      o.cols = std::strtoull(v, nullptr, 10);
-    } else if (a == "--ld") {
-      o.ld = std::strtoull(v, nullptr, 10);
-    } else if (a == "--scale") {
-      o.scale = std::strtof(v, nullptr);
-    } else if (a == "--in" || a == "--out") {
-      const bool f16 = std::strcmp(v, "f16") == 0;
-      if (!f16 && std::strcmp(v, "f32") != 0) {
-        std::fprintf(stderr, "sme2k-run softmax: %s takes f32 or f16\n", a.c_str());
-        return 2;
-      }
-      (a == "--in" ? o.in_f16 : o.out_f16) = f16;
-    } else {
-      std::fprintf(stderr, "sme2k-run softmax: unknown option %s\n", a.c_str());
-      softmax_usage(stderr);
-      return 2;
-    }
+  if (!parse_options(argc, argv, 2, kSoftmaxOptions, &o)) {
+    softmax_usage(stderr);
+    return kExitUsage;
   }
   if (o.rows == 0 || o.cols == 0 || (o.ld != 0 && o.ld < o.cols)) {
     std::fprintf(stderr, "sme2k-run softmax: --rows and --cols must be >= 1, --ld >= --cols\n");
-    return 2;
+    return kExitUsage;
   }
   using sme2k::f16;
   if (o.in_f16) return o.out_f16 ? run_softmax<f16, f16>(o) : run_softmax<f16, float>(o);
   return o.out_f16 ? run_softmax<float, f16>(o) : run_softmax<float, float>(o);
 }
+
+}  // namespace sme2k_run

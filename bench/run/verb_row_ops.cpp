@@ -1,5 +1,5 @@
 // sme2k-run rms-norm | layer-norm | rope: one call of the op between sme2k_roi_begin() and
-// sme2k_roi_end() (defined in sme2k_run.cpp), then the result against the f64 reference
+// sme2k_roi_end(), then the result against the f64 reference
 // (test/reference/row_ops.hpp) within its stated bounds; a mismatch exits 1. Inputs come
 // from an integer hash (cheap outside the region); above 64 rows (or 64 (batch, seq)
 // rows for rope) a deterministic sample of 16 of them is checked in full.
@@ -7,8 +7,6 @@
 //   sme2k-run rms-norm --rows 256 --cols 4096 [--dtype f16] [--no-weight] [--eps E] [--ld X]
 //   sme2k-run rope --batch 1 --seq 256 --heads 32 --dim 64 [--rotary-dim R]
 //                  [--pairing interleaved|half-split] [--layout bshd|bhsd] [--dtype f16]
-#include "run_row_ops.hpp"
-
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -17,15 +15,12 @@
 #include <vector>
 
 #include "reference/row_ops.hpp"
+#include "run/options.hpp"
+#include "run/verbs.hpp"
 #include "sme2k/sme2k.hpp"
-
-extern "C" void sme2k_roi_begin();
-extern "C" void sme2k_roi_end();
 
 namespace sme2k_run {
 namespace {
-
-constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2;
 
 struct RowOptions {
   bool f16 = false;
@@ -37,71 +32,59 @@ struct RowOptions {
   bool interleaved = false, bhsd = false;
 };
 
-bool parse_count(const char* s, size_t* out) {
-  if (s == nullptr || *s < '0' || *s > '9') return false;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s, &end, 10);
-  if (*end != '\0' || v == 0) return false;
-  *out = static_cast<size_t>(v);
-  return true;
-}
+constexpr std::pair<const char*, bool> kF16Names[] = {{"f32", false}, {"f16", true}};
+constexpr std::pair<const char*, bool> kInterleavedNames[] = {{"half-split", false},
+                                                              {"interleaved", true}};
+constexpr std::pair<const char*, bool> kBhsdNames[] = {{"bshd", false}, {"bhsd", true}};
 
-/// --name VALUE options and flags; false on anything unknown or malformed.
+// One table for the three verbs (each takes every option, as it always did); their usage
+// texts say which matter.
+using RowSpec = OptionSpec<RowOptions>;
+const RowSpec kRowOptions[] = {
+    {"--dtype", "f32|f16", "element type (default f32)",
+     [](const char* v, RowOptions* o) { return parse_choice(v, kF16Names, &o->f16); }},
+    {"--rows", "R", "rows",
+     [](const char* v, RowOptions* o) { return parse_positive(v, &o->rows); }},
+    {"--cols", "C", "columns",
+     [](const char* v, RowOptions* o) { return parse_positive(v, &o->cols); }},
+    {"--ld", "X", "leading dimension",
+     [](const char* v, RowOptions* o) { return parse_positive(v, &o->ld); }},
+    {"--eps", "E", "epsilon", [](const char* v, RowOptions* o) { return parse_float(v, &o->eps); }},
+    {"--batch", "B", "rope: batch",
+     [](const char* v, RowOptions* o) { return parse_positive(v, &o->batch); }},
+    {"--seq", "S", "rope: sequence length",
+     [](const char* v, RowOptions* o) { return parse_positive(v, &o->seq); }},
+    {"--heads", "H", "rope: heads",
+     [](const char* v, RowOptions* o) { return parse_positive(v, &o->heads); }},
+    {"--dim", "D", "rope: head dimension",
+     [](const char* v, RowOptions* o) { return parse_positive(v, &o->dim); }},
+    {"--rotary-dim", "R", "rope: rotated dimensions",
+     [](const char* v, RowOptions* o) { return parse_positive(v, &o->rotary_dim); }},
+    {"--pairing", "interleaved|half-split", "rope: pairing",
+     [](const char* v, RowOptions* o) {
+       return parse_choice(v, kInterleavedNames, &o->interleaved);
+     }},
+    {"--layout", "bshd|bhsd", "rope: layout",
+     [](const char* v, RowOptions* o) { return parse_choice(v, kBhsdNames, &o->bhsd); }},
+    {"--no-weight", nullptr, "no weight",
+     [](const char*, RowOptions* o) {
+       o->weight = false;
+       return true;
+     }},
+    {"--no-bias", nullptr, "layer-norm: no bias",
+     [](const char*, RowOptions* o) {
+       o->bias = false;
+       return true;
+     }},
+    {"--in-place", nullptr, "y = x",
+     [](const char*, RowOptions* o) {
+       o->in_place = true;
+       return true;
+     }},
+};
+
 bool parse(int argc, char** argv, RowOptions* o) {
-  for (int i = 2; i < argc; ++i) {
-    const char* a = argv[i];
-    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
-    auto is = [a](const char* name) { return std::strcmp(a, name) == 0; };
-    bool ok = true, takes_value = true;
-    if (is("--dtype")) {
-      ok = v != nullptr && (std::strcmp(v, "f16") == 0 || std::strcmp(v, "f32") == 0);
-      o->f16 = ok && std::strcmp(v, "f16") == 0;
-    } else if (is("--rows")) {
-      ok = parse_count(v, &o->rows);
-    } else if (is("--cols")) {
-      ok = parse_count(v, &o->cols);
-    } else if (is("--ld")) {
-      ok = parse_count(v, &o->ld);
-    } else if (is("--eps")) {
-      char* end = nullptr;
-      o->eps = v != nullptr ? std::strtof(v, &end) : 0.0f;
-      ok = v != nullptr && *end == '\0';
-    } else if (is("--batch")) {
-      ok = parse_count(v, &o->batch);
-    } else if (is("--seq")) {
-      ok = parse_count(v, &o->seq);
-    } else if (is("--heads")) {
-      ok = parse_count(v, &o->heads);
-    } else if (is("--dim")) {
-      ok = parse_count(v, &o->dim);
-    } else if (is("--rotary-dim")) {
-      ok = parse_count(v, &o->rotary_dim);
-    } else if (is("--pairing")) {
-      ok =
-          v != nullptr && (std::strcmp(v, "interleaved") == 0 || std::strcmp(v, "half-split") == 0);
-      o->interleaved = ok && std::strcmp(v, "interleaved") == 0;
-    } else if (is("--layout")) {
-      ok = v != nullptr && (std::strcmp(v, "bshd") == 0 || std::strcmp(v, "bhsd") == 0);
-      o->bhsd = ok && std::strcmp(v, "bhsd") == 0;
-    } else {
-      takes_value = false;
-      if (is("--no-weight")) {
-        o->weight = false;
-      } else if (is("--no-bias")) {
-        o->bias = false;
-      } else if (is("--in-place")) {
-        o->in_place = true;
-      } else {
-        ok = false;
-      }
-    }
-    if (!ok) {
-      std::fprintf(stderr, "sme2k-run: bad or unknown option '%s'\n", a);
-      return false;
-    }
-    if (takes_value) ++i;
-  }
-  return true;
+  return parse_options(argc, argv, 2, kRowOptions, o);
 }
 
 /// A value in [-2, 2) from an integer hash of i (vectorizable, cheap outside the region).

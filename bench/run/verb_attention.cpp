@@ -1,5 +1,5 @@
-// sme2k-run attention: one attention() call between sme2k_roi_begin() and sme2k_roi_end()
-// (defined in sme2k_run.cpp); the inputs are made and the workspace allocated before. The
+// sme2k-run attention: one attention() call between sme2k_roi_begin() and sme2k_roi_end();
+// the inputs are made and the workspace allocated before. The
 // result is then checked against the f64 reference (test/reference/attention.hpp) within its
 // stated bound; a mismatch exits 1. Inputs come from an integer hash (cheap outside the
 // region); above 64 (batch, head, query) rows a deterministic sample of 64 is checked.
@@ -13,8 +13,6 @@
 // per head (scale, the masks as one additive [Sq, Skv] mask made before the region; P in the
 // input type) and batch_matmul (P V). All of it inside the region, every key computed (the
 // chain cannot skip masked blocks); checked against the same reference.
-#include "run_attention.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -25,87 +23,70 @@
 #include <vector>
 
 #include "reference/attention.hpp"
+#include "run/options.hpp"
+#include "run/verbs.hpp"
 #include "sme2k/sme2k.hpp"
-
-extern "C" void sme2k_roi_begin();
-extern "C" void sme2k_roi_end();
 
 namespace sme2k_run {
 namespace {
 
 namespace reference = sme2k::reference;
 
-constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2;
-
 struct AttentionOptions {
   bool f16 = true, f32_out = false, causal = false, bias = false, bshd = false;
-  bool unfused = false;
+  bool unfused = false, plan = false;
+  bool variant_given = false;
+  OutChoice out = OutChoice::kDefault;
   size_t batch = 1, hq = 32, hkv = 8, d = 64, sq = 256, skv = 256, window = 0;
 };
 
-bool parse_count(const char* s, size_t* out, bool zero_ok = false) {
-  if (s == nullptr || *s < '0' || *s > '9') return false;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s, &end, 10);
-  if (*end != '\0' || (v == 0 && !zero_ok)) return false;
-  *out = static_cast<size_t>(v);
+constexpr std::pair<const char*, bool> kF16Names[] = {{"f32", false}, {"f16", true}};
+constexpr std::pair<const char*, bool> kBshdNames[] = {{"bhsd", false}, {"bshd", true}};
+
+template <bool AttentionOptions::* Flag>
+bool set_flag(const char*, AttentionOptions* o) {
+  o->*Flag = true;
   return true;
 }
-
-bool one_of(const char* v, const char* a, const char* b, bool* is_a) {
-  if (v == nullptr) return false;
-  *is_a = std::strcmp(v, a) == 0;
-  return *is_a || std::strcmp(v, b) == 0;
+template <size_t AttentionOptions::* Count>
+bool parse_count(const char* v, AttentionOptions* o) {
+  return parse_positive(v, &(o->*Count));
 }
 
-/// --name VALUE options and flags; false on anything unknown or malformed.
+using AttentionSpec = OptionSpec<AttentionOptions>;
+const AttentionSpec kAttentionOptions[] = {
+    {"--variant", "f16|f32", "numeric variant (required)",
+     [](const char* v, AttentionOptions* o) {
+       return o->variant_given = parse_choice(v, kF16Names, &o->f16);
+     }},
+    {"--out", "f32|f16", "output type",
+     [](const char* v, AttentionOptions* o) { return parse_choice(v, kOutNames, &o->out); }},
+    {"--layout", "bhsd|bshd", "layout",
+     [](const char* v, AttentionOptions* o) { return parse_choice(v, kBshdNames, &o->bshd); }},
+    {"--batch", "B", "batch", parse_count<&AttentionOptions::batch>},
+    {"--hq", "H", "query heads", parse_count<&AttentionOptions::hq>},
+    {"--hkv", "H", "key/value heads", parse_count<&AttentionOptions::hkv>},
+    {"--d", "D", "head dimension", parse_count<&AttentionOptions::d>},
+    {"--sq", "S", "queries", parse_count<&AttentionOptions::sq>},
+    {"--skv", "S", "keys", parse_count<&AttentionOptions::skv>},
+    {"--window", "N", "sliding window (0: none)",
+     [](const char* v, AttentionOptions* o) { return parse_size(v, &o->window); }},
+    {"--causal", nullptr, "causal mask", set_flag<&AttentionOptions::causal>},
+    {"--bias", nullptr, "an additive [Sq, Skv] mask", set_flag<&AttentionOptions::bias>},
+    {"--unfused", nullptr, "sme2k's chain without the fused op",
+     set_flag<&AttentionOptions::unfused>},
+    {"--plan", nullptr, "print the op's plan (kernel, path, tasks, workspace)",
+     set_flag<&AttentionOptions::plan>},
+};
+
+/// The options, checked; false (with the reason printed) on anything unknown or malformed.
 bool parse(int argc, char** argv, AttentionOptions* o) {
-  bool variant = false, out_f16 = true;
-  bool out_given = false;
-  for (int i = 2; i < argc; ++i) {
-    const char* a = argv[i];
-    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
-    auto is = [a](const char* name) { return std::strcmp(a, name) == 0; };
-    bool ok = true, takes_value = true;
-    if (is("--variant")) {
-      ok = variant = one_of(v, "f16", "f32", &o->f16);
-    } else if (is("--out")) {
-      ok = out_given = one_of(v, "f16", "f32", &out_f16);
-    } else if (is("--layout")) {
-      ok = one_of(v, "bshd", "bhsd", &o->bshd);
-    } else if (is("--batch")) {
-      ok = parse_count(v, &o->batch);
-    } else if (is("--hq")) {
-      ok = parse_count(v, &o->hq);
-    } else if (is("--hkv")) {
-      ok = parse_count(v, &o->hkv);
-    } else if (is("--d")) {
-      ok = parse_count(v, &o->d);
-    } else if (is("--sq")) {
-      ok = parse_count(v, &o->sq);
-    } else if (is("--skv")) {
-      ok = parse_count(v, &o->skv);
-    } else if (is("--window")) {
-      ok = parse_count(v, &o->window, true);
-    } else if (is("--causal")) {
-      o->causal = true, takes_value = false;
-    } else if (is("--bias")) {
-      o->bias = true, takes_value = false;
-    } else if (is("--unfused")) {
-      o->unfused = true, takes_value = false;
-    } else {
-      ok = false;
-    }
-    if (!ok) {
-      std::fprintf(stderr, "sme2k-run attention: bad option '%s'%s%s\n", a, v ? " " : "",
-                   v && takes_value ? v : "");
-      return false;
-    }
-    i += takes_value ? 1 : 0;
+  if (!parse_options(argc, argv, 2, kAttentionOptions, o)) return false;
+  if (!o->variant_given) {
+    std::fprintf(stderr, "sme2k-run attention: --variant f16|f32 is required\n");
   }
-  if (!variant) std::fprintf(stderr, "sme2k-run attention: --variant f16|f32 is required\n");
-  o->f32_out = !o->f16 || !out_f16;
-  if (!o->f16 && out_given && out_f16) {
+  o->f32_out = !o->f16 || o->out == OutChoice::kF32;
+  if (!o->f16 && o->out == OutChoice::kF16) {
     std::fprintf(stderr, "sme2k-run attention: f32 writes f32 only\n");
     return false;
   }
@@ -113,7 +94,7 @@ bool parse(int argc, char** argv, AttentionOptions* o) {
     std::fprintf(stderr, "sme2k-run attention: --unfused reads [B,H,S,D] only\n");
     return false;
   }
-  return variant;
+  return o->variant_given;
 }
 
 // A value in [-1, 1) with 10 significant bits (exact in f16) from an integer hash.
@@ -136,8 +117,6 @@ struct Operand {
   sme2k::HeadsView<T> view() { return {data.data(), strides.batch, strides.head, strides.seq}; }
 };
 
-/// The unfused chain of the header, on [B,H,S,D] operands (heads of a KV group are
-/// consecutive, so they stack as the rows of one batch item). Its kernel names go in *kernel.
 /// The unfused chain of the header, on [B,H,S,D] operands (heads of a KV group are
 /// consecutive, so they stack as the rows of one batch item). Its kernel names go in *kernel.
 template <class V, class Out, class In>
@@ -225,6 +204,7 @@ int run(const AttentionOptions& o) {
       sme2k_roi_end();
     }
     kernel = plan.kernel.data();
+    if (s.ok() && o.plan) print_plan("attention", plan);  // outside the region, after it
   }
   if (!s.ok()) {
     std::fprintf(stderr, "sme2k-run attention: %s\n", s.message());
@@ -273,13 +253,14 @@ void attention_usage(std::FILE* out) {
                "usage: sme2k-run attention --variant f16|f32 [--batch B] [--hq H] [--hkv H]\n"
                "                           [--d D] [--sq S] [--skv S] [--causal] [--window N]\n"
                "                           [--bias] [--out f32|f16] [--layout bhsd|bshd]\n"
-               "                           [--unfused]\n\n"
+               "                           [--unfused] [--plan]\n\n"
                "One attention() call inside the region (inputs made and the workspace\n"
                "allocated before), then checked against the f64 reference within its bound\n"
                "(a sample of 64 rows above 64). Defaults: B 1, Hq 32, Hkv 8, D 64, Sq = Skv =\n"
                "256, no mask, f16 out for f16, [B,H,S,D]; --bias: one float [Sq, Skv] mask\n"
                "shared by all heads; --window 0: none. --unfused: sme2k's chain without the\n"
-               "fused op (batch_matmul, softmax per head, batch_matmul) in the region instead.\n");
+               "fused op (batch_matmul, softmax per head, batch_matmul) in the region instead.\n"
+               "--plan: print the op's plan (kernel, path, tasks, workspace).\n");
 }
 
 int attention_verb(int argc, char** argv) {
