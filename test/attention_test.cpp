@@ -343,6 +343,26 @@ TEST(Attention, EveryMaskAndCombination) {
   }
 }
 
+/// Runs c (F16 in, f32 out): no output is NaN, and every row whose scores are all masked is
+/// zeros (c must have some: dead_rows).
+void expect_masked_rows_zero(const Case& c) {
+  Attn<F16, float> run(c);
+  ASSERT_TRUE(run.call().ok());
+  size_t dead = 0;
+  run.o.for_rows([&](size_t b, size_t h, size_t s, float* out) {
+    const float* row = run.params.mask.bias + b * run.params.mask.bias_batch_stride +
+                       h * run.params.mask.bias_head_stride + s * run.params.mask.bias_ld;
+    bool all_masked = true;
+    for (size_t j = 0; j < c.skv; ++j) all_masked = all_masked && row[j] == -kInf;
+    for (size_t i = 0; i < c.d; ++i) {
+      ASSERT_FALSE(std::isnan(out[i]));
+      if (all_masked) ASSERT_EQ(out[i], 0.0f) << "row " << b << "," << h << "," << s;
+    }
+    dead += all_masked;
+  });
+  EXPECT_GT(dead, 0u);
+}
+
 TEST(Attention, FullyMaskedRowsAreZeros) {
   const size_t vl = test_vl();
   for (Bias bias : {Bias::kShared, Bias::kPerHead, Bias::kPerBatchHead}) {
@@ -351,21 +371,7 @@ TEST(Attention, FullyMaskedRowsAreZeros) {
     c.bias = bias, c.dead_rows = 3, c.causal = bias == Bias::kPerHead, c.seed = 7;
     c.masked = 0.5;
     all_outputs(c);
-    Attn<F16, float> run(c);
-    ASSERT_TRUE(run.call().ok());
-    size_t dead = 0;
-    run.o.for_rows([&](size_t b, size_t h, size_t s, float* out) {
-      const float* row = run.params.mask.bias + b * run.params.mask.bias_batch_stride +
-                         h * run.params.mask.bias_head_stride + s * run.params.mask.bias_ld;
-      bool all_masked = true;
-      for (size_t j = 0; j < c.skv; ++j) all_masked = all_masked && row[j] == -kInf;
-      for (size_t i = 0; i < c.d; ++i) {
-        ASSERT_FALSE(std::isnan(out[i]));
-        if (all_masked) ASSERT_EQ(out[i], 0.0f) << "row " << b << "," << h << "," << s;
-      }
-      dead += all_masked;
-    });
-    EXPECT_GT(dead, 0u);
+    expect_masked_rows_zero(c);
   }
 }
 
@@ -597,21 +603,7 @@ TEST(AttentionDecode, FullyMaskedRowsAreZeros) {
     c.bias = bias, c.dead_rows = 3, c.causal = bias == Bias::kPerHead, c.masked = 0.5;
     c.seed = 1400;
     decode_case(c, static_cast<size_t>(bias));
-    Attn<F16, float> run(c);
-    ASSERT_TRUE(run.call().ok());
-    size_t dead = 0;
-    run.o.for_rows([&](size_t b, size_t h, size_t s, float* out) {
-      const float* row = run.params.mask.bias + b * run.params.mask.bias_batch_stride +
-                         h * run.params.mask.bias_head_stride + s * run.params.mask.bias_ld;
-      bool all_masked = true;
-      for (size_t j = 0; j < c.skv; ++j) all_masked = all_masked && row[j] == -kInf;
-      for (size_t i = 0; i < c.d; ++i) {
-        ASSERT_FALSE(std::isnan(out[i]));
-        if (all_masked) ASSERT_EQ(out[i], 0.0f) << "row " << b << "," << h << "," << s;
-      }
-      dead += all_masked;
-    });
-    EXPECT_GT(dead, 0u);
+    expect_masked_rows_zero(c);
   }
 }
 

@@ -13,6 +13,7 @@
 
 #include "harness/expectations.hpp"
 #include "sme2k/sme2k.hpp"
+#include "testers/expect_status.hpp"
 
 #ifndef PR_SME_SET_VL
 #define PR_SME_SET_VL 63
@@ -23,14 +24,6 @@ namespace test {
 namespace {
 
 constexpr size_t kMax = std::numeric_limits<size_t>::max();
-
-#define EXPECT_STATUS(want_code, expr)                                              \
-  do {                                                                              \
-    const ::sme2k::Status s_ = (expr);                                              \
-    EXPECT_EQ(static_cast<int>(s_.code()), static_cast<int>(want_code))             \
-        << #expr << " -> " << status_code_name(s_.code()) << ": " << s_.message();  \
-    if (!s_.ok()) EXPECT_GT(std::strlen(s_.message()), 10u) << "message too terse"; \
-  } while (0)
 
 // A valid small problem; each test breaks one thing. M = 9 is above the small-M kernel's
 // range, so the SME2 path needs a workspace (FewRows checks the small-M path).

@@ -15,19 +15,13 @@
 
 #include "harness/expectations.hpp"
 #include "sme2k/sme2k.hpp"
+#include "testers/expect_status.hpp"
 
 namespace sme2k {
 namespace test {
 namespace {
 
 constexpr size_t kMax = std::numeric_limits<size_t>::max();
-
-#define EXPECT_STATUS(want_code, expr)                                             \
-  do {                                                                             \
-    const ::sme2k::Status s_ = (expr);                                             \
-    EXPECT_EQ(static_cast<int>(s_.code()), static_cast<int>(want_code))            \
-        << #expr << " -> " << status_code_name(s_.code()) << ": " << s_.message(); \
-  } while (0)
 
 // A buffer of 4-byte-aligned storage and a pointer one byte (or two) into it: misaligned
 // for f32, f16 and int32 elements.

@@ -39,43 +39,11 @@
 #include "reference/gemm.hpp"
 #include "sme2k/sme2k.hpp"
 #include "testers/gemm_tester.hpp"
+#include "testers/qd8_gemm_check.hpp"
 
 namespace sme2k {
 namespace test {
 namespace {
-
-// Row values of every kind the quantization meets (as in qd8_gemm_test.cpp).
-enum class Rows : uint8_t {
-  kMixed,     // random signs, ~[-1, 1)
-  kPositive,  // all >= 0: the zero point at -128
-  kNegative,  // all <= 0: the zero point at 127
-  kZero,      // all 0: the smallest scale
-  kScaled,    // each row its own magnitude, 10^-decades to 10^decades
-};
-
-float row_value(Rows kind, ValueStream& r, size_t row, int decades) {
-  const float x = r.next();
-  switch (kind) {
-    case Rows::kMixed: return x;
-    case Rows::kPositive: return std::fabs(x);
-    case Rows::kNegative: return -std::fabs(x);
-    case Rows::kZero: return 0.0f;
-    case Rows::kScaled: {
-      const int span = 2 * decades + 1;
-      return x * std::pow(10.0f, static_cast<float>(static_cast<int>(row) % span - decades));
-    }
-  }
-  return x;
-}
-
-template <class T>
-T from_f32(float x) {
-  if constexpr (std::is_same_v<T, f16>) {
-    return to_f16(x);
-  } else {
-    return x;
-  }
-}
 
 // kScaled rows span 10^-2 .. 10^2 where C is f16 (C must not overflow: K up to 256, weight
 // scales up to 0.05), 10^-4 .. 10^4 where A is f16, else 10^-30 .. 10^30.
@@ -83,99 +51,6 @@ template <class In, class Out>
 constexpr int kDecades = std::is_same_v<Out, f16>  ? 2
                          : std::is_same_v<In, f16> ? 4
                                                    : 30;
-
-template <class T>
-const char* type_name() {
-  return std::is_same_v<T, f16> ? "f16" : "f32";
-}
-
-// The 4-bit values of B.
-enum class Weights : uint8_t {
-  kRandom,       // uniform in -8..7
-  kAllMinus8,    // the most negative value everywhere
-  kAllPlus7,     // the most positive value everywhere
-  kAlternating,  // -8, 7, -8, 7, ... along every row, shifted by one each row
-};
-
-const char* weights_name(Weights w) {
-  switch (w) {
-    case Weights::kRandom: return "random";
-    case Weights::kAllMinus8: return "all-8";
-    case Weights::kAllPlus7: return "all7";
-    case Weights::kAlternating: return "alternating";
-  }
-  return "?";
-}
-
-const char* storage_name(Int4Storage s) {
-  switch (s) {
-    case Int4Storage::kNibbles: return "nibbles";
-    case Int4Storage::kInt8: return "int8";
-  }
-  return "?";
-}
-
-/// rows x cols values in -8..7, dense.
-std::vector<int8_t> make_values(Weights w, size_t rows, size_t cols, ValueStream& r) {
-  std::vector<int8_t> v(rows * cols);
-  for (size_t i = 0; i < rows; ++i) {
-    for (size_t j = 0; j < cols; ++j) {
-      int8_t x = 0;
-      switch (w) {
-        case Weights::kRandom: x = static_cast<int8_t>(static_cast<int>(r.below(16)) - 8); break;
-        case Weights::kAllMinus8: x = -8; break;
-        case Weights::kAllPlus7: x = 7; break;
-        case Weights::kAlternating: x = (i + j) % 2 == 0 ? -8 : 7; break;
-      }
-      v[i * cols + j] = x;
-    }
-  }
-  return v;
-}
-
-std::vector<int8_t> transpose(const std::vector<int8_t>& v, size_t rows, size_t cols) {
-  std::vector<int8_t> t(v.size());
-  for (size_t i = 0; i < rows; ++i) {
-    for (size_t j = 0; j < cols; ++j) t[j * rows + i] = v[i * cols + j];
-  }
-  return t;
-}
-
-/// 4-bit weights as a caller holds them: `rows` rows of `cols` values in `storage`, each row
-/// `ld` bytes apart (its bytes, then `pad` bytes of 0xAA garbage), the last row flush against
-/// a guard page.
-struct Int4Weights {
-  size_t rows = 0, cols = 0, ld = 0;
-  Int4Storage storage = Int4Storage::kNibbles;
-  GuardedArray<uint8_t> bytes;
-
-  Int4View view() const { return Int4View{bytes.data(), rows, cols, ld, storage}; }
-};
-
-Int4Weights store_int4(const std::vector<int8_t>& values, size_t rows, size_t cols,
-                       Int4Storage storage, size_t pad) {
-  Int4Weights w;
-  w.rows = rows, w.cols = cols, w.storage = storage;
-  const size_t row_bytes = storage == Int4Storage::kNibbles ? cols / 2 : cols;
-  w.ld = row_bytes + pad;
-  w.bytes = GuardedArray<uint8_t>((rows - 1) * w.ld + row_bytes);
-  w.bytes.fill(0xAA);
-  for (size_t i = 0; i < rows; ++i) {
-    for (size_t j = 0; j < cols; ++j) {
-      const auto bits = static_cast<uint8_t>(values[i * cols + j]);
-      if (storage == Int4Storage::kInt8) {
-        w.bytes[i * w.ld + j] = bits;
-      } else {
-        uint8_t& byte = w.bytes[i * w.ld + j / 2];
-        byte = j % 2 == 0 ? static_cast<uint8_t>((byte & 0xF0u) | (bits & 0x0Fu))
-                          : static_cast<uint8_t>((byte & 0x0Fu) | ((bits & 0x0Fu) << 4));
-      }
-    }
-  }
-  return w;
-}
-
-bool nibbles_allowed(size_t cols) { return cols % 2 == 0; }
 
 // ---- Block scales -------------------------------------------------------------------------
 
@@ -346,11 +221,6 @@ Status pack_q4_0(const uint8_t* blocks, size_t n, size_t k, const float* bias,
 }
 
 /// The step of the SME2 tile the tails are taken around: 2 VL (VL = 4 without SME).
-size_t qb4w_step() {
-  const size_t vl = streaming_vl();
-  return 2 * (vl != 0 ? vl : 4);
-}
-
 // ---- The GEMM check ----------------------------------------------------------------------
 
 struct Qb4wCase {
@@ -384,14 +254,6 @@ struct Qb4wCase {
                   q4_0 ? 1 : 0, q4_0_offset, static_cast<unsigned long long>(seed));
     return s;
   }
-};
-
-/// One element of the exact result, in double.
-struct Qb4wElement {
-  double value = 0;               // sum s (q - zp) w t + bias
-  double magnitude = 0;           // sum |s (q - zp) w t| + |bias|
-  double float_value = 0;         // sum a w t + bias: the float GEMM of the unquantized A
-  double quantization_error = 0;  // bound of |value - float_value|
 };
 
 template <class Out>
@@ -462,11 +324,9 @@ void check_qb4w(const Qb4wCase& t, std::optional<Path> expected = std::nullopt) 
           << " storage of the same values pack differently";
     }
   }
-  GemmEpilogue e;
-  e.activation = t.activation;
-  if (t.affine) e.affine = {scale.data(), shift.data()};
-  if (t.clamp) e.clamp = {-0.75f, 0.5f};
-  e.order = t.transposed ? OutputOrder::kTransposed : OutputOrder::kRowMajor;
+  const FloatStages stages{t.activation, t.affine ? scale.data() : nullptr,
+                           t.affine ? shift.data() : nullptr, t.clamp};
+  const GemmEpilogue e = make_epilogue(stages, t.transposed);
   size_t ws = 0;
   SME2K_EXPECT_ABI_PRESERVED(s = gemm_workspace_size<QD8QB4W>(t.m, t.n, t.k, &ws, e.order));
   ASSERT_TRUE(s.ok()) << s.message();
@@ -522,59 +382,26 @@ void check_qb4w(const Qb4wCase& t, std::optional<Path> expected = std::nullopt) 
   }
 
   // The reference, in double from the quantized rows.
-  reference::GemmF32Problem stages;  // the float epilogue after the accumulation
-  stages.k = t.k;
-  stages.activation = t.activation;
-  stages.scale = t.affine ? scale.data() : nullptr;
-  stages.shift = t.affine ? shift.data() : nullptr;
-  stages.clamp = t.clamp;
-  stages.clamp_min = -0.75f, stages.clamp_max = 0.5f;
-  size_t failures = 0;
-  for (size_t i = 0; i < t.m; ++i) {
-    const reference::QuantizedRow row = reference::quantize_row(&a_f32[i * t.k], t.k);
-    for (size_t j = 0; j < t.n; ++j) {
-      Qb4wElement want;
-      double abs_w = 0.0;
-      for (size_t kk = 0; kk < t.k; ++kk) {
-        const double wt = w_at(j, kk) * w_scales.at(j, kk / t.block);                     // exact
-        const double aq = static_cast<double>(row.scale) * (row.q[kk] - row.zero_point);  // exact
-        want.value += aq * wt;
-        want.magnitude += std::fabs(aq * wt);
-        want.float_value += static_cast<double>(a_f32[i * t.k + kk]) * wt;
-        abs_w += std::fabs(wt);
-      }
-      const double bias_j = t.bias ? bias[j] : 0.0;
-      want.value += bias_j, want.float_value += bias_j, want.magnitude += std::fabs(bias_j);
-      want.quantization_error = row.scale * (1.0 + std::ldexp(1.0, -15)) * abs_w;
-
-      const size_t at = t.transposed ? j * ldc + i : i * ldc + j;
-      const double got = to_f32(c[at]);
-      const double exact = reference::finish(stages, want.value, j);
-      double bound =
-          reference::f32_epilogue_bound(stages, j, want.value, want.magnitude, exact,
-                                        reference::f32_gemm_error_bound(t.k + 2, want.magnitude));
-      if (std::is_same_v<Out, f16>) bound = reference::f16_rounding_bound(exact, bound);
-      if (!(std::fabs(got - exact) <= bound) && failures++ < 8) {
-        ADD_FAILURE() << "C(" << i << ", " << j << ") = " << got << ", want " << exact << " within "
-                      << bound << " (off by " << std::fabs(got - exact) << ")";
-      }
-      // And the whole point of it: close to the float GEMM of the unquantized A.
-      if (t.activation == Activation::kNone && !t.affine && !t.clamp) {
-        const double slack = want.quantization_error + bound + std::fabs(exact) * 1e-6;
-        if (!(std::fabs(got - want.float_value) <= slack) && failures++ < 8) {
-          ADD_FAILURE() << "C(" << i << ", " << j << ") = " << got << ", float GEMM "
-                        << want.float_value << " beyond the quantization error " << slack;
-        }
-      }
+  std::vector<reference::QuantizedRow> rows;
+  for (size_t i = 0; i < t.m; ++i) rows.push_back(reference::quantize_row(&a_f32[i * t.k], t.k));
+  check_qd8_c(c, t.m, t.n, ldc, t.transposed, t.k, stages, [&](size_t i, size_t j) {
+    const reference::QuantizedRow& row = rows[i];
+    Qd8Want want;
+    double abs_w = 0.0;
+    for (size_t kk = 0; kk < t.k; ++kk) {
+      const double wt = w_at(j, kk) * w_scales.at(j, kk / t.block);                     // exact
+      const double aq = static_cast<double>(row.scale) * (row.q[kk] - row.zero_point);  // exact
+      want.value += aq * wt;
+      want.magnitude += std::fabs(aq * wt);
+      want.float_value += static_cast<double>(a_f32[i * t.k + kk]) * wt;
+      abs_w += std::fabs(wt);
     }
-  }
-  EXPECT_EQ(failures, 0u);
-  // Nothing written between the rows of C (or columns, transposed).
-  for (size_t i = 0; i + 1 < c_rows; ++i) {
-    for (size_t j = c_cols; j < ldc; ++j) {
-      ASSERT_EQ(to_f32(c[i * ldc + j]), 77.0f) << "gap (" << i << ", " << j << ") written";
-    }
-  }
+    const double bias_j = t.bias ? bias[j] : 0.0;
+    want.value += bias_j, want.float_value += bias_j, want.magnitude += std::fabs(bias_j);
+    want.quantization_error = row.scale * (1.0 + std::ldexp(1.0, -15)) * abs_w;
+    want.accumulation_bound = reference::f32_gemm_error_bound(t.k + 2, want.magnitude);
+    return want;
+  });
 }
 
 // ---- Tests -------------------------------------------------------------------------------
@@ -589,7 +416,7 @@ TEST(Qb4wBf16, TopSixteenBitsOfF32) {
 // The same values, held in either storage and either layout, with or without padding, with
 // the same scales, pack to the same bytes (the whole buffer, header included).
 TEST(Qb4wPackRhs, EveryStorageAndLayoutPacksTheSameBytes) {
-  const size_t s = qb4w_step();
+  const size_t s = qd8_tile_step();
   ValueStream r(11);
   size_t compared = 0;
   for (size_t n : {size_t{1}, size_t{2}, size_t{3}, s - 1, s, s + 1, 2 * s + 3}) {
@@ -683,7 +510,7 @@ TEST(Qb4wPackRhs, PaddingOfWeightsAndScalesIsIgnored) {
 
 // M and N around the tile (2 VL), with nibbles in one layout and int8 values in the other.
 TEST(Qb4wGemm, TailsInMAndN) {
-  const size_t s = qb4w_step();
+  const size_t s = qd8_tile_step();
   std::vector<size_t> sizes;
   for (size_t v : {size_t{1}, s / 2 + 1, s - 1, s, s + 1}) {
     if (sizes.empty() || v > sizes.back()) sizes.push_back(v);
@@ -710,7 +537,7 @@ TEST(Qb4wGemm, TailsInMAndN) {
 // panels, into f32 and f16: every pass must leave ZA the same way (clang 22 once encoded the
 // end-of-pass reads to index ZA by whatever W8 held: right in the first pass only, for f16).
 TEST(Qb4wGemm, DecodeRowsOverSeveralPasses) {
-  const size_t s = qb4w_step();
+  const size_t s = qd8_tile_step();
   for (size_t m = 1; m <= 4; ++m) {
     Qb4wCase t;
     t.m = m, t.n = 9 * s + 5, t.k = 96, t.block = 32, t.seed = 40 + m;
@@ -724,7 +551,7 @@ TEST(Qb4wGemm, DecodeRowsOverSeveralPasses) {
 
 // Every K and block of the brief, in both layouts and storages, f32 and bf16 scales.
 TEST(Qb4wGemm, DepthsAndBlocks) {
-  const size_t s = qb4w_step();
+  const size_t s = qd8_tile_step();
   const size_t m = s / 2 + 3;
   const size_t n_even = s / 2 + 2, n_odd = s / 2 + 1;  // s / 2 is even
   uint64_t seed = 1;
@@ -775,7 +602,7 @@ TEST(Qb4wGemm, ScaleTypesAndMagnitudes) {
 }
 
 TEST(Qb4wGemm, StoragesLayoutsPaddingAndExtremeWeights) {
-  const size_t s = qb4w_step();
+  const size_t s = qd8_tile_step();
   uint64_t seed = 100;
   for (Int4Storage storage : {Int4Storage::kNibbles, Int4Storage::kInt8}) {
     for (RhsLayout layout : {RhsLayout::kKxN, RhsLayout::kNxK}) {
@@ -807,7 +634,7 @@ TEST(Qb4wGemm, StoragesLayoutsPaddingAndExtremeWeights) {
 }
 
 TEST(Qb4wGemm, InputAndOutputTypes) {
-  const size_t s = qb4w_step();
+  const size_t s = qd8_tile_step();
   Qb4wCase t;
   t.m = s + 2, t.n = s + 4, t.k = 96, t.block = 32;
   check_qb4w<float, float>(t);
@@ -822,7 +649,7 @@ TEST(Qb4wGemm, InputAndOutputTypes) {
 }
 
 TEST(Qb4wGemm, EpilogueStagesOrderAndStrides) {
-  const size_t s = qb4w_step();
+  const size_t s = qd8_tile_step();
   Qb4wCase t;
   t.m = s + 1, t.n = s + 2, t.k = 64, t.block = 32;
   for (Activation act : {Activation::kNone, Activation::kRelu, Activation::kRelu6,
@@ -857,7 +684,7 @@ TEST(Qb4wGemm, EpilogueStagesOrderAndStrides) {
 }
 
 TEST(Qb4wGemm, NoBias) {
-  const size_t s = qb4w_step();
+  const size_t s = qd8_tile_step();
   Qb4wCase t;
   t.m = s - 1, t.n = s + 1, t.k = 128, t.block = 64, t.bias = false;
   t.layout = RhsLayout::kNxK;
@@ -905,7 +732,7 @@ TEST(Qb4wGemm, RandomShapes) {
 // Q4_0 blocks give the same C as the block scales (f16-valued f32 scales, block 32), bit for
 // bit, whatever layout and storage the block-scale weights were given in.
 TEST(Qb4wQ4_0, SameGemmAsBlockScales) {
-  const size_t s = qb4w_step();
+  const size_t s = qd8_tile_step();
   uint64_t seed = 500;
   for (size_t n : {size_t{1}, s - 1, s + 1}) {
     for (size_t k : {32, 64, 128, 256}) {

@@ -34,141 +34,16 @@
 #include "reference/gemm.hpp"
 #include "sme2k/sme2k.hpp"
 #include "testers/gemm_tester.hpp"
+#include "testers/qd8_gemm_check.hpp"
 
 namespace sme2k {
 namespace test {
 namespace {
 
-// Row values of every kind the quantization meets (as in qd8_gemm_test.cpp).
-enum class Rows : uint8_t {
-  kMixed,     // random signs, ~[-1, 1)
-  kPositive,  // all >= 0: the zero point at -128
-  kNegative,  // all <= 0: the zero point at 127
-  kZero,      // all 0: the smallest scale
-  kScaled,    // each row its own magnitude, 10^-decades to 10^decades
-};
-
-float row_value(Rows kind, ValueStream& r, size_t row, int decades) {
-  const float x = r.next();
-  switch (kind) {
-    case Rows::kMixed: return x;
-    case Rows::kPositive: return std::fabs(x);
-    case Rows::kNegative: return -std::fabs(x);
-    case Rows::kZero: return 0.0f;
-    case Rows::kScaled: {
-      const int span = 2 * decades + 1;
-      return x * std::pow(10.0f, static_cast<float>(static_cast<int>(row) % span - decades));
-    }
-  }
-  return x;
-}
-
-template <class T>
-T from_f32(float x) {
-  if constexpr (std::is_same_v<T, f16>) {
-    return to_f16(x);
-  } else {
-    return x;
-  }
-}
-
 // kScaled rows span 10^-4 .. 10^4 where A or C is f16 (C must not overflow), else 10^-30 ..
 // 10^30.
 template <class In, class Out>
 constexpr int kDecades = std::is_same_v<In, f16> || std::is_same_v<Out, f16> ? 4 : 30;
-
-template <class T>
-const char* type_name() {
-  return std::is_same_v<T, f16> ? "f16" : "f32";
-}
-
-// The 4-bit values of B.
-enum class Weights : uint8_t {
-  kRandom,       // uniform in -8..7
-  kAllMinus8,    // the most negative value everywhere
-  kAllPlus7,     // the most positive value everywhere
-  kAlternating,  // -8, 7, -8, 7, ... along every row, shifted by one each row
-};
-
-const char* weights_name(Weights w) {
-  switch (w) {
-    case Weights::kRandom: return "random";
-    case Weights::kAllMinus8: return "all-8";
-    case Weights::kAllPlus7: return "all7";
-    case Weights::kAlternating: return "alternating";
-  }
-  return "?";
-}
-
-const char* storage_name(Int4Storage s) {
-  switch (s) {
-    case Int4Storage::kNibbles: return "nibbles";
-    case Int4Storage::kInt8: return "int8";
-  }
-  return "?";
-}
-
-/// rows x cols values in -8..7, dense.
-std::vector<int8_t> make_values(Weights w, size_t rows, size_t cols, ValueStream& r) {
-  std::vector<int8_t> v(rows * cols);
-  for (size_t i = 0; i < rows; ++i) {
-    for (size_t j = 0; j < cols; ++j) {
-      int8_t x = 0;
-      switch (w) {
-        case Weights::kRandom: x = static_cast<int8_t>(static_cast<int>(r.below(16)) - 8); break;
-        case Weights::kAllMinus8: x = -8; break;
-        case Weights::kAllPlus7: x = 7; break;
-        case Weights::kAlternating: x = (i + j) % 2 == 0 ? -8 : 7; break;
-      }
-      v[i * cols + j] = x;
-    }
-  }
-  return v;
-}
-
-std::vector<int8_t> transpose(const std::vector<int8_t>& v, size_t rows, size_t cols) {
-  std::vector<int8_t> t(v.size());
-  for (size_t i = 0; i < rows; ++i) {
-    for (size_t j = 0; j < cols; ++j) t[j * rows + i] = v[i * cols + j];
-  }
-  return t;
-}
-
-/// 4-bit weights as a caller holds them: `rows` rows of `cols` values in `storage`, each row
-/// `ld` bytes apart (its bytes, then `pad` bytes of 0xAA garbage), the last row flush against
-/// a guard page.
-struct Int4Weights {
-  size_t rows = 0, cols = 0, ld = 0;
-  Int4Storage storage = Int4Storage::kNibbles;
-  GuardedArray<uint8_t> bytes;
-
-  Int4View view() const { return Int4View{bytes.data(), rows, cols, ld, storage}; }
-};
-
-Int4Weights store_int4(const std::vector<int8_t>& values, size_t rows, size_t cols,
-                       Int4Storage storage, size_t pad) {
-  Int4Weights w;
-  w.rows = rows, w.cols = cols, w.storage = storage;
-  const size_t row_bytes = storage == Int4Storage::kNibbles ? cols / 2 : cols;
-  w.ld = row_bytes + pad;
-  w.bytes = GuardedArray<uint8_t>((rows - 1) * w.ld + row_bytes);
-  w.bytes.fill(0xAA);
-  for (size_t i = 0; i < rows; ++i) {
-    for (size_t j = 0; j < cols; ++j) {
-      const auto bits = static_cast<uint8_t>(values[i * cols + j]);
-      if (storage == Int4Storage::kInt8) {
-        w.bytes[i * w.ld + j] = bits;
-      } else {
-        uint8_t& byte = w.bytes[i * w.ld + j / 2];
-        byte = j % 2 == 0 ? static_cast<uint8_t>((byte & 0xF0u) | (bits & 0x0Fu))
-                          : static_cast<uint8_t>((byte & 0x0Fu) | ((bits & 0x0Fu) << 4));
-      }
-    }
-  }
-  return w;
-}
-
-bool nibbles_allowed(size_t cols) { return cols % 2 == 0; }
 
 /// Packs `w` (layout as given) with its scales and optional bias into a fresh guarded buffer.
 Status pack_qc4w(const Int4Weights& w, RhsLayout layout, const float* bias, const float* scales,
@@ -180,12 +55,6 @@ Status pack_qc4w(const Int4Weights& w, RhsLayout layout, const float* bias, cons
   SME2K_EXPECT_ABI_PRESERVED(
       s = gemm_pack_rhs<QD8QC4W>(w.view(), layout, bias, scales, packed->data(), *bytes));
   return s;
-}
-
-/// The step of the SME2 tile the tails are taken around: 2 VL (VL = 4 without SME).
-size_t qc4w_step() {
-  const size_t vl = streaming_vl();
-  return 2 * (vl != 0 ? vl : 4);
 }
 
 TEST(Qc4wInt4View, ReadsTheNibblesTheTestWrites) {
@@ -217,7 +86,7 @@ TEST(Qc4wInt4View, ReadsTheNibblesTheTestWrites) {
 // The same values, held in either storage and either layout, with or without padding, pack to
 // the same bytes (the whole buffer, header included).
 TEST(Qc4wPackRhs, EveryStorageAndLayoutPacksTheSameBytes) {
-  const size_t s = qc4w_step();
+  const size_t s = qd8_tile_step();
   ValueStream r(11);
   size_t compared = 0;
   for (size_t n : {size_t{1}, size_t{2}, size_t{3}, s - 1, s, s + 1, s + 2, 2 * s + 3}) {
@@ -315,36 +184,6 @@ struct Qc4wCase {
   }
 };
 
-// gemm() on activations packed by gemm_pack_lhs() writes what gemm() on A wrote (`c`), bit
-// for bit, gaps included.
-template <class In, class Out>
-void check_packed_lhs_gives_the_same(MatrixView<const In> a, const void* packed_rhs,
-                                     size_t packed_rhs_bytes, const GuardedArray<Out>& c,
-                                     size_t c_rows, size_t c_cols, size_t ldc,
-                                     const GemmEpilogue& e, size_t ws, Path path) {
-  size_t bytes = 0;
-  Status s;
-  SME2K_EXPECT_ABI_PRESERVED(s = gemm_packed_lhs_size<QD8QC4W>(a.rows, a.cols, &bytes));
-  ASSERT_TRUE(s.ok()) << s.message();
-  GuardedBuffer packed(bytes, GuardSide::kEnd, 64);
-  SME2K_EXPECT_ABI_PRESERVED(s = gemm_pack_lhs<QD8QC4W>(a, packed.data(), bytes));
-  ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_STREQ(path_name(last_used_path()), path_name(path));
-
-  GuardedArray<Out> c2(c.size());
-  std::memcpy(c2.data(), c.data(), c.size() * sizeof(Out));  // the gaps too
-  GuardedBuffer workspace(ws);
-  SME2K_EXPECT_ABI_PRESERVED(s = gemm<QD8QC4W, Out>(PackedLhs{packed.data(), bytes}, packed_rhs,
-                                                    packed_rhs_bytes,
-                                                    MatrixView<Out>{c2.data(), c_rows, c_cols, ldc},
-                                                    e, workspace.data(), ws));
-  ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_STREQ(path_name(last_used_path()), path_name(path));
-  EXPECT_EQ(std::memcmp(c2.data(), c.data(), c.size() * sizeof(Out)), 0)
-      << "gemm on packed activations differs from gemm on A";
-  EXPECT_TRUE(packed.canary_intact() && c2.canary_intact() && workspace.canary_intact());
-}
-
 template <class In, class Out>
 void check_qc4w(const Qc4wCase& t, std::optional<Path> expected = std::nullopt) {
   SCOPED_TRACE(t.describe() + " in=" + type_name<In>() + " out=" + type_name<Out>() +
@@ -399,11 +238,9 @@ void check_qc4w(const Qc4wCase& t, std::optional<Path> expected = std::nullopt) 
           << " storage of the same values pack differently";
     }
   }
-  GemmEpilogue e;
-  e.activation = t.activation;
-  if (t.affine) e.affine = {scale.data(), shift.data()};
-  if (t.clamp) e.clamp = {-0.75f, 0.5f};
-  e.order = t.transposed ? OutputOrder::kTransposed : OutputOrder::kRowMajor;
+  const FloatStages stages{t.activation, t.affine ? scale.data() : nullptr,
+                           t.affine ? shift.data() : nullptr, t.clamp};
+  const GemmEpilogue e = make_epilogue(stages, t.transposed);
   size_t ws = 0;
   SME2K_EXPECT_ABI_PRESERVED(s = gemm_workspace_size<QD8QC4W>(t.m, t.n, t.k, &ws, e.order));
   ASSERT_TRUE(s.ok()) << s.message();
@@ -419,60 +256,26 @@ void check_qc4w(const Qc4wCase& t, std::optional<Path> expected = std::nullopt) 
   EXPECT_TRUE(a.canary_intact() && b.bytes.canary_intact() && c.canary_intact() &&
               packed.canary_intact() && workspace.canary_intact());
 
-  check_packed_lhs_gives_the_same<In, Out>(MatrixView<const In>{a.data(), t.m, t.k, lda},
-                                           packed.data(), packed_bytes, c, c_rows, c_cols, ldc, e,
-                                           ws, used);
+  check_packed_lhs_gives_the_same<QD8QC4W, In, Out>(MatrixView<const In>{a.data(), t.m, t.k, lda},
+                                                    packed.data(), packed_bytes, c, c_rows, c_cols,
+                                                    ldc, e, ws, used);
 
   // The reference: QD8 with the 4-bit values as int8 weights.
   p.b = values.data(), p.ldb = b_cols, p.b_layout = t.layout;
   p.w_scales = w_scales.data();
   p.bias = t.bias ? bias.data() : nullptr;
   const std::vector<reference::QuantizedRow> rows = reference::quantize_rows(p);
-  reference::GemmF32Problem stages;  // the float epilogue after the dequantization
-  stages.k = t.k;
-  stages.activation = t.activation;
-  stages.scale = t.affine ? scale.data() : nullptr;
-  stages.shift = t.affine ? shift.data() : nullptr;
-  stages.clamp = t.clamp;
-  stages.clamp_min = -0.75f, stages.clamp_max = 0.5f;
-  size_t failures = 0;
-  for (size_t i = 0; i < t.m; ++i) {
-    for (size_t j = 0; j < t.n; ++j) {
-      const size_t at = t.transposed ? j * ldc + i : i * ldc + j;
-      const double got = to_f32(c[at]);
-      const reference::Qd8Element want = reference::qd8_at(p, rows[i], i, j);
-      const double pre = want.value;
-      const double exact = reference::finish(stages, pre, j);
-      double bound = reference::f32_epilogue_bound(stages, j, pre, want.magnitude, exact,
-                                                   reference::qd8_dequant_bound(want.magnitude));
-      if (std::is_same_v<Out, f16>) bound = reference::f16_rounding_bound(exact, bound);
-      if (!(std::fabs(got - exact) <= bound) && failures++ < 8) {
-        ADD_FAILURE() << "C(" << i << ", " << j << ") = " << got << ", want " << exact << " within "
-                      << bound;
-      }
-      // And the whole point of it: close to the float GEMM of the unquantized A.
-      if (t.activation == Activation::kNone && !t.affine && !t.clamp) {
-        const double slack = want.quantization_error + bound + std::fabs(exact) * 1e-6;
-        if (!(std::fabs(got - want.float_value) <= slack) && failures++ < 8) {
-          ADD_FAILURE() << "C(" << i << ", " << j << ") = " << got << ", float GEMM "
-                        << want.float_value << " beyond the quantization error " << slack;
-        }
-      }
-    }
-  }
-  EXPECT_EQ(failures, 0u);
-  // Nothing written between the rows of C (or columns, transposed).
-  for (size_t i = 0; i + 1 < c_rows; ++i) {
-    for (size_t j = c_cols; j < ldc; ++j) {
-      ASSERT_EQ(to_f32(c[i * ldc + j]), 77.0f) << "gap (" << i << ", " << j << ") written";
-    }
-  }
+  check_qd8_c(c, t.m, t.n, ldc, t.transposed, t.k, stages, [&](size_t i, size_t j) {
+    const reference::Qd8Element want = reference::qd8_at(p, rows[i], i, j);
+    return Qd8Want{want.value, want.magnitude, want.float_value, want.quantization_error,
+                   reference::qd8_dequant_bound(want.magnitude)};
+  });
 }
 
 // M and N around the tile (2 VL), each once with nibbles (in the layout whose rows are even)
 // and once with int8 values in the other layout; K odd where the layout allows it.
 TEST(Qc4wGemm, TailsInMAndN) {
-  const size_t s = qc4w_step();
+  const size_t s = qd8_tile_step();
   std::vector<size_t> sizes;
   for (size_t v : {size_t{1}, s / 2 + 1, s - 1, s, s + 1}) {
     if (sizes.empty() || v > sizes.back()) sizes.push_back(v);
@@ -496,7 +299,7 @@ TEST(Qc4wGemm, TailsInMAndN) {
 }
 
 TEST(Qc4wGemm, DepthsOddAndEven) {
-  const size_t s = qc4w_step();
+  const size_t s = qd8_tile_step();
   const size_t m = s / 2 + 3;
   const size_t n_even = s / 2 + 2, n_odd = s / 2 + 1;  // s / 2 is even
   for (size_t k : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 300}) {
@@ -516,7 +319,7 @@ TEST(Qc4wGemm, DepthsOddAndEven) {
 }
 
 TEST(Qc4wGemm, StoragesLayoutsPaddingAndExtremeWeights) {
-  const size_t s = qc4w_step();
+  const size_t s = qd8_tile_step();
   uint64_t seed = 100;
   for (Int4Storage storage : {Int4Storage::kNibbles, Int4Storage::kInt8}) {
     for (RhsLayout layout : {RhsLayout::kKxN, RhsLayout::kNxK}) {
@@ -557,7 +360,7 @@ TEST(Qc4wGemm, DeepestKWithExtremeValues) {
 }
 
 TEST(Qc4wGemm, InputAndOutputTypes) {
-  const size_t s = qc4w_step();
+  const size_t s = qd8_tile_step();
   Qc4wCase t;
   t.m = s + 2, t.n = s + 4, t.k = 37;
   check_qc4w<float, float>(t);
@@ -570,7 +373,7 @@ TEST(Qc4wGemm, InputAndOutputTypes) {
 }
 
 TEST(Qc4wGemm, EpilogueStagesOrderAndStrides) {
-  const size_t s = qc4w_step();
+  const size_t s = qd8_tile_step();
   Qc4wCase t;
   t.m = s + 1, t.n = s + 2, t.k = 21;
   for (Activation act : {Activation::kNone, Activation::kRelu, Activation::kRelu6,

@@ -27,35 +27,11 @@
 #include "reference/gemm.hpp"
 #include "sme2k/sme2k.hpp"
 #include "testers/gemm_tester.hpp"
+#include "testers/qd8_gemm_check.hpp"
 
 namespace sme2k {
 namespace test {
 namespace {
-
-// Row values of every kind the quantization meets.
-enum class Rows : uint8_t {
-  kMixed,     // random signs, ~[-1, 1)
-  kPositive,  // all >= 0: the zero point at -128
-  kNegative,  // all <= 0: the zero point at 127
-  kZero,      // all 0: the smallest scale
-  kScaled,    // each row its own magnitude, 1e-30 to 1e30
-};
-
-// `decades`: kScaled rows span 10^-decades .. 10^decades (f16 holds 4, f32 30).
-float row_value(Rows kind, ValueStream& r, size_t row, int decades = 30) {
-  const float x = r.next();
-  switch (kind) {
-    case Rows::kMixed: return x;
-    case Rows::kPositive: return std::fabs(x);
-    case Rows::kNegative: return -std::fabs(x);
-    case Rows::kZero: return 0.0f;
-    case Rows::kScaled: {
-      const int span = 2 * decades + 1;
-      return x * std::pow(10.0f, static_cast<float>(static_cast<int>(row) % span - decades));
-    }
-  }
-  return x;
-}
 
 TEST(Qd8RowQuantization, MatchesTheReferenceAndItsErrorBound) {
   ValueStream r(7);
@@ -95,15 +71,6 @@ TEST(Qd8RowQuantization, NonFiniteRowsGetANanScale) {
     std::vector<float> x = {1.0f, bad, -2.0f};
     EXPECT_TRUE(std::isnan(row_quantization(x.data(), x.size()).scale));
     EXPECT_TRUE(std::isnan(reference::quantize_row(x.data(), x.size()).scale));
-  }
-}
-
-template <class T>
-T from_f32(float x) {
-  if constexpr (std::is_same_v<T, f16>) {
-    return to_f16(x);
-  } else {
-    return x;
   }
 }
 
@@ -184,47 +151,6 @@ struct Qd8Case {
   }
 };
 
-// gemm_pack_lhs() writes the bytes of the format's plain packer, and gemm() on them writes
-// what gemm() on A wrote (`c`), bit for bit.
-template <class In, class Out>
-void check_packed_lhs_gives_the_same(MatrixView<const In> a, const void* packed_rhs,
-                                     size_t packed_rhs_bytes, const GuardedArray<Out>& c,
-                                     size_t c_rows, size_t c_cols, size_t ldc,
-                                     const GemmEpilogue& e, size_t ws, Path path) {
-  size_t bytes = 0;
-  Status s;
-  SME2K_EXPECT_ABI_PRESERVED(s = gemm_packed_lhs_size<QD8>(a.rows, a.cols, &bytes));
-  ASSERT_TRUE(s.ok()) << s.message();
-  GuardedBuffer packed(bytes, GuardSide::kEnd, 64);
-  SME2K_EXPECT_ABI_PRESERVED(s = gemm_pack_lhs<QD8>(a, packed.data(), bytes));
-  ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_STREQ(path_name(last_used_path()), path_name(path));
-  std::vector<uint8_t> want(bytes - kPackedHeaderBytes);
-  if (path == Path::kPortable) {
-    LhsQd8p1x1::pack(a, want.data());
-  } else {
-    const size_t vl = streaming_vl();
-    const size_t mr = LhsQd8p2vlx4::mr(vl), panel = LhsQd8p2vlx4::panel_bytes(a.cols, vl);
-    for (size_t m0 = 0; m0 < a.rows; m0 += mr) {
-      LhsQd8p2vlx4::pack_panel<In>({&a(m0, 0), std::min(mr, a.rows - m0), a.cols, a.ld}, vl,
-                                   want.data() + m0 / mr * panel);
-    }
-  }
-  ASSERT_EQ(std::memcmp(packed.data() + kPackedHeaderBytes, want.data(), want.size()), 0);
-
-  GuardedArray<Out> c2(c.size());
-  std::memcpy(c2.data(), c.data(), c.size() * sizeof(Out));  // the gaps too
-  GuardedBuffer workspace(ws);
-  SME2K_EXPECT_ABI_PRESERVED(
-      s = gemm<QD8, Out>(PackedLhs{packed.data(), bytes}, packed_rhs, packed_rhs_bytes,
-                         MatrixView<Out>{c2.data(), c_rows, c_cols, ldc}, e, workspace.data(), ws));
-  ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_STREQ(path_name(last_used_path()), path_name(path));
-  EXPECT_EQ(std::memcmp(c2.data(), c.data(), c.size() * sizeof(Out)), 0)
-      << "gemm on packed activations differs from gemm on A";
-  EXPECT_TRUE(packed.canary_intact() && c2.canary_intact() && workspace.canary_intact());
-}
-
 template <class In, class Out>
 void check_qd8(const Qd8Case& t, std::optional<Path> expected = std::nullopt) {
   SCOPED_TRACE(t.describe() + " in=" + (std::is_same_v<In, f16> ? "f16" : "f32") +
@@ -271,11 +197,9 @@ void check_qd8(const Qd8Case& t, std::optional<Path> expected = std::nullopt) {
                              t.bias ? bias.data() : nullptr, w_scales.data(), packed.data(),
                              packed_bytes));
   ASSERT_TRUE(s.ok()) << s.message();
-  GemmEpilogue e;
-  e.activation = t.activation;
-  if (t.affine) e.affine = {scale.data(), shift.data()};
-  if (t.clamp) e.clamp = {-0.75f, 0.5f};
-  e.order = t.transposed ? OutputOrder::kTransposed : OutputOrder::kRowMajor;
+  const FloatStages stages{t.activation, t.affine ? scale.data() : nullptr,
+                           t.affine ? shift.data() : nullptr, t.clamp};
+  const GemmEpilogue e = make_epilogue(stages, t.transposed);
   size_t ws = 0;
   SME2K_EXPECT_ABI_PRESERVED(s = gemm_workspace_size<QD8>(t.m, t.n, t.k, &ws, e.order));
   ASSERT_TRUE(s.ok()) << s.message();
@@ -290,53 +214,19 @@ void check_qd8(const Qd8Case& t, std::optional<Path> expected = std::nullopt) {
   EXPECT_TRUE(a.canary_intact() && b.canary_intact() && c.canary_intact() &&
               packed.canary_intact() && workspace.canary_intact());
 
-  check_packed_lhs_gives_the_same<In, Out>(MatrixView<const In>{a.data(), t.m, t.k, lda},
-                                           packed.data(), packed_bytes, c, c_rows, c_cols, ldc, e,
-                                           ws, used);
+  check_packed_lhs_gives_the_same<QD8, In, Out>(MatrixView<const In>{a.data(), t.m, t.k, lda},
+                                                packed.data(), packed_bytes, c, c_rows, c_cols, ldc,
+                                                e, ws, used);
 
   p.b = b.data(), p.ldb = ldb, p.b_layout = t.layout;
   p.w_scales = w_scales.data();
   p.bias = t.bias ? bias.data() : nullptr;
   const std::vector<reference::QuantizedRow> rows = reference::quantize_rows(p);
-  reference::GemmF32Problem stages;  // the float epilogue after the dequantization
-  stages.k = t.k;
-  stages.activation = t.activation;
-  stages.scale = t.affine ? scale.data() : nullptr;
-  stages.shift = t.affine ? shift.data() : nullptr;
-  stages.clamp = t.clamp;
-  stages.clamp_min = -0.75f, stages.clamp_max = 0.5f;
-  size_t failures = 0;
-  for (size_t i = 0; i < t.m; ++i) {
-    for (size_t j = 0; j < t.n; ++j) {
-      const size_t at = t.transposed ? j * ldc + i : i * ldc + j;
-      const double got = to_f32(c[at]);
-      const reference::Qd8Element want = reference::qd8_at(p, rows[i], i, j);
-      const double pre = want.value;
-      const double exact = reference::finish(stages, pre, j);
-      double bound = reference::f32_epilogue_bound(stages, j, pre, want.magnitude, exact,
-                                                   reference::qd8_dequant_bound(want.magnitude));
-      if (std::is_same_v<Out, f16>) bound = reference::f16_rounding_bound(exact, bound);
-      if (!(std::fabs(got - exact) <= bound) && failures++ < 8) {
-        ADD_FAILURE() << "C(" << i << ", " << j << ") = " << got << ", want " << exact << " within "
-                      << bound;
-      }
-      // And the whole point of it: close to the float GEMM of the unquantized A.
-      if (t.activation == Activation::kNone && !t.affine && !t.clamp) {
-        const double slack = want.quantization_error + bound + std::fabs(exact) * 1e-6;
-        if (!(std::fabs(got - want.float_value) <= slack) && failures++ < 8) {
-          ADD_FAILURE() << "C(" << i << ", " << j << ") = " << got << ", float GEMM "
-                        << want.float_value << " beyond the quantization error " << slack;
-        }
-      }
-    }
-  }
-  EXPECT_EQ(failures, 0u);
-  // Nothing written between the rows of C (or columns, transposed).
-  for (size_t i = 0; i + 1 < c_rows; ++i) {
-    for (size_t j = c_cols; j < ldc; ++j) {
-      ASSERT_EQ(to_f32(c[i * ldc + j]), 77.0f) << "gap (" << i << ", " << j << ") written";
-    }
-  }
+  check_qd8_c(c, t.m, t.n, ldc, t.transposed, t.k, stages, [&](size_t i, size_t j) {
+    const reference::Qd8Element want = reference::qd8_at(p, rows[i], i, j);
+    return Qd8Want{want.value, want.magnitude, want.float_value, want.quantization_error,
+                   reference::qd8_dequant_bound(want.magnitude)};
+  });
 }
 
 size_t qd8_step() {

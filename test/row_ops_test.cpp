@@ -23,20 +23,13 @@
 #include "harness/expectations.hpp"
 #include "harness/guarded_buffer.hpp"
 #include "sme2k/sme2k.hpp"
+#include "testers/expect_status.hpp"
 
 namespace sme2k {
 namespace test {
 namespace {
 
 constexpr uint16_t kSentinel16 = 0x7e5a;  // a NaN: any arithmetic on a gap would show
-
-#define EXPECT_STATUS(want_code, expr)                                              \
-  do {                                                                              \
-    const ::sme2k::Status s_ = (expr);                                              \
-    EXPECT_EQ(static_cast<int>(s_.code()), static_cast<int>(want_code))             \
-        << #expr << " -> " << status_code_name(s_.code()) << ": " << s_.message();  \
-    if (!s_.ok()) EXPECT_GT(std::strlen(s_.message()), 10u) << "message too terse"; \
-  } while (0)
 
 Path default_path() { return expected_path().value_or(select_path()); }
 // The VL the sizes are chosen around: the run's, or 8 (the portable kernel's lanes).

@@ -27,6 +27,7 @@
 #include "harness/guarded_buffer.hpp"
 #include "sme2k/sme2k.hpp"
 #include "sme2k/types/f16.hpp"
+#include "testers/expect_status.hpp"
 
 namespace sme2k {
 namespace test {
@@ -36,14 +37,6 @@ constexpr size_t kMax = std::numeric_limits<size_t>::max();
 constexpr size_t kPtrdiffMax = static_cast<size_t>(PTRDIFF_MAX);
 constexpr uint8_t kSentinel = 0x5a;    // every byte of a destination before the call
 constexpr size_t kPortableBlock = 16;  // transpose_portable's block side
-
-#define EXPECT_STATUS(want_code, expr)                                              \
-  do {                                                                              \
-    const ::sme2k::Status s_ = (expr);                                              \
-    EXPECT_EQ(static_cast<int>(s_.code()), static_cast<int>(want_code))             \
-        << #expr << " -> " << status_code_name(s_.code()) << ": " << s_.message();  \
-    if (!s_.ok()) EXPECT_GT(std::strlen(s_.message()), 10u) << "message too terse"; \
-  } while (0)
 
 template <class T>
 const char* type_name() {
