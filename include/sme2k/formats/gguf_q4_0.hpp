@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "sme2k/types/block_scales.hpp"
 #include "sme2k/types/f16.hpp"
