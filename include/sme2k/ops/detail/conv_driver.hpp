@@ -19,7 +19,7 @@
 #include "sme2k/formats/weight_packing.hpp"
 #include "sme2k/kernels/portable/depthwise_conv2d_portable.hpp"
 #include "sme2k/kernels/registry.hpp"
-#include "sme2k/kernels/sme2/depthwise_conv2d_sme2.hpp"
+#include "sme2k/kernels/sme2/depthwise_sme2.hpp"
 #include "sme2k/ops/conv2d_pack.hpp"
 #include "sme2k/ops/detail/gemm_driver.hpp"
 #include "sme2k/ops/detail/tasks.hpp"
