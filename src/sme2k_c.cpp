@@ -862,6 +862,30 @@ extern "C" sme2k_status sme2k_conv2d_pack_weights_qs8(const sme2k_conv2d_params*
   }());
 }
 
+namespace sme2k {
+namespace {
+/// conv2d_plan() of a C call (sme2k_conv2d_plan and sme2k_conv2d_workspace_size).
+Status plan_conv2d_c(sme2k_variant variant, const sme2k_conv2d_params* params,
+                     sme2k_tensor_layout in_layout, sme2k_tensor_layout out_layout,
+                     const sme2k_parallel_for* parallel, const char* op, OpPlan* plan) {
+  Conv2dParams p;
+  TensorLayout in{}, out{};
+  SME2K_RETURN_IF_ERROR(to_conv_params(params, op, &p));
+  SME2K_RETURN_IF_ERROR(to_enum(in_layout, op, "input layout", &in));
+  SME2K_RETURN_IF_ERROR(to_enum(out_layout, op, "output layout", &out));
+  const ParallelFor pf = to_parallel_for(parallel);
+  return visit_variant(variant, op, [&](auto v) -> Status {
+    using V = typename decltype(v)::type;
+    if constexpr (!kConvVariant<V>) {
+      return unsupported<V>(op, "conv2d serves F32, F16, BF16 and QS8");
+    } else {
+      return detail::plan_conv2d<V>(p, in, out, GemmEpilogue{}, pf, op, plan);
+    }
+  });
+}
+}  // namespace
+}  // namespace sme2k
+
 extern "C" sme2k_status sme2k_conv2d_workspace_size(sme2k_variant variant,
                                                     const sme2k_conv2d_params* params,
                                                     sme2k_tensor_layout in_layout,
@@ -869,20 +893,12 @@ extern "C" sme2k_status sme2k_conv2d_workspace_size(sme2k_variant variant,
                                                     const sme2k_parallel_for* parallel) {
   constexpr const char* op = "conv2d_workspace_size";
   return finish([&]() -> Status {
-    Conv2dParams p;
-    TensorLayout in{}, out{};
-    SME2K_RETURN_IF_ERROR(to_conv_params(params, op, &p));
-    SME2K_RETURN_IF_ERROR(to_enum(in_layout, op, "input layout", &in));
-    SME2K_RETURN_IF_ERROR(to_enum(out_layout, op, "output layout", &out));
-    const ParallelFor pf = to_parallel_for(parallel);
-    return visit_variant(variant, op, [&](auto v) -> Status {
-      using V = typename decltype(v)::type;
-      if constexpr (!kConvVariant<V>) {
-        return unsupported<V>(op, "conv2d serves F32, F16, BF16 and QS8");
-      } else {
-        return conv2d_workspace_size<V>(p, in, out, bytes, pf);
-      }
-    });
+    if (bytes == nullptr) return Status::error(StatusCode::kNullPointer, "%s: bytes is null", op);
+    OpPlan plan;
+    SME2K_RETURN_IF_ERROR(
+        plan_conv2d_c(variant, params, in_layout, out_layout, parallel, op, &plan));
+    *bytes = plan.workspace_bytes;
+    return Status();
   }());
 }
 
@@ -893,22 +909,10 @@ extern "C" sme2k_status sme2k_conv2d_plan(sme2k_variant variant, const sme2k_con
   constexpr const char* op = "conv2d_plan";
   return finish([&]() -> Status {
     if (plan == nullptr) return Status::error(StatusCode::kNullPointer, "%s: plan is null", op);
-    Conv2dParams p;
-    TensorLayout in{}, out{};
-    SME2K_RETURN_IF_ERROR(to_conv_params(params, op, &p));
-    SME2K_RETURN_IF_ERROR(to_enum(in_layout, op, "input layout", &in));
-    SME2K_RETURN_IF_ERROR(to_enum(out_layout, op, "output layout", &out));
-    const ParallelFor pf = to_parallel_for(parallel);
-    return visit_variant(variant, op, [&](auto v) -> Status {
-      using V = typename decltype(v)::type;
-      if constexpr (!kConvVariant<V>) {
-        return unsupported<V>(op, "conv2d serves F32, F16, BF16 and QS8");
-      } else {
-        OpPlan op_plan;
-        SME2K_RETURN_IF_ERROR(conv2d_plan<V>(p, in, out, &op_plan, GemmEpilogue{}, pf));
-        return to_c_plan(op_plan, plan);
-      }
-    });
+    OpPlan op_plan;
+    SME2K_RETURN_IF_ERROR(
+        plan_conv2d_c(variant, params, in_layout, out_layout, parallel, op, &op_plan));
+    return to_c_plan(op_plan, plan);
   }());
 }
 
