@@ -44,6 +44,8 @@ constexpr Verb kVerbs[] = {
     {"rope", "rotary embedding in place on [B,S,H,D] / [B,H,S,D]", rope_verb, rope_usage},
     {"attention", "fused softmax(scale Q K^T + mask) V (f16/f32, GQA, causal, window)",
      attention_verb, attention_usage},
+    {"llm-layer", "one decoder layer, prefill or decode, the region around every op or one",
+     llm_layer_verb, llm_layer_usage},
 };
 
 void usage(std::FILE* out) {

@@ -29,5 +29,7 @@ int rope_verb(int argc, char** argv);  // verb_row_ops.cpp
 void rope_usage(std::FILE* out);
 int attention_verb(int argc, char** argv);  // verb_attention.cpp
 void attention_usage(std::FILE* out);
+int llm_layer_verb(int argc, char** argv);  // verb_llm_layer.cpp
+void llm_layer_usage(std::FILE* out);
 
 }  // namespace sme2k_run
