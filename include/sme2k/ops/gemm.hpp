@@ -183,7 +183,6 @@ Status plan_gemm(size_t m, size_t n, size_t k, OutputOrder order, const Parallel
     return Status::error(StatusCode::kInvalidArgument, "%s: M, N, K (%zu, %zu, %zu) must be >= 1",
                          op, m, n, k);
   }
-  SME2K_RETURN_IF_ERROR(check_weight_depth<V>(k, op));
   return visit_gemm_kernel<V>(select_path_for<V>(), [&](auto tag) {
     using Kernel = typename decltype(tag)::type;
     const size_t budget = detail::task_budget(parallel);
@@ -218,6 +217,7 @@ template <class V = F32>
 Status gemm_plan(size_t m, size_t n, size_t k, OpPlan* plan,
                  OutputOrder order = OutputOrder::kRowMajor, const ParallelFor& parallel = {}) {
   if (plan == nullptr) return Status::error(StatusCode::kNullPointer, "gemm_plan: plan is null");
+  SME2K_RETURN_IF_ERROR(detail::check_weight_depth<V>(k, "gemm_plan"));
   return detail::plan_gemm<V>(m, n, k, order, parallel, "gemm_plan", plan);
 }
 
@@ -230,6 +230,7 @@ Status gemm_workspace_size(size_t m, size_t n, size_t k, size_t* bytes,
                            const ParallelFor& parallel = {}) {
   if (bytes == nullptr)
     return Status::error(StatusCode::kNullPointer, "gemm_workspace_size: bytes is null");
+  SME2K_RETURN_IF_ERROR(detail::check_weight_depth<V>(k, "gemm_workspace_size"));
   OpPlan plan;
   SME2K_RETURN_IF_ERROR(
       detail::plan_gemm<V>(m, n, k, order, parallel, "gemm_workspace_size", &plan));
@@ -449,10 +450,12 @@ template <class V, class Out, class In>
 Status gemm_allocating(MatrixView<const In> a, const void* packed_rhs, size_t packed_rhs_bytes,
                        MatrixView<Out> c, const GemmEpilogue& epilogue,
                        const ParallelFor& parallel) {
-  size_t bytes = 0;
+  // Sized without the depth check of gemm_workspace_size(): a K the weights cannot have is
+  // the op's kPackedMismatch against their header.
+  OpPlan plan;
   const size_t n = epilogue.order == OutputOrder::kTransposed ? c.rows : c.cols;
-  SME2K_RETURN_IF_ERROR(
-      gemm_workspace_size<V>(a.rows, n, a.cols, &bytes, epilogue.order, parallel));
+  SME2K_RETURN_IF_ERROR(plan_gemm<V>(a.rows, n, a.cols, epilogue.order, parallel, "gemm", &plan));
+  const size_t bytes = plan.workspace_bytes;
   void* workspace = bytes > 0 ? std::malloc(bytes) : nullptr;
   if (bytes > 0 && workspace == nullptr) {
     return Status::error(StatusCode::kOutOfMemory, "gemm: cannot allocate %zu bytes of workspace",
