@@ -24,6 +24,24 @@ ParallelFor four_tasks() {
   return p;
 }
 
+/// The small-M kernel's row limit and name (0 and "" in a build without one).
+template <class K>
+size_t small_m_rows() {
+  if constexpr (std::is_void_v<K>) {
+    return 0;
+  } else {
+    return K::kMaxRows;
+  }
+}
+template <class K>
+std::string_view small_m_name() {
+  if constexpr (std::is_void_v<K>) {
+    return {};
+  } else {
+    return K::kName;
+  }
+}
+
 template <class V>
 std::string_view any_m_kernel_name() {
   std::string_view name;
@@ -57,11 +75,9 @@ TEST(GemmPlan, NamesTheKernelTheCallRuns) {
     EXPECT_FLOAT_EQ(c[m * 96 - 1], 40 * 0.5f * 0.25f);
     // Few rows on SME2 run the small-M kernel; else the registry's any-M kernel.
     using SmallM = GemmKernelFor<F32, Path::kSme2, KernelUse::kSmallM>;
-    if constexpr (!std::is_void_v<SmallM>) {
-      if (plan.path == Path::kSme2 && m <= SmallM::kMaxRows) {
-        EXPECT_EQ(plan.kernel, SmallM::kName) << "M " << m;
-        continue;
-      }
+    if (plan.path == Path::kSme2 && m <= small_m_rows<SmallM>()) {
+      EXPECT_EQ(plan.kernel, small_m_name<SmallM>()) << "M " << m;
+      continue;
     }
     EXPECT_EQ(plan.kernel, any_m_kernel_name<F32>()) << "M " << m;
   }
