@@ -16,8 +16,8 @@
 #include "sme2k/epilogue/ops.hpp"
 #include "sme2k/formats/row_major_lhs.hpp"
 #include "sme2k/kernels/kernel_queries.hpp"
-#include "sme2k/types/dynamic_quantization.hpp"
 #include "sme2k/types/bf16.hpp"
+#include "sme2k/types/dynamic_quantization.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/quantization.hpp"
 

@@ -17,8 +17,8 @@
 
 #include "sme2k/arch/acle.hpp"
 #include "sme2k/arch/attributes.hpp"
-#include "sme2k/types/dynamic_quantization.hpp"
 #include "sme2k/types/bf16.hpp"
+#include "sme2k/types/dynamic_quantization.hpp"
 #include "sme2k/types/f16.hpp"
 #include "sme2k/types/quantization.hpp"
 
